@@ -1,0 +1,3 @@
+"""releaser: a release-driver CLI."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from releaser.cli import main
+
+main()

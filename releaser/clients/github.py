@@ -1,0 +1,98 @@
+"""GitHub through PyGithub, with a configurable ``base_url`` (GitHub, Enterprise, sandbox).
+
+Imported only when a command talks to the forge: PyGithub costs most of a second to import.
+Retries (5xx, rate limits with ``Retry-After``, secondary limits) are PyGithub's
+``GithubRetry``; with ``-v`` every request is narrated (tokens redacted by the UI).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from github import Auth, Github, GithubException, GithubRetry, UnknownObjectException
+
+from releaser.errors import RemoteError
+
+if TYPE_CHECKING:
+    from github.Repository import Repository
+
+    from releaser.context import ForgeEndpoint
+    from releaser.ui import UI
+
+__all__ = ["GitHub", "GithubException", "UnknownObjectException", "is_status"]
+
+
+class _UILogHandler(logging.Handler):
+    def __init__(self, ui: UI) -> None:
+        super().__init__(logging.DEBUG)
+        self.ui = ui
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        # PyGithub logs "GET url {headers} None ==> 200 {headers} body": keep the request line
+        first = message.split(" {", 1)[0]
+        status = message.split("==> ", 1)[1].split(" ", 1)[0] if "==> " in message else ""
+        self.ui.debug(f"{first} -> {status}" if status else first)
+
+
+class GitHub:
+    def __init__(self, forge: ForgeEndpoint, repo_name: str, ui: UI) -> None:
+        self.forge = forge
+        self.repo_name = repo_name
+        self.ui = ui
+        ui.redactor.add(forge.token)
+        self.gh = Github(
+            base_url=forge.api_url,
+            auth=Auth.Token(forge.token),
+            per_page=100,
+            timeout=30,
+            retry=GithubRetry(total=5, backoff_factor=0.5, secondary_rate_wait=10),
+        )
+        if ui.verbose:
+            logger = logging.getLogger("github.Requester")
+            logger.setLevel(logging.DEBUG)
+            if not any(isinstance(h, _UILogHandler) for h in logger.handlers):
+                logger.addHandler(_UILogHandler(ui))
+
+    @cached_property
+    def repo(self) -> Repository:
+        """The project's repository (one GET, then cached for the command)."""
+        return self.repository(self.repo_name)
+
+    def repository(self, full_name: str) -> Repository:
+        try:
+            return self.gh.get_repo(full_name)
+        except UnknownObjectException as exc:
+            raise RemoteError(
+                f"repository {full_name} not found on {self.forge.api_url}",
+                "check [project] repo in releaser.toml and that the token can read it",
+            ) from exc
+        except GithubException as exc:
+            if exc.status == 401:
+                raise RemoteError(
+                    "the forge refused the token (401 Bad credentials)",
+                    "set a valid token (`releaser doctor` checks it)",
+                ) from exc
+            raise
+
+    @cached_property
+    def login(self) -> str:
+        return str(self.gh.get_user().login)
+
+    def git_url(self, full_name: str | None = None) -> str:
+        return f"{self.forge.git_url}/{full_name or self.repo_name}.git"
+
+    def request_json(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        """A raw REST call for what PyGithub lacks; ``path`` is relative to the API root."""
+        requester = self.gh.requester
+        url = path if path.startswith("http") else f"{self.forge.api_url}{path}"
+        status, _headers, body = requester.requestJson(method, url, **kwargs)
+        import json
+
+        return status, (json.loads(body) if body else None)
+
+
+def is_status(exc: BaseException, *statuses: int) -> bool:
+    return isinstance(exc, GithubException) and exc.status in statuses

@@ -1,0 +1,194 @@
+"""The sandbox forge's small HTTP toolkit: requests, responses, GitHub-shaped errors, routing.
+
+Handlers are plain functions registered on the module-level ``ROUTER``::
+
+    @ROUTER.route("GET", "/repos/{owner}/{repo}/issues/{number}")
+    def get_issue(forge: Forge, req: Request) -> Response: ...
+
+``{name}`` matches one path segment, ``{name:path}`` matches the rest of the path (slashes
+included). Paths are relative to ``/api/v3`` (the REST prefix) and are URL-decoded per
+segment before matching.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+if TYPE_CHECKING:
+    from releaser.sandbox.forge import Forge
+
+DOCS = "https://docs.github.com/rest"
+
+
+@dataclass
+class Request:
+    method: str
+    path: str  # below the API prefix, e.g. "/repos/o/r/issues"
+    query: dict[str, str]  # first value of each parameter
+    headers: dict[str, str]  # lower-cased names
+    body: bytes = b""
+    params: dict[str, str] = field(default_factory=dict)  # filled from the route pattern
+    user: str | None = None  # authenticated login
+
+    def json(self) -> Any:
+        if not self.body:
+            return {}
+        try:
+            return json.loads(self.body)
+        except ValueError as exc:
+            raise ApiError(400, "Problems parsing JSON") from exc
+
+    def int_query(self, name: str, default: int) -> int:
+        try:
+            return int(self.query.get(name, default))
+        except ValueError as exc:
+            raise ApiError(422, f"Invalid value for parameter '{name}'") from exc
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: Any = None  # JSON-serialisable, or bytes (sent as is)
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json; charset=utf-8"
+
+    def encoded(self) -> bytes:
+        if self.body is None:
+            return b""
+        if isinstance(self.body, bytes):
+            return self.body
+        return json.dumps(self.body).encode()
+
+
+class ApiError(Exception):
+    """An error answered in GitHub's shape: ``{message, documentation_url[, errors]}``."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors
+        self.headers = headers or {}
+
+    def response(self) -> Response:
+        body: dict[str, Any] = {"message": self.message, "documentation_url": DOCS}
+        if self.errors is not None:
+            body["errors"] = self.errors
+        body["status"] = str(self.status)
+        return Response(self.status, body, dict(self.headers))
+
+
+def not_found() -> ApiError:
+    return ApiError(404, "Not Found")
+
+
+def validation_failed(resource: str, code: str, field_name: str, **extra: Any) -> ApiError:
+    """422 as GitHub answers it.
+
+    E.g. ``validation_failed("Release", "already_exists", "tag_name")``.
+    """
+    error = {"resource": resource, "code": code, "field": field_name, **extra}
+    return ApiError(422, "Validation Failed", [error])
+
+
+Handler = Callable[["Forge", Request], "Response | Any"]
+
+
+@dataclass
+class Route:
+    method: str
+    pattern: str
+    regex: re.Pattern[str]
+    handler: Handler
+
+
+class Router:
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
+        regex = self._compile(pattern)
+
+        def register(handler: Handler) -> Handler:
+            self.routes.append(Route(method.upper(), pattern, regex, handler))
+            return handler
+
+        return register
+
+    @staticmethod
+    def _compile(pattern: str) -> re.Pattern[str]:
+        def group(m: re.Match[str]) -> str:
+            name, _, kind = m.group(1).partition(":")
+            return f"(?P<{name}>.+)" if kind == "path" else f"(?P<{name}>[^/]+)"
+
+        return re.compile("^" + re.sub(r"\{([^}]+)\}", group, pattern) + "/?$")
+
+    def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+        """The handler and path parameters; ApiError 404 (or 405 if only the method is wrong).
+
+        Literal routes win over parameterised ones (``releases/latest`` before
+        ``releases/{id}``): routes are tried in order of fewest parameters, and routes with a
+        greedy ``{name:path}`` after all others (``commits/{ref}/status`` before
+        ``commits/{ref:path}``).
+        """
+        allowed = False
+        order = sorted(self.routes, key=lambda r: (r.pattern.count(":path}"), r.pattern.count("{")))
+        for route in order:
+            m = route.regex.match(path)
+            if not m:
+                continue
+            if route.method != method.upper():
+                allowed = True
+                continue
+            return route.handler, m.groupdict()
+        if allowed:
+            raise ApiError(405, "Method Not Allowed")
+        raise not_found()
+
+
+ROUTER = Router()
+
+
+def paginate(forge: Forge, req: Request, items: list[Any], key: str | None = None) -> Response:
+    """Answer one page of ``items`` with GitHub's ``Link`` header (``per_page``, ``page``).
+
+    With ``key`` the page is wrapped as ``{"total_count": N, key: [...]}`` (the shape of
+    workflow runs, jobs, check runs, ...).
+    """
+    per_page = max(1, min(100, req.int_query("per_page", 30)))
+    page = max(1, req.int_query("page", 1))
+    last = max(1, -(-len(items) // per_page))
+    chunk = items[(page - 1) * per_page : page * per_page]
+    links = []
+
+    def link(p: int, rel: str) -> str:
+        query = {**req.query, "per_page": str(per_page), "page": str(p)}
+        return f'<{forge.api_url}{req.path}?{urlencode(query)}>; rel="{rel}"'
+
+    if page < last:
+        links += [link(page + 1, "next"), link(last, "last")]
+    if page > 1:
+        links += [link(1, "first"), link(page - 1, "prev")]
+    headers = {"Link": ", ".join(links)} if links else {}
+    body: Any = {"total_count": len(items), key: chunk} if key else chunk
+    return Response(200, body, headers)
+
+
+def bool_query(req: Request, name: str) -> bool | None:
+    value = req.query.get(name)
+    return None if value is None else value.lower() in ("1", "true", "yes")
+
+
+def pick(mapping: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    return {k: mapping[k] for k in keys if k in mapping}

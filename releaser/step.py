@@ -1,0 +1,167 @@
+"""The step contract (DESIGN §3, contract): Status, Outcome, Action and the Step base class.
+
+A step checks remote state before acting, acts only where something is missing, and says
+what it would write. The engine (``releaser.engine``) does the logging, skipping, asking,
+waiting and error wrapping around steps; steps never print or prompt themselves.
+
+Docstring convention, checked by the contract tests and rendered into docs/runbook.md::
+
+    One-line summary of what the step makes true.
+
+    Longer description (optional).
+
+    Why: the reason the release needs it.
+    By hand: the commands or clicks that do it without the tool.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from releaser.context import Context
+
+KINDS = ("rc", "final", "patch")
+
+
+class Status(StrEnum):
+    DONE = "done"  # the evidence says so
+    TODO = "todo"  # missing: run() will make it so
+    RUNNING = "running"  # remote work in progress (a workflow run)
+    BLOCKED = "blocked"  # a precondition another step owns is missing
+    FAILED = "failed"  # needs a human; the detail says what
+    UNKNOWN = "unknown"  # the remote can't tell: ask the operator
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What ``check()`` found: a status, one line of detail, and evidence (URL, sha, id)."""
+
+    status: Status
+    detail: str = ""
+    evidence: str | None = None
+
+    @classmethod
+    def done(cls, detail: str = "", evidence: str | None = None) -> Outcome:
+        return cls(Status.DONE, detail, evidence)
+
+    @classmethod
+    def todo(cls, detail: str = "") -> Outcome:
+        return cls(Status.TODO, detail)
+
+    @classmethod
+    def running(cls, detail: str = "", evidence: str | None = None) -> Outcome:
+        return cls(Status.RUNNING, detail, evidence)
+
+    @classmethod
+    def blocked(cls, detail: str) -> Outcome:
+        return cls(Status.BLOCKED, detail)
+
+    @classmethod
+    def failed(cls, detail: str, evidence: str | None = None) -> Outcome:
+        return cls(Status.FAILED, detail, evidence)
+
+    @classmethod
+    def unknown(cls, question: str) -> Outcome:
+        return cls(Status.UNKNOWN, question)
+
+
+@dataclass(frozen=True)
+class Action:
+    """One write a step would make: ``create branch release-v1.2 at 3f2a1c0``."""
+
+    verb: str  # create, update, push, upload, merge, comment, post, close, dispatch
+    target: str  # what is written, precisely enough to review
+    detail: str = ""  # a body or content preview, shown indented
+
+    def __str__(self) -> str:
+        return f"{self.verb} {self.target}"
+
+
+@dataclass(frozen=True)
+class StepDoc:
+    summary: str
+    description: str
+    why: str
+    by_hand: str
+
+
+class Step:
+    """Base class: override ``check`` (read-only), ``plan`` and ``run`` (the writes)."""
+
+    name: ClassVar[str] = ""  # stable id: --only/--skip, ledger, checklist, runbook
+    dangerous: ClassVar[bool] = False  # irreversible: plan shown and confirmed unless --yes
+    only: ClassVar[tuple[str, ...]] = ()  # release kinds it is for (empty: all)
+    skip: ClassVar[tuple[str, ...]] = ()  # release kinds it is not for
+    manual: ClassVar[bool] = False  # no API: the operator does it and confirms
+    poll_interval: ClassVar[float | None] = None  # seconds between checks while RUNNING
+
+    # -- the contract ------------------------------------------------------------------
+
+    def applies(self, ctx: Context) -> bool:
+        """Whether the step is part of this release beyond its kinds (e.g. config present)."""
+        return True
+
+    def check(self, ctx: Context) -> Outcome:
+        """Read remote state; never write."""
+        raise NotImplementedError
+
+    def plan(self, ctx: Context) -> list[Action]:
+        """The exact writes ``run()`` would make now."""
+        return []
+
+    def run(self, ctx: Context) -> None:
+        """Make the writes; safe to interrupt and re-run (``check()`` sees partial work)."""
+        raise NotImplementedError(f"{self.name} has no automatic action")
+
+    def describe(self, ctx: Context) -> str:
+        """One line said before the step acts: what it checks or does, and why."""
+        doc = self.doc()
+        return f"{doc.summary} {doc.why}".strip()
+
+    # -- documentation -----------------------------------------------------------------
+
+    @classmethod
+    def doc(cls) -> StepDoc:
+        return parse_doc(inspect.getdoc(cls) or "")
+
+    @classmethod
+    def kind_label(cls) -> str:
+        """``rc only``, ``final only``, ``not for patch``... (empty for every release)."""
+        parts = [f"{' / '.join(cls.only)} only"] if cls.only else []
+        parts += [f"not for {k}" for k in cls.skip]
+        return ", ".join(parts)
+
+
+_SECTION = re.compile(r"^(Why|By hand):\s*", re.MULTILINE)
+
+
+def parse_doc(text: str) -> StepDoc:
+    """Split a step docstring into summary, description, ``Why:`` and ``By hand:``."""
+    parts = _SECTION.split(text.strip())
+    head = parts[0].strip()
+    sections = {parts[i]: parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}
+    summary, _, description = head.partition("\n")
+    return StepDoc(
+        summary=summary.strip(),
+        description=description.strip(),
+        why=sections.get("Why", ""),
+        by_hand=sections.get("By hand", ""),
+    )
+
+
+@dataclass
+class StepResult:
+    """What happened to one step in one command, for the summary table and the ledger."""
+
+    step: str
+    status: Status | str  # a Status, or "skipped" / "planned"
+    detail: str = ""
+    evidence: str | None = None
+    acted: bool = False
+    seconds: float = 0.0
+    actions: list[Action] = field(default_factory=list)

@@ -1,0 +1,53 @@
+"""The release process on one screen: each stage command and its ordered steps.
+
+The order of ``PLANS`` is the order of a release; the order inside a stage is the order the
+engine checks and runs its steps. One line per step says what it makes true. The steps
+themselves live in one module per stage; ``docs/runbook.md`` is generated from this file.
+"""
+
+from __future__ import annotations
+
+from releaser.step import Step
+from steps.build import BuildWorkflows
+from steps.prepare import Changelog, NextDevBump, ReleasePR, VersionBranch, VersionBump
+from steps.publish import Checksums, GitHubRelease, PublishWorkflows, ReleaseAssets
+from steps.start import TrackingIssue
+from steps.tag import MergeReleasePR, PushTag, TagCommitReady
+
+STAGE_HELP: dict[str, str] = {
+    "start": "Open or find the tracking issue, with the checklist for this release.",
+    "prepare": "Version branch, version bumps, changelog, release PR, next-dev bump (first rc).",
+    "tag": "Signed annotated tag on the right commit; push that tag only.",
+    "build": "Trigger or find the build workflows and wait for them.",
+    "publish": "GitHub release, assets and checksums; image tags, packages, distributions.",
+    "promote": "Announce: tracking issue, Matrix, Discourse, Reddit, Discord.",
+    "downstream": "Bump dependents by PR and run their test workflows.",
+    "merge": "Merge the release branch back into the default branch (merge commit).",
+    "next": "Next development version on the default branch; close the tracking issue.",
+}
+
+PLANS: dict[str, list[Step]] = {
+    "start": [TrackingIssue()],
+    "prepare": [VersionBranch(), VersionBump(), Changelog(), ReleasePR(), NextDevBump()],
+    "tag": [MergeReleasePR(), TagCommitReady(), PushTag()],
+    "build": [BuildWorkflows()],
+    "publish": [GitHubRelease(), PublishWorkflows(), ReleaseAssets(), Checksums()],
+    "promote": [],
+    "downstream": [],
+    "merge": [],
+    "next": [],
+}
+
+STAGES: tuple[str, ...] = tuple(PLANS)
+
+
+def all_steps() -> list[tuple[str, Step]]:
+    """Every (stage, step) in release order."""
+    return [(stage, step) for stage, steps in PLANS.items() for step in steps]
+
+
+def find_step(name: str) -> tuple[str, Step] | None:
+    for stage, step in all_steps():
+        if step.name == name:
+            return stage, step
+    return None

@@ -1,0 +1,344 @@
+"""Engine semantics (DESIGN §4) with fake steps whose "remote state" is a dict.
+
+The fake steps stand in for real services on purpose: these tests are about what the engine
+does around a step (dry-run, confirm, ask, wait, settle, errors), not about any service.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pytest
+
+from releaser.engine import Engine
+from releaser.errors import InputNeeded, StepFailed, StillRunning
+from releaser.step import Action, Outcome, Status, Step
+from tests.releaser.conftest import Harness
+
+
+class Remote:
+    def __init__(self) -> None:
+        self.state: dict[str, Any] = {}
+        self.runs: list[str] = []
+
+
+class Make(Step):
+    """Make a thing exist on the remote.
+
+    Why: the tests need a step that writes.
+    By hand: touch the thing.
+    """
+
+    name = "make-thing"
+
+    def __init__(self, remote: Remote, key: str = "thing", name: str | None = None) -> None:
+        self.remote = remote
+        self.key = key
+        if name:
+            self.name = name  # type: ignore[misc]
+
+    def check(self, ctx: Any) -> Outcome:
+        if self.remote.state.get(self.key):
+            return Outcome.done(f"{self.key} exists", f"https://example.invalid/{self.key}")
+        return Outcome.todo(f"{self.key} is missing")
+
+    def plan(self, ctx: Any) -> list[Action]:
+        return [Action("create", self.key, "preview of the content")]
+
+    def run(self, ctx: Any) -> None:
+        self.remote.runs.append(self.name)
+        self.remote.state[self.key] = True
+
+
+class Dangerous(Make):
+    """Push something irreversible.
+
+    Why: tests the confirmation path.
+    By hand: push it.
+    """
+
+    name = "push-thing"
+    dangerous = True
+
+
+class RcOnly(Make):
+    """Only for release candidates.
+
+    Why: tests kinds.
+    By hand: nothing.
+    """
+
+    name = "rc-thing"
+    only: ClassVar[tuple[str, ...]] = ("rc",)
+
+
+class Manual(Step):
+    """Post on a forum with no API.
+
+    Why: tests questions.
+    By hand: post it on the forum.
+    """
+
+    name = "forum-post"
+    manual = True
+
+    def check(self, ctx: Any) -> Outcome:
+        return Outcome.unknown("was the forum post published?")
+
+
+class Workflow(Step):
+    """Wait for a workflow that finishes after a few checks.
+
+    Why: tests waiting.
+    By hand: watch the workflow.
+    """
+
+    name = "workflow"
+
+    def __init__(self, checks_until_done: int, conclusion: Status = Status.DONE) -> None:
+        self.left = checks_until_done
+        self.conclusion = conclusion
+
+    def check(self, ctx: Any) -> Outcome:
+        if self.left > 0:
+            self.left -= 1
+            return Outcome.running(f"in progress ({self.left} left)", "https://runs/1")
+        if self.conclusion is Status.FAILED:
+            return Outcome.failed("the run failed: job build", "https://runs/1")
+        return Outcome.done("the run succeeded", "https://runs/1")
+
+
+class Crashy(Make):
+    """Write, then crash before returning (as a killed process would).
+
+    Why: tests crash recovery.
+    By hand: touch it.
+    """
+
+    name = "crashy"
+    crash_before_write = False
+
+    def run(self, ctx: Any) -> None:
+        if self.crash_before_write:
+            raise ConnectionError("connection reset before the write")
+        super().run(ctx)
+        raise ConnectionError("connection reset after the write")
+
+
+class Blocked(Step):
+    """Needs something another step makes.
+
+    Why: tests BLOCKED.
+    By hand: make the other thing first.
+    """
+
+    name = "needs-thing"
+
+    def __init__(self, remote: Remote) -> None:
+        self.remote = remote
+
+    def check(self, ctx: Any) -> Outcome:
+        if not self.remote.state.get("thing"):
+            return Outcome.blocked("the thing does not exist: run make-thing first")
+        return Outcome.done("ok")
+
+    def plan(self, ctx: Any) -> list[Action]:
+        return [Action("use", "the thing")]
+
+
+def test_runs_missing_work_then_rerun_makes_no_run_calls(harness: Harness) -> None:
+    remote = Remote()
+    steps = [Make(remote, "a", "make-a"), Make(remote, "b", "make-b")]
+    results = Engine(harness.context()).run_stage("prepare", steps)
+    assert remote.runs == ["make-a", "make-b"]
+    assert [r.status for r in results] == [Status.DONE, Status.DONE]
+    assert all(r.acted for r in results)
+
+    again = Engine(harness.context()).run_stage("prepare", steps)
+    assert remote.runs == ["make-a", "make-b"]  # no new run() calls
+    assert not any(r.acted for r in again)
+    assert "a exists" in harness.output()
+
+
+def test_dry_run_never_calls_run_and_prints_the_plan(harness: Harness) -> None:
+    remote = Remote()
+    steps = [Make(remote), Dangerous(remote, "pushed"), Blocked(remote)]
+    results = Engine(harness.context(dry_run=True)).run_stage("tag", steps)
+    assert remote.runs == []
+    assert remote.state == {}
+    assert [str(r.status) for r in results] == ["planned", "planned", "planned"]
+    out = harness.output()
+    assert "would create thing" in out
+    assert "preview of the content" in out
+    assert "would use the thing" in out  # planned after the step it depends on
+
+
+def test_dangerous_step_needs_yes_when_non_interactive(harness: Harness) -> None:
+    remote = Remote()
+    with pytest.raises(InputNeeded) as exc:
+        Engine(harness.context()).run_stage("tag", [Dangerous(remote)])
+    assert exc.value.exit_code == 3
+    assert "--yes" in (exc.value.hint or "")
+    assert remote.runs == []
+    assert "will create thing" in harness.output()  # the plan was shown for review
+
+    Engine(harness.context(yes=True)).run_stage("tag", [Dangerous(remote)])
+    assert remote.runs == ["push-thing"]
+
+
+def test_dangerous_step_confirmed_interactively(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from releaser import prompts
+    from releaser.context import Options
+
+    asked: list[str] = []
+    monkeypatch.setattr(Options, "interactive", property(lambda self: True))
+    monkeypatch.setattr(prompts, "confirm", lambda message, default=False: asked.append(message) or True)
+    remote = Remote()
+    Engine(harness.context(non_interactive=False)).run_stage("tag", [Dangerous(remote)])
+    assert remote.runs == ["push-thing"]
+    assert asked and "push-thing" in asked[0]
+
+    monkeypatch.setattr(prompts, "confirm", lambda message, default=False: False)
+    other = Remote()
+    with pytest.raises(StepFailed, match="not confirmed"):
+        Engine(harness.context(non_interactive=False)).run_stage("tag", [Dangerous(other)])
+    assert other.runs == []
+
+
+def test_unknown_non_interactive_exits_3_with_the_question(harness: Harness) -> None:
+    with pytest.raises(InputNeeded) as exc:
+        Engine(harness.context()).run_stage("promote", [Manual()])
+    assert exc.value.exit_code == 3
+    assert "was the forum post published?" in exc.value.message
+    assert "releaser confirm 1.2.0 forum-post --evidence URL" in (exc.value.hint or "")
+    assert "post it on the forum" in harness.output()  # the manual instructions were shown
+
+
+def test_unknown_answered_once_is_never_asked_again(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from releaser import prompts
+    from releaser.context import Options
+
+    monkeypatch.setattr(Options, "interactive", property(lambda self: True))
+    monkeypatch.setattr(prompts, "choose", lambda message, choices: choices[0])
+    monkeypatch.setattr(prompts, "text", lambda message, default="": "https://forum/t/1")
+    Engine(harness.context(non_interactive=False)).run_stage("promote", [Manual()])
+    answer = harness.context().ledger.answer("forum-post")
+    assert answer is not None and answer.evidence == "https://forum/t/1"
+
+    # A second machine, non-interactive: the ledger answers, nobody is asked.
+    def never(*args: Any, **kwargs: Any) -> str:
+        raise AssertionError("asked twice")
+
+    monkeypatch.setattr(prompts, "choose", never)
+    results = Engine(harness.context()).run_stage("promote", [Manual()])
+    assert results[0].status is Status.DONE
+    assert results[0].evidence == "https://forum/t/1"
+
+
+def test_running_waits_then_settles(harness: Harness) -> None:
+    step = Workflow(checks_until_done=3)
+    results = Engine(harness.context()).run_stage("build", [step])
+    assert results[0].status is Status.DONE
+    assert results[0].evidence == "https://runs/1"
+    assert "waiting" in harness.output()
+
+
+def test_running_with_no_wait_exits_4(harness: Harness) -> None:
+    with pytest.raises(StillRunning) as exc:
+        Engine(harness.context(no_wait=True)).run_stage("build", [Workflow(3)])
+    assert exc.value.exit_code == 4
+
+
+def test_running_that_fails_stops_with_exit_1(harness: Harness) -> None:
+    with pytest.raises(StepFailed) as exc:
+        Engine(harness.context()).run_stage("build", [Workflow(1, Status.FAILED)])
+    assert exc.value.exit_code == 1
+    assert exc.value.message == "workflow: the run failed: job build"
+
+
+def test_running_times_out(make_harness: Any) -> None:
+    h = make_harness("")
+    h.config.data["engine"]["wait_timeout"] = 0.05
+    with pytest.raises(StepFailed, match="still running after"):
+        Engine(h.context()).run_stage("build", [Workflow(10_000)])
+
+
+def test_failed_stops_the_stage_and_names_the_step(harness: Harness) -> None:
+    remote = Remote()
+    steps = [Blocked(remote), Make(remote)]
+    with pytest.raises(StepFailed) as exc:
+        Engine(harness.context()).run_stage("publish", steps)
+    assert exc.value.exit_code == 1
+    assert exc.value.message.startswith("needs-thing: the thing does not exist")
+    assert remote.runs == []  # the stage stopped before the next step
+
+
+def test_exception_after_the_write_is_recognised_by_the_check(harness: Harness) -> None:
+    remote = Remote()
+    results = Engine(harness.context()).run_stage("prepare", [Crashy(remote)])
+    assert results[0].status is Status.DONE
+    assert remote.runs == ["crashy"]
+
+
+def test_exception_before_the_write_then_rerun_converges(harness: Harness) -> None:
+    remote = Remote()
+    step = Crashy(remote)
+    step.crash_before_write = True
+    with pytest.raises(StepFailed, match="connection reset before the write"):
+        Engine(harness.context()).run_stage("prepare", [step])
+    assert remote.state == {}
+
+    fixed = Make(remote, "thing", "crashy")
+    Engine(harness.context()).run_stage("prepare", [fixed])
+    Engine(harness.context()).run_stage("prepare", [fixed])
+    assert remote.runs == ["crashy"]  # exactly one write in the end
+
+
+def test_kinds_decide_which_steps_apply(harness: Harness) -> None:
+    remote = Remote()
+    results = Engine(harness.context("v1.2.0")).run_stage("prepare", [RcOnly(remote)])
+    assert results[0].status == "skipped"
+    Engine(harness.context("v1.2.0-rc1")).run_stage("prepare", [RcOnly(remote)])
+    assert remote.runs == ["rc-thing"]
+
+
+def test_only_and_skip_select_steps(harness: Harness) -> None:
+    remote = Remote()
+    steps = [Make(remote, "a", "make-a"), Make(remote, "b", "make-b")]
+    Engine(harness.context(only=("make-b",))).run_stage("prepare", steps)
+    assert remote.runs == ["make-b"]
+    Engine(harness.context(skip=("make-a",))).run_stage("prepare", steps)
+    assert remote.runs == ["make-b"]
+
+
+def test_run_that_leaves_work_undone_fails(harness: Harness) -> None:
+    class Lazy(Make):
+        """Claims to write but doesn't.
+
+        Why: tests the re-check after run().
+        By hand: none.
+        """
+
+        name = "lazy"
+
+        def run(self, ctx: Any) -> None:
+            self.remote.runs.append(self.name)
+
+    with pytest.raises(StepFailed, match="still finds work to do"):
+        Engine(harness.context()).run_stage("prepare", [Lazy(Remote())])
+
+
+def test_empty_stage_says_so(harness: Harness) -> None:
+    assert Engine(harness.context()).run_stage("downstream", []) == []
+    assert "has no steps yet" in harness.output()
+
+
+def test_summary_table_lists_every_step(harness: Harness) -> None:
+    remote = Remote()
+    Engine(harness.context()).run_stage("prepare", [Make(remote, "a", "make-a"), RcOnly(remote)])
+    out = harness.output()
+    assert "make-a" in out and "rc-thing" in out and "skipped" in out

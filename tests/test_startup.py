@@ -1,0 +1,57 @@
+"""`releaser --help` and `releaser plan` must not import the heavy clients (DESIGN: fast where
+users wait). Checked in a fresh interpreter through sys.modules."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+HEAVY = ("github", "dulwich", "nio", "praw", "questionary")
+
+PROBE = """
+import json, sys
+from typer.testing import CliRunner
+from releaser.cli import app
+result = CliRunner().invoke(app, sys.argv[1:])
+heavy = sorted({m.split(".")[0] for m in sys.modules} & set(%r))
+print(json.dumps({"code": result.exit_code, "heavy": heavy, "out": result.output}))
+""" % (HEAVY,)
+
+
+def probe(*args: str, cwd: Path | None = None) -> dict[str, object]:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, cwd=cwd, check=True
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_help_imports_no_heavy_client() -> None:
+    data = probe("--help")
+    assert data["code"] == 0
+    assert "prepare" in str(data["out"])
+    assert data["heavy"] == []
+
+
+def test_plan_imports_no_heavy_client(tmp_path: Path) -> None:
+    (tmp_path / "releaser.toml").write_text(
+        '[project]\nname = "Example"\nrepo = "acme/example"\n'
+    )
+    data = probe("plan", "v1.2.0-rc1", cwd=tmp_path)
+    assert data["code"] == 0, data["out"]
+    assert data["heavy"] == []
+
+
+def test_bench_startup_prints_the_ratio_line() -> None:
+    proc = subprocess.run(
+        [sys.executable, "bench/startup.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parent.parent,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("startup: releaser --help ")
+    assert ", ratio " in last
