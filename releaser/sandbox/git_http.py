@@ -1,0 +1,140 @@
+"""Git smart HTTP for the forge's bare repositories, through the real ``git http-backend`` CGI.
+
+``{git_url}/{owner}/{repo}.git/...``: clone and fetch are anonymous; a push
+(``git-receive-pack``) needs the token as the Basic password. Ref protection is the ``update``
+hook installed in every repository (see ``gitdata.UPDATE_HOOK``). After a push the refs are
+compared and the changes announced with ``forge.notify_push``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+from typing import TYPE_CHECKING
+
+from releaser.sandbox import gitdata
+from releaser.sandbox.forge import git_env
+from releaser.sandbox.http import ApiError, Response
+
+if TYPE_CHECKING:
+    from releaser.sandbox.forge import Forge
+
+GIT_PREFIX = "/git/"
+_SUFFIXES = ("/info/refs", "/git-upload-pack", "/git-receive-pack", "/HEAD", "/objects/")
+
+
+def split_path(path: str) -> tuple[str, str] | None:
+    """``owner/repo.git/info/refs`` -> (``owner/repo``, ``/info/refs``), else None."""
+    parts = path.split("/")
+    if len(parts) < 3:
+        return None
+    owner, repo, rest = parts[0], parts[1], "/" + "/".join(parts[2:])
+    if repo.endswith(".git"):
+        repo = repo[: -len(".git")]
+    if not owner or not repo:
+        return None
+    return f"{owner}/{repo}", rest
+
+
+def is_push(path: str, query: str) -> bool:
+    return path.endswith("/git-receive-pack") or "service=git-receive-pack" in query
+
+
+def is_write(method: str, path: str) -> bool:
+    """A fetch (``git-upload-pack`` POST) is a read; a receive-pack POST is a write."""
+    if method in ("GET", "HEAD"):
+        return False
+    return not path.endswith("/git-upload-pack")
+
+
+def handle(
+    forge: Forge,
+    method: str,
+    path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+    authenticated: bool,
+) -> Response:
+    """Answer a git request; ``path`` is below ``/git/``."""
+    split = split_path(path)
+    if split is None:
+        raise ApiError(404, "Repository not found")
+    url_name, rest = split
+    try:
+        owner, name = url_name.split("/", 1)
+        full_name = str(forge.repo(owner, name)["full_name"])
+    except ApiError:
+        raise ApiError(404, "Repository not found") from None
+    if not rest.startswith(_SUFFIXES):
+        raise ApiError(404, "Not Found")
+    push = is_push(rest, query)
+    if push and not authenticated:
+        raise ApiError(
+            401,
+            "Authentication required to push",
+            headers={"WWW-Authenticate": 'Basic realm="sandbox forge"'},
+        )
+    if headers.get("content-encoding", "").lower() == "gzip":
+        body = gzip.decompress(body)
+    repo_dir = forge.repo_path(full_name)
+    gitdata.install_hooks(repo_dir)
+    env = git_env()
+    env.update(
+        GIT_PROJECT_ROOT=str(forge.root / "repos"),
+        GIT_HTTP_EXPORT_ALL="1",
+        PATH_INFO=f"/{full_name}.git{rest}",
+        REQUEST_METHOD=method,
+        QUERY_STRING=query,
+        CONTENT_TYPE=headers.get("content-type", ""),
+        CONTENT_LENGTH=str(len(body)),
+        REMOTE_USER=forge.login,
+        REMOTE_ADDR="127.0.0.1",
+        SERVER_PROTOCOL="HTTP/1.1",
+        GATEWAY_INTERFACE="CGI/1.1",
+    )
+    if "git-protocol" in headers:
+        env["HTTP_GIT_PROTOCOL"] = headers["git-protocol"]
+    if push and method == "POST":
+        with forge.lock:
+            before = gitdata.ref_map(forge, full_name)
+            out = _backend(body, env)
+            after = gitdata.ref_map(forge, full_name)
+        changes = [
+            (ref, before.get(ref, gitdata.ZERO), after.get(ref, gitdata.ZERO))
+            for ref in sorted(set(before) | set(after))
+            if before.get(ref) != after.get(ref)
+        ]
+        if changes:
+            forge.notify_push(full_name, changes)
+    else:
+        out = _backend(body, env)
+    return _cgi_response(out)
+
+
+def _backend(body: bytes, env: dict[str, str]) -> bytes:
+    proc = subprocess.run(
+        ["git", "http-backend"], input=body, capture_output=True, env=env, check=False
+    )
+    if proc.returncode != 0 and not proc.stdout:
+        raise ApiError(500, f"git http-backend failed: {proc.stderr.decode().strip()}")
+    return proc.stdout
+
+
+def _cgi_response(out: bytes) -> Response:
+    head, sep, body = out.partition(b"\r\n\r\n")
+    if not sep:
+        head, _, body = out.partition(b"\n\n")
+    status = 200
+    content_type = "application/octet-stream"
+    headers: dict[str, str] = {}
+    for line in head.decode("latin-1").splitlines():
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key.lower() == "status":
+            status = int(value.split()[0])
+        elif key.lower() == "content-type":
+            content_type = value
+        elif key:
+            headers[key] = value
+    return Response(status, body, headers, content_type=content_type)

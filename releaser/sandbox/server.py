@@ -1,0 +1,433 @@
+"""The sandbox forge's HTTP server: GitHub's REST API, git smart HTTP, the admin API.
+
+URL layout (``base`` is ``http://host:port``)::
+
+    base/api/v3/X        REST (ROUTER path ``X``), token auth
+    base/api/uploads/X   uploads (ROUTER path ``/uploads/X``), token auth
+    base/_admin/X        admin (ROUTER path ``/_admin/X``), no auth, no faults
+    base/git/O/R.git/... git smart HTTP (reads anonymous, pushes need the token)
+    base/X               web pages and downloads (ROUTER path ``/web/X``), no auth
+
+``python -m releaser.sandbox.server --root DIR [--host H] [--port P]`` runs ``serve``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hmac
+import importlib
+import json
+import signal
+import sys
+import threading
+import time
+import traceback
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from releaser.sandbox import admin, git_http, gitdata
+from releaser.sandbox.forge import SCOPES, Forge
+from releaser.sandbox.http import DOCS, ROUTER, ApiError, Request, Response
+
+API_MODULES = (
+    "api_repos",
+    "api_contents",
+    "api_git",
+    "api_issues",
+    "api_pulls",
+    "api_releases",
+    "api_actions",
+)
+RATE_LIMIT = 5000
+MEDIA_TYPE = "github.v3; format=json"
+
+
+def load_api_modules() -> list[str]:
+    """Import the API modules so their routes register; the names of those found."""
+    loaded = []
+    for name in API_MODULES:
+        module = f"releaser.sandbox.{name}"
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        loaded.append(name)
+    return loaded
+
+
+class _RateCounter:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reset = 0
+        self.used = 0
+
+    def take(self) -> tuple[int, int]:
+        """Count one request; (used, reset epoch)."""
+        with self.lock:
+            now = int(time.time())
+            if now >= self.reset:
+                self.reset, self.used = now + 3600, 0
+            self.used += 1
+            return self.used, self.reset
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+    sandbox: SandboxServer
+
+
+class _Dropped(Exception):
+    """The connection is to be closed without an answer."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: _HTTPServer
+    server_version = "SandboxForge/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # requests.log has them
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks: list[bytes] = []
+            while True:
+                size_line = self.rfile.readline()
+                size = int(size_line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    # ---- serving ---------------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        sandbox = self.server.sandbox
+        forge = sandbox.forge
+        method = self.command.upper()
+        raw_path, _, query = self.path.partition("?")
+        path = unquote(raw_path)
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        body = self._read_body()
+        entry: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "method": method,
+            "path": path,
+            "query": query,
+            "status": None,
+            "write": self._is_write(method, path),
+        }
+        is_admin = path == "/_admin" or path.startswith("/_admin/")
+        try:
+            try:
+                forge.tick()
+            except Exception:
+                traceback.print_exc(file=sys.stderr)
+            response = self._respond(forge, method, raw_path, path, query, headers, body, is_admin)
+        except _Dropped:
+            entry["status"] = 0
+            entry["dropped"] = True
+            if not is_admin:
+                admin.log_request(forge, entry)
+            self.close_connection = True
+            return
+        if path.startswith("/api/"):
+            response.headers.update(sandbox.api_headers(response.headers))
+        entry["status"] = response.status
+        if not is_admin:
+            admin.log_request(forge, entry)
+        self._send(method, response)
+
+    def _is_write(self, method: str, path: str) -> bool:
+        if path.startswith(git_http.GIT_PREFIX):
+            return git_http.is_write(method, path)
+        return method not in ("GET", "HEAD")
+
+    def _respond(
+        self,
+        forge: Forge,
+        method: str,
+        raw_path: str,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        is_admin: bool,
+    ) -> Response:
+        acting = [] if is_admin else admin.faults(forge).match(method, path)
+        terminal = None
+        for rule in acting:
+            if rule.action == "delay":
+                time.sleep(rule.ms / 1000)
+            else:
+                terminal = rule
+        if terminal is not None:
+            if terminal.action == "drop":
+                raise _Dropped
+            if terminal.action in ("error", "rate_limit"):
+                return terminal.response()
+        response = self._dispatch(forge, method, raw_path, path, query, headers, body)
+        if terminal is not None:
+            if terminal.action == "drop_after":
+                raise _Dropped
+            if terminal.action == "error_after":
+                return terminal.response()
+        return response
+
+    def _dispatch(
+        self,
+        forge: Forge,
+        method: str,
+        raw_path: str,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+    ) -> Response:
+        try:
+            authenticated = self._authenticate(forge, headers)
+            if path.startswith(git_http.GIT_PREFIX):
+                return git_http.handle(
+                    forge,
+                    method if method != "HEAD" else "GET",
+                    path[len(git_http.GIT_PREFIX) :],
+                    query,
+                    headers,
+                    body,
+                    authenticated is True,
+                )
+            if raw_path.startswith("/api/v3"):
+                route_path, api = raw_path[len("/api/v3") :] or "/", True
+            elif raw_path.startswith("/api/uploads"):
+                route_path, api = "/uploads" + raw_path[len("/api/uploads") :], True
+            elif raw_path == "/_admin" or raw_path.startswith("/_admin/"):
+                route_path, api = raw_path, False
+            else:
+                route_path, api = "/web" + raw_path, False
+            user = None
+            if api:
+                if authenticated is None:
+                    raise ApiError(401, "Requires authentication")
+                if authenticated is False:
+                    raise ApiError(401, "Bad credentials")
+                user = forge.login
+            route_path = "/".join(unquote(seg) for seg in route_path.split("/"))
+            handler, params = ROUTER.match(
+                "GET" if method == "HEAD" else method, route_path.rstrip("/") or "/"
+            )
+            req = Request(
+                method=method,
+                path=route_path,
+                query=dict(parse_qsl(query, keep_blank_values=True)),
+                headers=headers,
+                body=body,
+                params=params,
+                user=user,
+            )
+            result = handler(forge, req)
+            if isinstance(result, Response):
+                return result
+            if result is None:
+                return Response(204)
+            return Response(200, result)
+        except ApiError as exc:
+            return exc.response()
+        except Exception as exc:
+            print(f"sandbox forge: {method} {path} failed:", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+            body_json = {"message": f"Internal Server Error: {exc}", "documentation_url": DOCS}
+            return Response(500, body_json)
+
+    @staticmethod
+    def _authenticate(forge: Forge, headers: dict[str, str]) -> bool | None:
+        """None without credentials, else whether they carry the forge's token."""
+        value = headers.get("authorization", "").strip()
+        if not value:
+            return None
+        scheme, _, cred = value.partition(" ")
+        cred = cred.strip()
+        candidates: list[str] = []
+        if scheme.lower() in ("token", "bearer"):
+            candidates = [cred]
+        elif scheme.lower() == "basic":
+            try:
+                user, _, password = base64.b64decode(cred).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                return False
+            candidates = [password, user]
+        return any(hmac.compare_digest(c.encode(), forge.token.encode()) for c in candidates if c)
+
+    def _send(self, method: str, response: Response) -> None:
+        payload = b"" if response.status in (204, 304) else response.encoded()
+        try:
+            self.send_response(response.status)
+            for key, value in response.headers.items():
+                if key.lower() not in ("content-length", "content-type", "transfer-encoding"):
+                    self.send_header(key, value)
+            if payload or response.status not in (204, 304):
+                self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if method != "HEAD" and payload:
+                self.wfile.write(payload)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+
+class SandboxServer:
+    """The forge on a background thread; ``with SandboxServer(root).start() as s: ...``."""
+
+    def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 0) -> None:
+        load_api_modules()
+        self.root = Path(root)
+        self.host = host
+        self.port = port
+        self.forge = Forge(self.root)
+        self.rate = _RateCounter()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def _bind(self) -> _HTTPServer:
+        port_file = self.root / "port"
+        candidates = [self.port] if self.port else []
+        if not self.port and port_file.exists():
+            with contextlib.suppress(ValueError):
+                candidates.append(int(port_file.read_text().strip()))
+        if not self.port:
+            candidates.append(0)
+        last: OSError | None = None
+        for port in candidates:
+            try:
+                return _HTTPServer((self.host, port), _Handler)
+            except OSError as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    def start(self) -> SandboxServer:
+        if self._httpd is not None:
+            return self
+        httpd = self._bind()
+        httpd.sandbox = self
+        port = int(httpd.server_address[1])
+        (self.root / "port").write_text(f"{port}\n")
+        host = self.host if self.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        self.forge.set_base_url(f"http://{host}:{port}")
+        for repo_dir in (self.root / "repos").glob("*/*.git"):
+            gitdata.install_hooks(repo_dir)
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ---- facts -----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self.forge.base_url
+
+    def info(self) -> dict[str, str]:
+        return {
+            "api_url": self.forge.api_url,
+            "git_url": self.forge.git_url,
+            "token": self.forge.token,
+            "admin_url": self.forge.admin_url,
+        }
+
+    def api_headers(self, existing: dict[str, str]) -> dict[str, str]:
+        """Headers GitHub puts on every API answer (a fault's own rate headers win)."""
+        used, reset = self.rate.take()
+        headers = {
+            "X-OAuth-Scopes": str(self.forge.setting(admin.SETTING_SCOPES, SCOPES)),
+            "X-Accepted-OAuth-Scopes": "repo",
+            "X-RateLimit-Limit": str(RATE_LIMIT),
+            "X-RateLimit-Remaining": str(max(0, RATE_LIMIT - used)),
+            "X-RateLimit-Reset": str(reset),
+            "X-RateLimit-Used": str(used),
+            "X-RateLimit-Resource": "core",
+            "X-GitHub-Media-Type": MEDIA_TYPE,
+            "X-GitHub-Request-Id": uuid.uuid4().hex[:20].upper(),
+            "X-GitHub-Api-Version-Selected": "2022-11-28",
+        }
+        return {k: v for k, v in headers.items() if k not in existing}
+
+
+def serve(root: Path, host: str = "127.0.0.1", port: int = 0) -> None:
+    """Run the forge until SIGINT/SIGTERM; print ``info()`` as one JSON line when ready."""
+    server = SandboxServer(Path(root), host, port).start()
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        print(json.dumps(server.info()), flush=True)
+        while not stop.wait(0.2):
+            pass
+    finally:
+        server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m releaser.sandbox.server")
+    parser.add_argument("--root", required=True, type=Path)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", default=0, type=int)
+    args = parser.parse_args(argv)
+    serve(args.root, args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()
