@@ -104,7 +104,7 @@ def _summary(ctx: Context, seconds: float) -> None:
         ui.print(f"  tracking issue: {issue.html_url} ({issue.state})")
     work = ctx.config.root
     ui.print("\nLook around:")
-    ui.print(f"  cd {work} && releaser status {ctx.version}")
+    ui.print(f"  cd {work} && releaser status {ctx.tag}")
     ui.print(f"  cd {work} && releaser plan v1.2.1")
     ui.print(f"  releaser demo --dir {work.parent} --keep   # serve the forge, browse its API")
 

@@ -121,7 +121,7 @@ class Step:
     def describe(self, ctx: Context) -> str:
         """One line said before the step acts: what it checks or does, and why."""
         doc = self.doc()
-        return f"{doc.summary} {doc.why}".strip()
+        return f"{doc.summary} Why: {doc.why}" if doc.why else doc.summary
 
     # -- documentation -----------------------------------------------------------------
 
