@@ -21,7 +21,6 @@ import time
 from typing import Any
 
 from releaser.sandbox import actions
-from releaser.sandbox import api_checks as _api_checks  # noqa: F401  (registers its routes)
 from releaser.sandbox.actions import JobState, iso
 from releaser.sandbox.api_issues import body_dict, full_name
 from releaser.sandbox.forge import Forge

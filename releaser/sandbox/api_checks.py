@@ -223,16 +223,3 @@ def combined_status(forge: Forge, req: Request) -> dict[str, Any]:
         "url": f"{forge.repo_api(full)}/commits/{sha}/status",
     }
 
-
-def _prefer_check_routes() -> None:
-    """Try these routes before ``/repos/{o}/{r}/commits/{ref:path}`` (same parameter count:
-    the router would otherwise try them in registration order and the catch-all wins)."""
-    mine = [
-        r
-        for r in ROUTER.routes
-        if r.handler in (list_check_runs, list_check_suites, combined_status)
-    ]
-    ROUTER.routes[:] = mine + [r for r in ROUTER.routes if r not in mine]
-
-
-_prefer_check_routes()
