@@ -98,6 +98,24 @@ def handled(ui: Any) -> Iterator[None]:
     except KeyboardInterrupt:
         ui.error("interrupted", "re-run the same command: every step re-checks before writing")
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:
+        # A client library failed outside a step (a claim, a summary): one message, no
+        # traceback unless -v; a refused token or scope is a usage error (exit 2).
+        from releaser.engine import credential_error, describe_exception
+
+        if debug:
+            import traceback
+
+            ui.debug(traceback.format_exc())
+        try:
+            credential_error(exc)
+        except ReleaserError as usage:
+            ui.error(usage.message, usage.hint)
+            raise typer.Exit(usage.exit_code) from None
+        ui.error(describe_exception(exc), "re-run the command (it is safe); -v shows the details")
+        raise typer.Exit(1) from None
 
 
 def _globals(ctx: typer.Context) -> Globals:
@@ -373,10 +391,10 @@ def demo(
 _register_stages()
 
 # `releaser --help` lists commands in the order a release uses them (DESIGN §6).
-ORDER = (
-    "init env doctor plan docs start status prepare tag build publish promote downstream "
-    "merge next release confirm demo"
-).split()
+ORDER = [
+    *("init", "env", "doctor", "plan", "docs", "start", "status", "prepare", "tag", "build"),
+    *("publish", "promote", "downstream", "merge", "next", "release", "confirm", "demo"),
+]
 
 
 def _order(command: Any) -> int:

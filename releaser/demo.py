@@ -44,7 +44,7 @@ def _seed(base: Path, config_path: Path, ui: UI) -> None:
     from releaser.sandbox.seed import seed_example_project, write_example_config
     from releaser.sandbox.server import SandboxServer
 
-    ui.print("[bold]1. A sandbox forge[/bold] with an example library (commits, merged PRs, v1.1.0)")
+    ui.print("[bold]1. A sandbox forge[/bold] with an example library: history, PRs, v1.1.0")
     server = SandboxServer(base / "forge").start()
     try:
         info = server.info()

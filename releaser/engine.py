@@ -12,8 +12,8 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from releaser.errors import InputNeeded, ReleaserError, StepFailed, StillRunning
-from releaser.step import Outcome, Status, Step, StepResult
+from releaser.errors import InputNeeded, ReleaserError, StepFailed, StillRunning, UsageError
+from releaser.step import Action, Outcome, Status, Step, StepResult
 
 if TYPE_CHECKING:
     from releaser.context import Context
@@ -93,6 +93,7 @@ class Engine:
             raise
         except Exception as exc:
             self._debug_traceback()
+            credential_error(exc)
             raise StepFailed(
                 f"checking failed: {describe_exception(exc)}",
                 "re-run the command (it is safe); -v shows the details",
@@ -155,6 +156,7 @@ class Engine:
                 raise StepFailed(exc.message, exc.hint) from exc
         except Exception as exc:
             self._debug_traceback()
+            credential_error(exc)
             after = self._check(step)
             if after.status is not Status.DONE:
                 raise StepFailed(
@@ -249,7 +251,7 @@ class Engine:
         step: Step,
         outcome: Outcome,
         acted: bool,
-        actions: list | None = None,  # type: ignore[type-arg]
+        actions: list[Action] | None = None,
     ) -> StepResult:
         status = outcome.status
         self.ui.outcome(status.value, outcome.detail, outcome.evidence)
@@ -278,3 +280,22 @@ def describe_exception(exc: BaseException) -> str:
         return f"the forge answered {status}: {data.get('message', data)}"
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".strip(": ")
+
+
+def credential_error(exc: BaseException) -> None:
+    """Raise a UsageError (exit 2, nothing else written) for a refused token or scope."""
+    status = getattr(exc, "status", None)
+    headers = {k.lower(): v for k, v in (getattr(exc, "headers", None) or {}).items()}
+    if status == 401:
+        raise UsageError(
+            "the forge refused the token (401 Bad credentials)",
+            "set a valid token (see `releaser env`); `releaser doctor` checks it",
+        ) from exc
+    if status == 403 and "x-accepted-oauth-scopes" in headers:
+        have = {s.strip() for s in headers.get("x-oauth-scopes", "").split(",") if s.strip()}
+        need = {s.strip() for s in headers["x-accepted-oauth-scopes"].split(",") if s.strip()}
+        if need and not need & have:
+            raise UsageError(
+                f"the token lacks the scope this needs: {', '.join(sorted(need))}",
+                "create a token with that scope (`releaser env` lists the scopes)",
+            ) from exc

@@ -15,14 +15,18 @@ import json, sys
 from typer.testing import CliRunner
 from releaser.cli import app
 result = CliRunner().invoke(app, sys.argv[1:])
-heavy = sorted({m.split(".")[0] for m in sys.modules} & set(%r))
+heavy = sorted({m.split(".")[0] for m in sys.modules} & set(HEAVY))
 print(json.dumps({"code": result.exit_code, "heavy": heavy, "out": result.output}))
-""" % (HEAVY,)
+"""
 
 
 def probe(*args: str, cwd: Path | None = None) -> dict[str, object]:
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, cwd=cwd, check=True
+        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{PROBE}", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=True,
     )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -35,9 +39,7 @@ def test_help_imports_no_heavy_client() -> None:
 
 
 def test_plan_imports_no_heavy_client(tmp_path: Path) -> None:
-    (tmp_path / "releaser.toml").write_text(
-        '[project]\nname = "Example"\nrepo = "acme/example"\n'
-    )
+    (tmp_path / "releaser.toml").write_text('[project]\nname = "Example"\nrepo = "acme/example"\n')
     data = probe("plan", "v1.2.0-rc1", cwd=tmp_path)
     assert data["code"] == 0, data["out"]
     assert data["heavy"] == []

@@ -40,7 +40,7 @@ SCOPES = "repo, workflow, read:org, write:packages"
 PushHook = Callable[["Forge", str, list[tuple[str, str, str]]], None]
 PUSH_HOOKS: list[PushHook] = []
 # A tick hook runs before every request: due work (finishing workflow runs) happens then.
-TICK_HOOKS: list[Callable[["Forge"], None]] = []
+TICK_HOOKS: list[Callable[[Forge], None]] = []
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (

@@ -25,6 +25,8 @@ path = "CHANGELOG.md"
 [[build.workflows]]
 file = "build.yml"
 
+[publish.github]
+
 [steps.changelog]
 only = ["rc"]
 
@@ -91,9 +93,7 @@ def test_bad_version_exits_2_with_the_accepted_forms(workdir: Path, bad: str) ->
 
 
 @pytest.mark.parametrize("command", ["prepare", "tag", "publish", "status", "release"])
-def test_bad_version_on_a_stage_command_writes_nothing(
-    workdir: Path, command: str
-) -> None:
+def test_bad_version_on_a_stage_command_writes_nothing(workdir: Path, command: str) -> None:
     before = sorted(p.name for p in workdir.iterdir())
     code, out = invoke(command, "latest")
     assert code == 2

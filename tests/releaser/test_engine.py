@@ -194,7 +194,9 @@ def test_dangerous_step_confirmed_interactively(
 
     asked: list[str] = []
     monkeypatch.setattr(Options, "interactive", property(lambda self: True))
-    monkeypatch.setattr(prompts, "confirm", lambda message, default=False: asked.append(message) or True)
+    monkeypatch.setattr(
+        prompts, "confirm", lambda message, default=False: asked.append(message) or True
+    )
     remote = Remote()
     Engine(harness.context(non_interactive=False)).run_stage("tag", [Dangerous(remote)])
     assert remote.runs == ["push-thing"]
