@@ -128,6 +128,9 @@ class Context:
         return path
 
     def close(self) -> None:
+        github = self.__dict__.get("github")
+        if github is not None:
+            github.close()
         forge = self.__dict__.get("forge")
         if forge is not None and forge.sandbox is not None:
             forge.sandbox.stop()

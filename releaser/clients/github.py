@@ -7,6 +7,7 @@ Retries (5xx, rate limits with ``Retry-After``, secondary limits) are PyGithub's
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -25,16 +26,24 @@ __all__ = ["GitHub", "GithubException", "UnknownObjectException", "is_status"]
 
 
 class _UILogHandler(logging.Handler):
-    def __init__(self, ui: UI) -> None:
+    """Narrates PyGithub's requests with -v: ``GET <url> -> 200`` (bodies and headers left out)."""
+
+    def __init__(self, ui: UI, origin: str) -> None:
         super().__init__(logging.DEBUG)
         self.ui = ui
+        self.origin = origin  # scheme://host:port (PyGithub's own log line drops the port)
 
     def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        # PyGithub logs "GET url {headers} None ==> 200 {headers} body": keep the request line
-        first = message.split(" {", 1)[0]
-        status = message.split("==> ", 1)[1].split(" ", 1)[0] if "==> " in message else ""
-        self.ui.debug(f"{first} -> {status}" if status else first)
+        with contextlib.suppress(Exception):  # narration must never break a request
+            self._emit(record)
+
+    def _emit(self, record: logging.LogRecord) -> None:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 7 and "==>" in str(record.msg):
+            verb, path, status = args[0], args[3], args[6]
+            self.ui.debug(f"{verb} {self.origin}{path} -> {status}")
+        else:
+            self.ui.debug(record.getMessage().split(" {", 1)[0])
 
 
 class GitHub:
@@ -55,11 +64,21 @@ class GitHub:
             seconds_between_requests=None if local else 0.05,
             seconds_between_writes=None if local else 0.5,
         )
+        self._log_handler: _UILogHandler | None = None
         if ui.verbose:
             logger = logging.getLogger("github.Requester")
             logger.setLevel(logging.DEBUG)
-            if not any(isinstance(h, _UILogHandler) for h in logger.handlers):
-                logger.addHandler(_UILogHandler(ui))
+            from urllib.parse import urlparse
+
+            parsed = urlparse(forge.api_url)
+            self._log_handler = _UILogHandler(ui, f"{parsed.scheme}://{parsed.netloc}")
+            logger.addHandler(self._log_handler)
+
+    def close(self) -> None:
+        """Detach the -v narration from PyGithub's logger (the UI may be gone)."""
+        if self._log_handler is not None:
+            logging.getLogger("github.Requester").removeHandler(self._log_handler)
+            self._log_handler = None
 
     @cached_property
     def repo(self) -> Repository:
