@@ -21,16 +21,28 @@ if TYPE_CHECKING:
 SETTLE_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)  # re-checks after run() for asynchronous effects
 
 
-def step_applies(step: Step, ctx: Context) -> bool:
-    """Kinds (the step's ``only``/``skip``, overridden by ``[steps.NAME]``), then ``applies()``."""
+def skip_reason(step: Step, ctx: Context) -> str | None:
+    """Why a step is not part of this release (None when it is).
+
+    Kinds come from the step's ``only``/``skip``, overridden by ``[steps.NAME]``; then the
+    step's own ``applies()`` (its config is present).
+    """
     only, skip = step.only, step.skip
     override = ctx.config.step_override(step.name)
     if override is not None:
+        if override.get("enabled") is False:
+            return f"disabled by [steps.{step.name}]"
         only = tuple(override.get("only") or only)
         skip = tuple(override.get("skip") or skip)
-        if override.get("enabled") is False:
-            return False
-    return ctx.version.matches(only, skip) and step.applies(ctx)
+    if not ctx.version.matches(only, skip):
+        return f"not for {ctx.version.kind} releases"
+    if not step.applies(ctx):
+        return "not configured for this project"
+    return None
+
+
+def step_applies(step: Step, ctx: Context) -> bool:
+    return skip_reason(step, ctx) is None
 
 
 def selected(step: Step, ctx: Context) -> bool:
@@ -72,8 +84,9 @@ class Engine:
 
     def run_step(self, step: Step) -> StepResult:
         ctx = self.ctx
-        if not step_applies(step, ctx):
-            return StepResult(step.name, "skipped", f"not for {ctx.version.kind} releases")
+        reason = skip_reason(step, ctx)
+        if reason is not None:
+            return StepResult(step.name, "skipped", reason)
         if not selected(step, ctx):
             return StepResult(step.name, "skipped", "not selected (--only/--skip)")
         started = time.monotonic()
@@ -189,7 +202,7 @@ class Engine:
         timeout = float(engine_cfg.wait_timeout)
         interval = float(step.poll_interval or engine_cfg.poll_interval)
         deadline = time.monotonic() + timeout
-        renew_every = max(30.0, float(engine_cfg.claim_ttl) / 3)
+        renew_every = max(1.0, float(engine_cfg.claim_ttl) / 3)  # a third of the lease
         last_renew = time.monotonic()
         with self.ui.waiting(f"{step.name}: {outcome.detail}", timeout) as display:
             while outcome.status is Status.RUNNING:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from releaser.step import Step
 from steps.build import BuildWorkflows
+from steps.finish import CloseTrackingIssue, MergeBack, NextDevVersion
 from steps.prepare import Changelog, NextDevBump, ReleasePR, VersionBranch, VersionBump
 from steps.publish import Checksums, GitHubRelease, PublishWorkflows, ReleaseAssets
 from steps.start import TrackingIssue
@@ -34,8 +35,8 @@ PLANS: dict[str, list[Step]] = {
     "publish": [GitHubRelease(), PublishWorkflows(), ReleaseAssets(), Checksums()],
     "promote": [],
     "downstream": [],
-    "merge": [],
-    "next": [],
+    "merge": [MergeBack()],
+    "next": [NextDevVersion(), CloseTrackingIssue()],
 }
 
 STAGES: tuple[str, ...] = tuple(PLANS)

@@ -77,7 +77,9 @@ class GitHub:
     def close(self) -> None:
         """Detach the -v narration from PyGithub's logger (the UI may be gone)."""
         if self._log_handler is not None:
-            logging.getLogger("github.Requester").removeHandler(self._log_handler)
+            logger = logging.getLogger("github.Requester")
+            logger.removeHandler(self._log_handler)
+            logger.setLevel(logging.NOTSET)
             self._log_handler = None
 
     @cached_property

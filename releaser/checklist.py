@@ -1,0 +1,232 @@
+"""The tracking issue's checklist: rendered from ``steps.PLANS``, ticked as steps complete.
+
+The checklist sits between two HTML comment markers in the issue body, so it can be found
+and updated while the rest of the body stays the maintainers' own. One line per step that
+applies to this release kind::
+
+    - [ ] version-branch: Create the version branch from the right base.
+    - [x] release-pr: Open the release pull request. ([evidence](https://.../pull/4))
+
+Ticks are monotonic: a tick is never removed, so two drivers ticking at once merge by OR
+(``sync_checklist`` re-reads after writing and retries when a concurrent edit dropped one).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from releaser.step import Status
+
+if TYPE_CHECKING:
+    from github.Issue import Issue
+
+    from releaser.context import Context
+    from releaser.step import StepResult
+
+START_MARKER = "<!-- releaser:checklist:start -->"
+END_MARKER = "<!-- releaser:checklist:end -->"
+CACHE_KEY = "tracking-issue"
+SYNC_ATTEMPTS = 5
+SETTLE_MAX = 3.0  # seconds to wait before re-reading the issue after an edit
+
+_ITEM = re.compile(r"^- \[(?P<mark>[ xX])\] (?P<name>[a-z0-9][a-z0-9-]*): (?P<rest>.*)$")
+
+
+# -- rendering ----------------------------------------------------------------------------
+
+
+def issue_title(ctx: Context) -> str:
+    return str(ctx.config.render(ctx.config.tracking_issue.title, ctx.version))
+
+
+def render_checklist(ctx: Context) -> str:
+    """The tracking issue's body for this release: an intro and the checklist (offline)."""
+    from releaser.engine import step_applies
+    from steps import PLANS, STAGE_HELP
+
+    version = ctx.version
+    name = ctx.config.project.name
+    lines = [
+        f"Tracking issue for **{name} {ctx.tag}** ({version.kind} release).",
+        "",
+        "The release is driven with `releaser` stage commands, run in "
+        f"order: `releaser start {version}`, `releaser prepare {version}`, ... (or "
+        f"`releaser release {version}` for all of them). `releaser status {version}` shows "
+        "where the release stands and what to run next; any maintainer can continue it "
+        "from any machine. Items are ticked as their steps complete, with their evidence.",
+        "",
+        START_MARKER,
+    ]
+    for stage, steps in PLANS.items():
+        applicable = [s for s in steps if step_applies(s, ctx)]
+        if not applicable:
+            continue
+        lines += ["", f"### {stage}", "", f"`releaser {stage} {version}`: {STAGE_HELP[stage]}"]
+        lines.append("")
+        lines += [f"- [ ] {s.name}: {s.doc().summary}" for s in applicable]
+    lines += ["", END_MARKER, ""]
+    return "\n".join(lines)
+
+
+def has_checklist(body: str | None) -> bool:
+    return bool(body) and START_MARKER in str(body) and END_MARKER in str(body)
+
+
+def _evidence_suffix(evidence: str | None) -> str:
+    if not evidence:
+        return ""
+    if evidence.startswith(("http://", "https://")):
+        return f" ([evidence]({evidence}))"
+    return f" (evidence: `{evidence}`)"
+
+
+def apply_ticks(body: str, ticks: Mapping[str, str | None]) -> str:
+    """Tick the checklist items of ``ticks`` (step name -> evidence or None).
+
+    Never unticks, never touches an item already ticked or text outside the markers, and is
+    idempotent: ``apply_ticks(apply_ticks(b, t), t) == apply_ticks(b, t)``.
+    """
+    start = body.find(START_MARKER)
+    end = body.find(END_MARKER, start + 1)
+    if start < 0 or end < 0:
+        return body
+    inside = body[start:end].split("\n")
+    for i, line in enumerate(inside):
+        match = _ITEM.match(line)
+        if not match or match["mark"] != " " or match["name"] not in ticks:
+            continue
+        rest = match["rest"] + _evidence_suffix(ticks[match["name"]])
+        inside[i] = f"- [x] {match['name']}: {rest}"
+    return body[:start] + "\n".join(inside) + body[end:]
+
+
+def ticked(body: str | None) -> set[str]:
+    """Names of the ticked items of the checklist in ``body``."""
+    if not has_checklist(body):
+        return set()
+    text = str(body)
+    inside = text[text.find(START_MARKER) : text.find(END_MARKER)]
+    found = set()
+    for line in inside.split("\n"):
+        match = _ITEM.match(line)
+        if match and match["mark"] != " ":
+            found.add(match["name"])
+    return found
+
+
+def items(body: str | None) -> set[str]:
+    """Names of every item (ticked or not) of the checklist in ``body``."""
+    if not has_checklist(body):
+        return set()
+    text = str(body)
+    inside = text[text.find(START_MARKER) : text.find(END_MARKER)]
+    return {m["name"] for m in map(_ITEM.match, inside.split("\n")) if m}
+
+
+# -- the issue on the forge ---------------------------------------------------------------
+
+
+def find_tracking_issue(ctx: Context, refresh: bool = False) -> Issue | None:
+    """The release's tracking issue (open or closed, exact title), or None.
+
+    With ``[tracking_issue] labels``, the issues carrying the first label are listed;
+    otherwise the search API is asked, then the 100 most recent issues are read (search
+    lags behind a just-created issue). Found issues are memoised for the command.
+    """
+    cached = ctx.cache.get(CACHE_KEY)
+    if cached is not None and not refresh:
+        return cached
+    repo = ctx.github.repo
+    title = issue_title(ctx)
+    labels = list(ctx.config.tracking_issue.labels or [])
+    found: Any = None
+    if labels:
+        found = _first_titled(
+            repo.get_issues(state="all", labels=labels[:1], sort="created", direction="desc"),
+            title,
+        )
+    else:
+        query = f'repo:{ctx.repo_name} is:issue in:title "{title}"'
+        found = _first_titled(ctx.github.gh.search_issues(query), title)
+        if found is None:
+            recent = repo.get_issues(state="all", sort="created", direction="desc")
+            found = _first_titled(recent.get_page(0), title)
+    if found is not None:
+        ctx.cache[CACHE_KEY] = found
+    return found
+
+
+def _first_titled(issues: Iterable[Any], title: str) -> Any:
+    for issue in issues:
+        # html_url, not pull_request: a missing attribute would cost a GET per issue
+        if issue.title == title and "/pull/" not in str(issue.html_url):
+            return issue
+    return None
+
+
+def create_issue(ctx: Context, title: str, body: str, labels: list[str]) -> Issue:
+    """Create an issue with exactly one POST.
+
+    The shared client retries POSTs after a 5xx (PyGithub's default); after an ambiguous
+    failure (applied, then the answer lost) that would open a second issue. Here a failure
+    surfaces instead, and the engine's re-check finds the issue if it was created.
+    """
+    from github import Auth, Github
+
+    single = Github(
+        base_url=ctx.forge.api_url,
+        auth=Auth.Token(ctx.forge.token),
+        timeout=30,
+        retry=None,
+        lazy=True,
+    )
+    repo = single.get_repo(ctx.repo_name)
+    return repo.create_issue(title=title, body=body, labels=labels)
+
+
+def remember_issue(ctx: Context, issue: Issue) -> None:
+    """Memoise an issue just created or edited (later steps link it without a read)."""
+    ctx.cache[CACHE_KEY] = issue
+
+
+def sync_checklist(ctx: Context, results: Iterable[StepResult]) -> bool:
+    """Tick the items of the steps found DONE (linking their evidence); True if it wrote.
+
+    Reads the issue, writes the new body only when it changed, then re-reads and retries
+    while a concurrent writer dropped one of our ticks. Does nothing in dry-run, without a
+    tracking issue, or with ``[tracking_issue] checklist = false``.
+    """
+    if ctx.options.dry_run or not ctx.config.tracking_issue.checklist:
+        return False
+    ticks = {r.step: r.evidence for r in results if r.status == Status.DONE}
+    if not ticks:
+        return False
+    issue = find_tracking_issue(ctx)
+    if issue is None:
+        return False
+    body = issue.body or ""
+    wanted = set(ticks) & items(body)
+    if wanted <= ticked(body):
+        return False  # every tick is there already: a re-run reads nothing more
+    wrote = False
+    for _attempt in range(SYNC_ATTEMPTS):
+        started = time.monotonic()
+        issue = ctx.github.repo.get_issue(issue.number)  # fresh: never write a stale body
+        body = issue.body or ""
+        wanted = set(ticks) & items(body)
+        if wanted <= ticked(body):
+            break
+        issue.edit(body=apply_ticks(body, ticks))
+        wrote = True
+        ctx.ui.debug(f"ticked {', '.join(sorted(wanted - ticked(body)))} on #{issue.number}")
+        # The forge has no compare-and-swap for issues: a driver that read the body just
+        # before our edit may overwrite it. Its read-modify-write takes about as long as
+        # ours, so re-read only once that has passed; then re-apply what was dropped.
+        window = time.monotonic() - started
+        time.sleep(min(SETTLE_MAX, 0.05 + window * (2 + random.random())))
+    remember_issue(ctx, issue)
+    return wrote

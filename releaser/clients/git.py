@@ -1,0 +1,320 @@
+"""Git over smart HTTP through dulwich (no git CLI): a local bare mirror cache of the project's
+repository, remote ref listing (peeled tags), annotated (optionally GPG-signed) tags, and
+pushing exactly one ref.
+
+Imported lazily (dulwich is imported inside the methods). Credentials go to dulwich as
+username ``x-access-token`` + the token as password, never inside a URL, so nothing logged
+carries them; every git operation is narrated with ``-v`` (``ui.debug``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from releaser.errors import RemoteError
+
+if TYPE_CHECKING:
+    from dulwich.client import GitClient
+    from dulwich.repo import Repo
+
+    from releaser.context import ForgeEndpoint
+    from releaser.ui import UI
+
+__all__ = ["Git", "RemoteTag", "TagInfo"]
+
+USERNAME = "x-access-token"
+_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+class RemoteTag(NamedTuple):
+    """A tag as the remote lists it: the ref's object and the commit it peels to.
+
+    For a lightweight tag both are the commit (``annotated`` is False).
+    """
+
+    sha: str
+    commit: str
+
+    @property
+    def annotated(self) -> bool:
+        return self.sha != self.commit
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    """An annotated tag object read from the mirror."""
+
+    name: str
+    sha: str
+    target: str
+    tagger: str
+    tag_time: int
+    message: str
+    signed: bool
+
+
+class Git:
+    """The project's repository on the forge, through a local bare mirror under ``cache_dir``."""
+
+    def __init__(self, forge: ForgeEndpoint, repo_name: str, ui: UI, cache_dir: Path) -> None:
+        self.forge = forge
+        self.repo_name = repo_name
+        self.ui = ui
+        self.url = f"{forge.git_url.rstrip('/')}/{repo_name}.git"
+        ui.redactor.add(forge.token)
+        digest = hashlib.sha256(self.url.encode()).hexdigest()[:10]
+        self.path = Path(cache_dir) / f"{repo_name.replace('/', '__')}-{digest}.git"
+        self._refs: dict[str, str] | None = None
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    @cached_property
+    def _transport(self) -> tuple[GitClient, str]:
+        from dulwich.client import get_transport_and_path
+
+        client, path = get_transport_and_path(
+            self.url, username=USERNAME, password=self.forge.token, quiet=True
+        )
+        return client, path
+
+    @cached_property
+    def repo(self) -> Repo:
+        """The local bare mirror (created on first use)."""
+        from dulwich.repo import Repo
+
+        if (self.path / "objects").is_dir():
+            return Repo(str(self.path))
+        self.path.mkdir(parents=True, exist_ok=True)
+        return Repo.init_bare(str(self.path))
+
+    def close(self) -> None:
+        repo = self.__dict__.pop("repo", None)
+        if repo is not None:
+            repo.close()
+
+    def _remote_error(self, what: str, exc: BaseException) -> RemoteError:
+        text = self.ui.redactor.redact(str(exc).strip() or type(exc).__name__)
+        return RemoteError(
+            f"git {what} {self.url} failed: {text}",
+            "check [forge] git_url / the token's access to the repository, then re-run",
+        )
+
+    # -- reading the remote ------------------------------------------------------------
+
+    def ls_remote(self, refresh: bool = False) -> dict[str, str]:
+        """Every ref of the remote (tags also as ``refs/tags/X^{}`` when annotated).
+
+        Memoised for the command; ``refresh`` reads again (a push refreshes it too).
+        """
+        if self._refs is not None and not refresh:
+            return self._refs
+        client, path = self._transport
+        self.ui.debug(f"git ls-remote {self.url}")
+        try:
+            result = client.get_refs(path.encode())
+        except Exception as exc:
+            raise self._remote_error("ls-remote", exc) from exc
+        self._refs = {
+            k.decode(): v.decode() for k, v in (result.refs or {}).items() if v is not None
+        }
+        return self._refs
+
+    def ref_sha(self, ref: str) -> str | None:
+        """The sha a full ref (``refs/heads/main``) points at on the remote, or None."""
+        return self.ls_remote().get(ref)
+
+    def resolve(self, ref: str) -> str | None:
+        """The commit a branch, tag, full ref or sha names on the remote (None: no such ref).
+
+        Tags are peeled to their commit. A full sha is returned as is.
+        """
+        if _SHA.fullmatch(ref):
+            return ref
+        refs = self.ls_remote()
+        for name in (f"refs/heads/{ref}", f"refs/tags/{ref}", ref):
+            if name in refs:
+                return refs.get(f"{name}^{{}}", refs[name])
+        return None
+
+    def tag_object(self, name: str) -> RemoteTag | None:
+        """The remote tag ``name``: (tag object sha, commit sha), or None when absent."""
+        refs = self.ls_remote()
+        ref = name if name.startswith("refs/tags/") else f"refs/tags/{name}"
+        sha = refs.get(ref)
+        if sha is None:
+            return None
+        return RemoteTag(sha, refs.get(f"{ref}^{{}}", sha))
+
+    # -- the mirror --------------------------------------------------------------------
+
+    def has_object(self, sha: str) -> bool:
+        from dulwich.objects import ObjectID
+
+        return ObjectID(sha.encode()) in self.repo.object_store
+
+    def fetch(self, refs: Iterable[str] | None = None) -> dict[str, str]:
+        """Fetch ``refs`` (branch / tag names, full refs; None: every branch and tag) into
+        the mirror, and point the mirror's refs at what the remote has. Returns ref -> sha
+        for the refs fetched. A fetch is a read: nothing changes on the forge."""
+        remote = self.ls_remote(refresh=True)
+        if refs is None:
+            wanted = {
+                k: v
+                for k, v in remote.items()
+                if k.startswith(("refs/heads/", "refs/tags/")) and not k.endswith("^{}")
+            }
+        else:
+            wanted = {}
+            for ref in refs:
+                for name in (ref, f"refs/heads/{ref}", f"refs/tags/{ref}"):
+                    if name in remote and not name.endswith("^{}") and name != "HEAD":
+                        wanted[name] = remote[name]
+                        break
+                else:
+                    if _SHA.fullmatch(ref):
+                        wanted[ref] = ref
+        missing = sorted({sha for sha in wanted.values() if not self.has_object(sha)})
+        if missing:
+            client, path = self._transport
+            self.ui.debug(f"git fetch {self.url} {' '.join(sorted(wanted))}")
+            from dulwich.objects import ObjectID
+
+            def determine_wants(_refs: Any, depth: Any = None) -> list[ObjectID]:
+                return [ObjectID(sha.encode()) for sha in missing]
+
+            try:
+                client.fetch(
+                    path.encode(),
+                    self.repo,
+                    determine_wants=determine_wants,  # type: ignore[arg-type]
+                )
+            except Exception as exc:
+                raise self._remote_error("fetch", exc) from exc
+        from dulwich.objects import ObjectID
+        from dulwich.refs import Ref
+
+        for ref, sha in wanted.items():
+            if ref.startswith("refs/"):
+                self.repo.refs[Ref(ref.encode())] = ObjectID(sha.encode())
+        return wanted
+
+    def read_tag(self, name: str) -> TagInfo | None:
+        """The remote annotated tag ``name`` read from the mirror (fetched when needed)."""
+        from dulwich.objects import ObjectID, Tag
+
+        remote = self.tag_object(name)
+        if remote is None or not remote.annotated:
+            return None
+        if not self.has_object(remote.sha):
+            self.fetch([f"refs/tags/{name}"])
+        obj = self.repo.object_store[ObjectID(remote.sha.encode())]
+        if not isinstance(obj, Tag):
+            return None
+        return TagInfo(
+            name=(obj.name or b"").decode(),
+            sha=remote.sha,
+            target=obj.object[1].decode(),
+            tagger=(obj.tagger or b"").decode("utf-8", "replace"),
+            tag_time=int(obj.tag_time or 0),
+            message=(obj.message or b"").decode("utf-8", "replace"),
+            signed=bool(obj.signature),
+        )
+
+    # -- writing -----------------------------------------------------------------------
+
+    def create_tag(
+        self,
+        name: str,
+        target_sha: str,
+        message: str,
+        tagger: str,
+        gpg_key: str | None = None,
+        gnupghome: str | os.PathLike[str] | None = None,
+    ) -> str:
+        """An annotated tag object on ``target_sha`` in the mirror (GPG-signed with
+        ``gpg_key``); returns its sha. Nothing is pushed: see ``push_ref``."""
+        from dulwich.objects import Commit, ObjectID, Tag
+
+        if not self.has_object(target_sha):
+            self.fetch([target_sha])
+        if not self.has_object(target_sha):
+            self.fetch(None)
+        target = self.repo.object_store[ObjectID(target_sha.encode())]
+        if not isinstance(target, Commit):
+            raise RemoteError(f"{target_sha} is not a commit")
+        tag = Tag()
+        tag.name = name.encode()
+        tag.object = (Commit, ObjectID(target_sha.encode()))
+        tag.tagger = tagger.encode()
+        tag.tag_time = int(time.time())
+        tag.tag_timezone = 0
+        tag.message = message.rstrip("\n").encode() + b"\n"
+        if gpg_key:
+            from releaser.clients.gpg import sign_detached
+
+            self.ui.debug(f"gpg --detach-sign --armor --local-user {gpg_key} (tag {name})")
+            tag.signature = sign_detached(tag.as_raw_string(), gpg_key, gnupghome)
+        self.repo.object_store.add_object(tag)
+        return tag.id.decode()
+
+    def push_ref(self, ref: str, sha: str) -> None:
+        """Push exactly ``ref`` = ``sha`` (never all tags); RemoteError with the forge's
+        reason when it refuses (a moved tag, a non-fast-forward)."""
+        from dulwich.objects import ObjectID
+        from dulwich.refs import Ref
+
+        if not ref.startswith("refs/"):
+            raise ValueError(f"push_ref needs a full ref name, got {ref!r}")
+        client, path = self._transport
+        ref_b, sha_b = Ref(ref.encode()), ObjectID(sha.encode())
+        self.ui.debug(f"git push {self.url} {sha}:{ref}")
+
+        def update_refs(_remote: Any) -> dict[Ref, ObjectID]:
+            return {ref_b: sha_b}
+
+        def generate_pack_data(have: Any, want: Any, **kwargs: Any) -> Any:
+            return self.repo.generate_pack_data(
+                set(have), set(want), ofs_delta=kwargs.get("ofs_delta", False)
+            )
+
+        remote_said: list[bytes] = []
+        try:
+            result = client.send_pack(
+                path.encode(), update_refs, generate_pack_data, progress=remote_said.append
+            )
+        except Exception as exc:
+            raise self._remote_error("push", exc) from exc
+        finally:
+            self._refs = None
+        status = (result.ref_status or {}).get(ref_b)
+        if status is not None:
+            reason = status.decode("utf-8", "replace") if isinstance(status, bytes) else status
+            said = b"".join(remote_said).decode("utf-8", "replace").strip()
+            if said:
+                reason = f"{reason} ({self.ui.redactor.redact(' '.join(said.split()))})"
+            raise RemoteError(
+                f"the forge refused the push of {ref}: {reason}",
+                "re-run the command: it re-checks the remote before writing again",
+            )
+        self.repo.refs[ref_b] = sha_b
+
+    # -- local reads for steps ---------------------------------------------------------
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """Whether ``ancestor`` is reachable from ``descendant`` (both in the mirror)."""
+        from dulwich.objects import ObjectID
+
+        for sha in (ancestor, descendant):
+            if not self.has_object(sha):
+                self.fetch(None)
+                break
+        walker = self.repo.get_walker(include=[ObjectID(descendant.encode())])
+        return any(entry.commit.id.decode() == ancestor for entry in walker)

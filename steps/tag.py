@@ -1,0 +1,222 @@
+"""The `tag` stage: a signed annotated tag on the right commit, and only that tag pushed.
+
+rc: the head of the version branch. Final with a ``release_branch``: the release PR is merged
+into it first (a merge commit, never squash), and the tag goes on that merge commit. Final
+without one: the head of the version branch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from releaser.errors import RemoteError
+from releaser.step import Action, Outcome, Step
+from steps import _release as rel
+
+if TYPE_CHECKING:
+    from releaser.context import Context
+
+
+def tag_message(ctx: Context) -> str:
+    project = ctx.config.project
+    template = project.rc_tag_message if ctx.version.is_rc else project.tag_message
+    return ctx.config.render(str(template), ctx.version)
+
+
+def tagger(ctx: Context) -> str:
+    """``Name <email>``: ``[git] author_*``, else git's user.name / user.email, else the
+    forge login."""
+    git_cfg = ctx.config.git
+    name, email = git_cfg.author_name, git_cfg.author_email
+    if not (name and email):
+        try:
+            from dulwich.config import StackedConfig
+
+            config = StackedConfig.default()
+            name = name or config.get((b"user",), b"name").decode()
+            email = email or config.get((b"user",), b"email").decode()
+        except (KeyError, OSError, UnicodeDecodeError):
+            pass
+    if not (name and email):
+        login = ctx.github.login
+        name = name or login
+        email = email or f"{login}@users.noreply.github.com"
+    return f"{name} <{email}>"
+
+
+class MergeReleasePR(Step):
+    """Merge the release PR into the release branch with a merge commit.
+
+    Finals are tagged on the long-lived release branch; the merge commit is what the tag
+    (and every patch release after it) builds on.
+
+    Why: the final must be what was reviewed in the release PR, merged with a merge commit
+    (never squash or rebase) so the version branch's commits stay in the release history.
+    By hand: on the release PR, "Create a merge commit" (never squash or rebase), or
+    `git checkout release && git merge --no-ff release-vX.Y && git push origin release`.
+    """
+
+    name = "merge-release-pr"
+    dangerous = True
+    only = ("final",)
+
+    def applies(self, ctx: Context) -> bool:
+        return rel.release_branch(ctx) is not None
+
+    def check(self, ctx: Context) -> Outcome:
+        branch = rel.release_branch(ctx)
+        pr = rel.release_pr(ctx)
+        if pr is None:
+            return Outcome.blocked(
+                f"no release PR from {ctx.version_branch} into {branch}: "
+                f"run `releaser prepare {ctx.version}`"
+            )
+        if pr.merged:
+            return Outcome.done(
+                f"PR #{pr.number} merged into {branch} as {rel.short(pr.merge_commit_sha)}",
+                pr.html_url,
+            )
+        if pr.state == "closed":
+            return Outcome.failed(
+                f"the release PR #{pr.number} was closed without merging: reopen it "
+                "(or open a new one with `releaser prepare`), then re-run",
+                pr.html_url,
+            )
+        if pr.draft:
+            return Outcome.blocked(
+                f"the release PR #{pr.number} is still a draft: mark it ready for review once "
+                f"its checks pass ({pr.html_url}), then re-run"
+            )
+        if pr.mergeable is False:
+            return Outcome.failed(
+                f"the release PR #{pr.number} has conflicts with {branch}: resolve them on "
+                f"{ctx.version_branch} (`git merge origin/{branch}`), push, then re-run",
+                pr.html_url,
+            )
+        return Outcome.todo(f"PR #{pr.number} is open, head {rel.short(pr.head.sha)}")
+
+    def plan(self, ctx: Context) -> list[Action]:
+        pr = rel.release_pr(ctx)
+        if pr is None:
+            return [Action("merge", f"the release PR into {rel.release_branch(ctx)}")]
+        return [
+            Action(
+                "merge",
+                f"PR #{pr.number} {ctx.version_branch} -> {rel.release_branch(ctx)} "
+                "(merge commit, never squash)",
+                f"{pr.title}\n{pr.html_url}\nhead {pr.head.sha}",
+            )
+        ]
+
+    def run(self, ctx: Context) -> None:
+        pr = rel.release_pr(ctx)
+        if pr is None:
+            raise RemoteError("the release PR disappeared", "re-run the command")
+        ctx.ui.debug(f"PUT pulls/{pr.number}/merge merge_method=merge sha={pr.head.sha}")
+        try:
+            pr.merge(merge_method="merge", sha=pr.head.sha)
+        finally:
+            rel.forget(ctx, "release_pr", "tag_target")
+
+
+class TagCommitReady(Step):
+    """Check that the commit to tag exists.
+
+    rc: the head of the version branch. Final with a release branch: the merge commit of the
+    release PR. Final without one: the head of the version branch.
+
+    Why: the tag must point at exactly the commit that was prepared and reviewed.
+    By hand: `git ls-remote origin release-vX.Y` (rc), or look up the merge commit of the
+    release PR into the release branch (final).
+    """
+
+    name = "tag-commit-ready"
+
+    def check(self, ctx: Context) -> Outcome:
+        target = rel.tag_target(ctx)
+        if target.sha is None:
+            return Outcome.blocked(target.blocked)
+        return Outcome.done(
+            f"{target.where} is {rel.short(target.sha)}", rel.commit_url(ctx, target.sha)
+        )
+
+
+class PushTag(Step):
+    """Push the release tag, and only that tag, to the forge.
+
+    An annotated tag (message from `tag_message` / `rc_tag_message`), GPG-signed when
+    `[signing] gpg_key` is set, on the commit `tag-commit-ready` found.
+
+    Why: the tag triggers the build workflows; pushing all local tags could publish stray ones,
+    and a tag is immutable once others have fetched it.
+    By hand: `git tag -s vX.Y.Z -m 'Release X.Y.Z' <commit>`, `git show vX.Y.Z` to check the
+    signature and commit, then `git push origin vX.Y.Z` (never `git push --tags`).
+    """
+
+    name = "push-tag"
+    dangerous = True
+
+    def check(self, ctx: Context) -> Outcome:
+        tag = ctx.tag
+        remote = rel.remote_tag(ctx)
+        target = rel.tag_target(ctx)
+        if remote is None:
+            if target.sha is None:
+                return Outcome.blocked(target.blocked)
+            return Outcome.todo(f"{tag} doesn't exist yet ({target.where}: {target.sha})")
+        if not remote.annotated:
+            return Outcome.failed(
+                f"{tag} exists as a lightweight tag on {remote.commit} (no message, no "
+                "signature), probably made by a release created on the forge: if no build "
+                f"used it, delete it and that release by hand (`git push origin :refs/tags/{tag}`)"
+                " and re-run; otherwise release the next version",
+                rel.tag_url(ctx),
+            )
+        if target.sha is None:
+            return Outcome.failed(
+                f"{tag} already exists on {remote.commit}, but the commit it should be on isn't "
+                f"known: {target.blocked}"
+            )
+        if remote.commit != target.sha:
+            return Outcome.failed(
+                f"{tag} already exists on {remote.commit}, but the release commit "
+                f"({target.where}) is {target.sha}: if no build used the tag, delete it by hand "
+                f"(`git push origin :refs/tags/{tag}`) and re-run; otherwise release the next "
+                "version",
+                rel.tag_url(ctx),
+            )
+        signed = ""
+        if rel.gpg_key(ctx):
+            info = ctx.git.read_tag(tag)
+            signed = ", signed" if info and info.signed else ", NOT signed"
+        return Outcome.done(
+            f"{tag} (tag object {rel.short(remote.sha)}{signed}) on {target.sha}",
+            rel.tag_url(ctx),
+        )
+
+    def plan(self, ctx: Context) -> list[Action]:
+        target = rel.tag_target(ctx)
+        key = rel.gpg_key(ctx)
+        signing = f"signed with GPG key {key}" if key else "not signed (no [signing] gpg_key)"
+        message = tag_message(ctx)
+        return [
+            Action(
+                "push",
+                f"tag {ctx.tag} on {target.sha or '(the release commit)'} (that tag only)",
+                f"annotated, {signing}\nmessage: {message}",
+            )
+        ]
+
+    def run(self, ctx: Context) -> None:
+        target = rel.tag_target(ctx)
+        if target.sha is None:
+            raise RemoteError(target.blocked)
+        sha = ctx.git.create_tag(
+            ctx.tag,
+            target.sha,
+            tag_message(ctx),
+            tagger(ctx),
+            gpg_key=rel.gpg_key(ctx),
+            gnupghome=rel.gnupg_home(ctx),
+        )
+        ctx.git.push_ref(f"refs/tags/{ctx.tag}", sha)
