@@ -43,17 +43,3 @@ def test_plan_imports_no_heavy_client(tmp_path: Path) -> None:
     data = probe("plan", "v1.2.0-rc1", cwd=tmp_path)
     assert data["code"] == 0, data["out"]
     assert data["heavy"] == []
-
-
-def test_bench_startup_prints_the_ratio_line() -> None:
-    proc = subprocess.run(
-        [sys.executable, "bench/startup.py"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).parent.parent,
-        env={"PATH": "/usr/bin:/bin"},
-    )
-    last = proc.stdout.strip().splitlines()[-1]
-    assert last.startswith("startup: releaser --help ")
-    assert ", ratio " in last
