@@ -1,0 +1,449 @@
+"""What `releaser doctor` checks, as a registry of check functions keyed by config section.
+
+A check is a function ``(ctx) -> Iterable[Row]``, registered for the section of
+``releaser.toml`` it is about; it runs only when that section is configured::
+
+    @doctor_check("promote.matrix")
+    def matrix_whoami(ctx: Context) -> Iterator[Row]:
+        for room in ctx.config.promote.matrix:
+            ...  # GET /_matrix/client/v3/account/whoami with the token
+            yield Row("matrix " + room.room, OK, "posting as @bot:matrix.org")
+
+Service clients plug their checks in here (Matrix whoami, Reddit identity, Discourse key,
+registry logins) without touching the command. A check never prints and never puts a secret
+value in a row: rows name variables and where they come from, never what they hold.
+Configured service sections with no registered check get an ``unchecked`` row, so the gap is
+visible rather than silent.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from releaser.context import Context
+
+__all__ = [
+    "CHECKS",
+    "INVALID",
+    "MISSING",
+    "OK",
+    "SERVICE_SECTIONS",
+    "UNCHECKED",
+    "WARN",
+    "Row",
+    "doctor_check",
+    "section_configured",
+]
+
+OK = "ok"
+MISSING = "missing"
+INVALID = "invalid"
+WARN = "warning"  # could not verify; not a failure
+UNCHECKED = "unchecked"  # configured, but no check exists yet; not a failure
+FAILING = frozenset({MISSING, INVALID})
+
+MIN_GIT = (2, 30)
+REQUIRED_SCOPES = ("repo", "workflow")
+TOKEN_HELP = (
+    "create a token at https://github.com/settings/tokens (classic: scopes repo, workflow; "
+    "fine-grained: contents, pull requests, issues, actions: read and write)"
+)
+
+# Sections that talk to a service of their own, which doctor should verify access to.
+SERVICE_SECTIONS = (
+    "publish.docker",
+    "publish.npm",
+    "publish.pypi",
+    "publish.distributions",
+    "promote.matrix",
+    "promote.discourse",
+    "promote.reddit",
+    "promote.discord",
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the doctor table."""
+
+    check: str
+    status: str
+    detail: str = ""
+    fix: str = ""
+
+    @property
+    def failing(self) -> bool:
+        return self.status in FAILING
+
+
+CheckFn = Callable[["Context"], Iterable[Row]]
+
+# (section, check) in registration order, which is the order they run in ("" = always):
+# a later check may use what an earlier one found (the forge login, in ``ctx.cache``).
+CHECKS: list[tuple[str, CheckFn]] = []
+
+
+def doctor_check(section: str = "") -> Callable[[CheckFn], CheckFn]:
+    """Register a check for a config section (dotted, e.g. ``promote.matrix``; "" = always)."""
+
+    def register(fn: CheckFn) -> CheckFn:
+        CHECKS.append((section, fn))
+        return fn
+
+    return register
+
+
+def section_configured(ctx: Context, section: str) -> bool:
+    """Whether ``section`` is present in the config (a table, or a non-empty array)."""
+    if not section:
+        return True
+    try:
+        value: Any = ctx.config.section(section)
+    except KeyError:
+        return False
+    return bool(value) if isinstance(value, list) else value is not None
+
+
+# -- tools ---------------------------------------------------------------------------------
+
+
+def _run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, check=False, env=env, timeout=30)
+
+
+def parse_git_version(text: str) -> tuple[int, ...] | None:
+    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    return tuple(int(g) for g in m.groups() if g is not None) if m else None
+
+
+@doctor_check()
+def git_tool(ctx: Context) -> Iterator[Row]:
+    need = ".".join(map(str, MIN_GIT))
+    fix = f"install git >= {need} (Debian/Ubuntu: apt install git; macOS: brew install git)"
+    if not shutil.which("git"):
+        yield Row("tool git", MISSING, "git is not on PATH", fix)
+        return
+    out = _run(["git", "--version"]).stdout.strip()
+    version = parse_git_version(out)
+    if version is None or version[:2] < MIN_GIT:
+        yield Row("tool git", INVALID, f"{out or 'unknown version'}; needs >= {need}", fix)
+    else:
+        yield Row("tool git", OK, out)
+
+
+@doctor_check("signing")
+def gpg_tool(ctx: Context) -> Iterator[Row]:
+    if not ctx.config.signing.get("gpg_key"):
+        return
+    if not shutil.which("gpg"):
+        yield Row(
+            "tool gpg",
+            MISSING,
+            "[signing] gpg_key is set but gpg is not on PATH",
+            "install GnuPG 2 (apt install gnupg; brew install gnupg)",
+        )
+        return
+    first = _run(["gpg", "--version"]).stdout.splitlines()
+    yield Row("tool gpg", OK, first[0] if first else "gpg")
+
+
+# -- credentials ---------------------------------------------------------------------------
+
+
+@doctor_check()
+def credentials(ctx: Context) -> Iterator[Row]:
+    secret_names = {name for name, _, _ in ctx.config.secret_envs(include_non_secret=False)}
+    seen: set[str] = set()
+    for name, key_path, purpose in ctx.config.secret_envs():
+        if name in seen:
+            continue
+        seen.add(name)
+        source = ctx.secrets.source(name)
+        what = purpose or key_path
+        label = f"credential {name}" if name in secret_names else f"variable {name}"
+        if source:
+            yield Row(label, OK, f"set (from {source}): {what}")
+        elif name in secret_names:
+            yield Row(
+                label,
+                MISSING,
+                f"not set: {what} ({key_path})",
+                f"export {name}=... or put it in .env (`releaser env` writes a template)",
+            )
+        else:
+            yield Row(
+                label,
+                WARN,
+                f"not set: {what} ({key_path}); the default applies",
+                f"export {name}=... if the default is not what you want",
+            )
+
+
+# -- the forge -----------------------------------------------------------------------------
+
+
+def _forge_token_available(ctx: Context) -> bool:
+    forge = ctx.config.forge
+    return bool(forge.get("sandbox")) or ctx.secrets.source(forge.token_env) is not None
+
+
+def _where(ctx: Context) -> str:
+    forge = ctx.config.forge
+    return "the sandbox forge" if forge.get("sandbox") else str(forge.api_url)
+
+
+@doctor_check("forge")
+def github_access(ctx: Context) -> Iterator[Row]:
+    """The token with a real read call, its scopes, the repository and push permission."""
+    from releaser.clients.github import GithubException
+    from releaser.errors import ReleaserError
+
+    token_env = ctx.config.forge.token_env
+    if not _forge_token_available(ctx):
+        yield Row(
+            "github token",
+            MISSING,
+            f"no token: {token_env} is not set, nothing to check against {_where(ctx)}",
+            f"set {token_env}; {TOKEN_HELP}",
+        )
+        return
+    try:
+        gh = ctx.github.gh
+        login = str(gh.get_user().login)
+    except GithubException as exc:
+        if exc.status == 401:
+            yield Row(
+                "github token",
+                INVALID,
+                f"{_where(ctx)} refused {token_env} (401 Bad credentials): wrong, expired or "
+                "revoked",
+                f"replace {token_env}; {TOKEN_HELP}",
+            )
+        else:
+            yield Row(
+                "github token",
+                INVALID,
+                f"GET /user answered {exc.status}",
+                "check [forge] api_url and the token",
+            )
+        return
+    except ReleaserError as exc:
+        yield Row("github token", INVALID, exc.message, exc.hint or "")
+        return
+    except Exception as exc:  # connection refused, DNS, TLS: say so, don't crash the table
+        text = str(exc)
+        reason = next(
+            (r for r in ("Connection refused", "Name or service not known", "timed out",
+                         "CERTIFICATE_VERIFY_FAILED") if r in text),
+            text[:160],
+        )  # fmt: skip
+        yield Row(
+            "github token",
+            INVALID,
+            f"cannot reach {_where(ctx)}: {type(exc).__name__}: {reason}",
+            "check [forge] api_url and the network (proxy, VPN)",
+        )
+        return
+    ctx.cache["doctor.login"] = login
+    scopes = [s.strip() for s in (gh.oauth_scopes or []) if s.strip()]
+    if gh.oauth_scopes is None:
+        yield Row(
+            "github token",
+            OK,
+            f"authenticated as {login}; no X-OAuth-Scopes (fine-grained or app token): "
+            "permissions are checked per repository below",
+        )
+    else:
+        lacking = [s for s in REQUIRED_SCOPES if s not in scopes]
+        shown = ", ".join(scopes) or "none"
+        if lacking:
+            yield Row(
+                "github token",
+                INVALID,
+                f"authenticated as {login}, but the token lacks the scope "
+                f"{', '.join(lacking)} (has: {shown})",
+                f"edit the token at https://github.com/settings/tokens and tick "
+                f"{', '.join(lacking)}, or create one with scopes repo, workflow",
+            )
+        else:
+            yield Row("github token", OK, f"authenticated as {login}; scopes: {shown}")
+    yield from _repo_access(ctx, ctx.repo_name, "repository", need_push=True)
+
+
+def _repo_access(ctx: Context, full_name: str, label: str, need_push: bool) -> Iterator[Row]:
+    from releaser.clients.github import GithubException
+    from releaser.errors import ReleaserError
+
+    check = f"{label} {full_name}"
+    try:
+        repo = ctx.github.repo if full_name == ctx.repo_name else ctx.github.repository(full_name)
+        permissions = repo.permissions
+    except ReleaserError as exc:
+        yield Row(check, INVALID, exc.message, exc.hint or "")
+        return
+    except GithubException as exc:
+        yield Row(check, INVALID, f"GET /repos/{full_name} answered {exc.status}", TOKEN_HELP)
+        return
+    push = bool(permissions and permissions.push)
+    if push:
+        admin = " (admin)" if permissions and permissions.admin else ""
+        yield Row(check, OK, f"readable; the token can push{admin}")
+    elif need_push:
+        yield Row(
+            check,
+            INVALID,
+            "readable, but the token cannot push (tags, branches, releases need write access)",
+            f"ask a maintainer of {full_name} for write access, or use a token that has it",
+        )
+    else:
+        yield Row(check, OK, "readable; no push access (updates go through a fork's PR)")
+
+
+@doctor_check("downstream")
+def downstream_access(ctx: Context) -> Iterator[Row]:
+    if not _forge_token_available(ctx) or "doctor.login" not in ctx.cache:
+        return  # the token row already says why
+    seen: set[str] = set()
+    for down in ctx.config.downstream:
+        if down.repo in seen:
+            continue
+        seen.add(down.repo)
+        yield from _repo_access(ctx, str(down.repo), "downstream", need_push=False)
+
+
+# -- signing -------------------------------------------------------------------------------
+
+
+def _gpg_env(ctx: Context) -> tuple[dict[str, str], str]:
+    import os
+
+    env = dict(os.environ)
+    home_env = ctx.config.signing.get("gpg_home_env")
+    home = ctx.secrets.optional(home_env) if home_env else None
+    if home:
+        env["GNUPGHOME"] = home
+    return env, env.get("GNUPGHOME") or "~/.gnupg"
+
+
+def parse_secret_keys(colons: str) -> list[dict[str, Any]]:
+    """``gpg --list-secret-keys --with-colons`` -> [{fpr, validity, expires, uids, subkeys}]."""
+    keys: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    last: dict[str, Any] | None = None
+    for line in colons.splitlines():
+        fields = line.split(":")
+        kind = fields[0]
+        if kind == "sec":
+            current = {"validity": fields[1], "keyid": fields[4], "uids": [], "subkeys": []}
+            current["fpr"] = ""
+            keys.append(current)
+            last = current
+        elif kind == "ssb" and current is not None:
+            sub = {"validity": fields[1], "keyid": fields[4], "fpr": "", "caps": fields[11]}
+            current["subkeys"].append(sub)
+            last = sub
+        elif kind == "fpr" and last is not None and not last["fpr"]:
+            last["fpr"] = fields[9]
+        elif kind == "uid" and current is not None:
+            current["uids"].append(fields[9])
+    return keys
+
+
+def _key_ids(key: dict[str, Any]) -> set[str]:
+    ids = {key["keyid"].upper(), key["fpr"].upper()}
+    for sub in key["subkeys"]:
+        ids |= {sub["keyid"].upper(), sub["fpr"].upper()}
+    return {i for i in ids if i}
+
+
+@doctor_check("signing")
+def gpg_key(ctx: Context) -> Iterator[Row]:
+    key_id = ctx.config.signing.get("gpg_key")
+    if not key_id or not shutil.which("gpg"):
+        return
+    key_id = str(key_id).upper().removeprefix("0X")
+    env, home = _gpg_env(ctx)
+    check = f"gpg key {key_id[-16:]}"
+    result = _run(["gpg", "--batch", "--list-secret-keys", "--with-colons", key_id], env)
+    keys = parse_secret_keys(result.stdout) if result.returncode == 0 else []
+    if not keys:
+        yield Row(
+            check,
+            MISSING,
+            f"[signing] gpg_key {key_id} has no secret key in the keyring ({home})",
+            "import it (gpg --import private-key.asc), or set [signing] gpg_key to a key "
+            "`gpg --list-secret-keys` shows",
+        )
+        return
+    key = keys[0]
+    uid = key["uids"][0] if key["uids"] else "no user id"
+    if key["validity"] in ("r", "e", "d"):
+        state = {"r": "revoked", "e": "expired", "d": "disabled"}[key["validity"]]
+        yield Row(
+            check,
+            INVALID,
+            f"the key is {state} ({uid})",
+            "extend it (gpg --quick-set-expire FPR 1y) or configure another key",
+        )
+        return
+    yield Row(check, OK, f"secret key in {home}: {uid}")
+    yield from _gpg_on_forge(ctx, key, check)
+
+
+def _gpg_on_forge(ctx: Context, key: dict[str, Any], check: str) -> Iterator[Row]:
+    from releaser.clients.github import GithubException
+
+    login = ctx.cache.get("doctor.login")
+    label = f"{check} on the forge"
+    if not login:
+        return  # the token row already failed: nothing to ask the forge with
+    fix = (
+        f"gpg --armor --export {key['fpr'] or key['keyid']} and add it at "
+        "https://github.com/settings/gpg/new, so tags show as Verified"
+    )
+    try:
+        # the public list: needs no read:gpg_key scope, unlike /user/gpg_keys
+        status, body = ctx.github.request_json("GET", f"/users/{login}/gpg_keys")
+    except GithubException as exc:
+        status, body = exc.status, None
+    if status == 404:
+        yield Row(label, WARN, f"cannot verify: {_where(ctx)} has no GPG key listing (404)", fix)
+        return
+    if status != 200 or not isinstance(body, list):
+        yield Row(label, WARN, f"cannot verify: GET gpg_keys answered {status}", fix)
+        return
+    wanted = _key_ids(key)
+    for forge_key in body or []:
+        ids = {str(forge_key.get("key_id", "")).upper()}
+        for sub in forge_key.get("subkeys") or []:
+            ids.add(str(sub.get("key_id", "")).upper())
+        if any(w.endswith(i) for w in wanted for i in ids if i):
+            yield Row(label, OK, f"public key on {login}'s account")
+            return
+    yield Row(label, INVALID, f"the public key is not on {login}'s account", fix)
+
+
+# -- services without a check yet ---------------------------------------------------------
+
+
+def unchecked_services(ctx: Context) -> list[Row]:
+    """Rows for configured service sections no registered check covers."""
+    rows = []
+    for section in SERVICE_SECTIONS:
+        if section_configured(ctx, section) and not any(s == section for s, _ in CHECKS):
+            rows.append(
+                Row(
+                    section,
+                    UNCHECKED,
+                    "configured; doctor has no access check for it yet (only its "
+                    "credentials are checked above)",
+                    "",
+                )
+            )
+    return rows
