@@ -169,23 +169,9 @@ def _first_titled(issues: Iterable[Any], title: str) -> Any:
 
 
 def create_issue(ctx: Context, title: str, body: str, labels: list[str]) -> Issue:
-    """Create an issue with exactly one POST.
-
-    The shared client retries POSTs after a 5xx (PyGithub's default); after an ambiguous
-    failure (applied, then the answer lost) that would open a second issue. Here a failure
-    surfaces instead, and the engine's re-check finds the issue if it was created.
-    """
-    from github import Auth, Github
-
-    single = Github(
-        base_url=ctx.forge.api_url,
-        auth=Auth.Token(ctx.forge.token),
-        timeout=30,
-        retry=None,
-        lazy=True,
-    )
-    repo = single.get_repo(ctx.repo_name)
-    return repo.create_issue(title=title, body=body, labels=labels)
+    """Create an issue with exactly one POST (the client never retries a POST: after an
+    ambiguous failure the engine's re-check finds the issue if it was created)."""
+    return ctx.github.repo.create_issue(title=title, body=body, labels=labels)
 
 
 def remember_issue(ctx: Context, issue: Issue) -> None:

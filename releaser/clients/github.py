@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from releaser.context import ForgeEndpoint
     from releaser.ui import UI
 
+POOL_SIZE = 16  # kept-alive connections; >= [engine] concurrency keeps them all reused
+
 __all__ = ["GitHub", "GithubException", "UnknownObjectException", "is_status"]
 
 
@@ -60,7 +62,16 @@ class GitHub:
             auth=Auth.Token(forge.token),
             per_page=100,
             timeout=30,
-            retry=GithubRetry(total=5, backoff_factor=0.5, secondary_rate_wait=10),
+            pool_size=POOL_SIZE,  # `status` checks share the client from a thread pool
+            # Retry reads and idempotent writes only: a POST or PATCH applied before its
+            # answer was lost must not be sent again (a second issue, comment, release);
+            # the engine re-checks instead, and the step decides.
+            retry=GithubRetry(
+                total=5,
+                backoff_factor=0.5,
+                secondary_rate_wait=10,
+                allowed_methods=frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}),
+            ),
             seconds_between_requests=None if local else 0.05,
             seconds_between_writes=None if local else 0.5,
         )
