@@ -202,8 +202,6 @@ class Engine:
         timeout = float(engine_cfg.wait_timeout)
         interval = float(step.poll_interval or engine_cfg.poll_interval)
         deadline = time.monotonic() + timeout
-        renew_every = max(1.0, float(engine_cfg.claim_ttl) / 3)  # a third of the lease
-        last_renew = time.monotonic()
         with self.ui.waiting(f"{step.name}: {outcome.detail}", timeout) as display:
             while outcome.status is Status.RUNNING:
                 if time.monotonic() > deadline:
@@ -211,9 +209,8 @@ class Engine:
                         f"still running after {timeout:.0f}s: {outcome.detail}", outcome.evidence
                     )
                 time.sleep(interval)
-                if time.monotonic() - last_renew > renew_every:
+                if ctx.ledger.renew_due():  # a third of our lease has passed: extend it
                     ctx.ledger.renew()
-                    last_renew = time.monotonic()
                 outcome = self._check(step)
                 display.update(outcome.detail)
         return outcome

@@ -1,8 +1,14 @@
 """The ledger on the forge: ``ledger.json`` in commits on ``refs/<ref>``, moved without force.
 
-Read: the ref (1 GET) and the file at that commit (1 GET). Write: a tree and a commit whose
-parent is the tip read, then a ref update with ``force=false``; the forge refuses it (422)
-when someone else appended first, and the caller re-reads and retries.
+Requests, and nothing more (raw REST calls: PyGithub's objects would add lazy GETs):
+
+- read: ``GET git/ref/<ref>`` (the tip; 404: no ledger yet) and
+  ``GET contents/ledger.json?ref=<tip>`` (the document at exactly that commit);
+- write: ``POST git/trees`` (the file inline), ``POST git/commits`` (parent: the tip read;
+  no GET of it), then ``PATCH git/refs/<ref>`` with ``force: false`` (or ``POST git/refs``
+  for the first entry). The forge refuses a non-fast-forward update (422) or a ref that
+  already exists (422), and a concurrent move (409): someone appended first, the caller
+  re-reads and retries.
 """
 
 from __future__ import annotations
@@ -10,47 +16,103 @@ from __future__ import annotations
 import base64
 import json
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
-from github import GithubException, InputGitTreeElement
+from releaser.errors import RemoteError, UsageError
 
 if TYPE_CHECKING:
     from releaser.clients.github import GitHub
 
 FILE = "ledger.json"
+# What a forge says when a compare-and-swap lost (GitHub and the sandbox alike).
+CONFLICTS = ("fast forward", "fast-forward", "already exists", "moved")
 
 
 class ForgeRefStore:
-    def __init__(self, github: GitHub, ref: str) -> None:
+    def __init__(self, github: GitHub, ref: str, author: dict[str, str] | None = None) -> None:
         self.github = github
         self.ref = ref  # e.g. "releaser/v1.2.0" (full ref: refs/releaser/v1.2.0)
+        self.author = author
+        self._repo = f"/repos/{github.repo_name}"
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        status, data = self.github.request_json(method, self._repo + path, **kwargs)
+        if status == 401:  # a usage error, like everywhere else: exit 2, nothing written
+            raise UsageError(
+                "the forge refused the token (401 Bad credentials)",
+                "set a valid token (see `releaser env`); `releaser doctor` checks it",
+            )
+        return status, data
+
+    def _fail(self, what: str, status: int, data: Any) -> RemoteError:
+        message = data.get("message") if isinstance(data, dict) else data
+        return RemoteError(
+            f"{what} of the ledger refs/{self.ref} failed: the forge answered {status}: {message}",
+            "re-run the command (it is safe); check the token can write refs to the repository",
+        )
+
+    def tip(self) -> str | None:
+        status, data = self._call("GET", f"/git/ref/{quote(self.ref)}")
+        if status == 404:
+            return None
+        if status != 200 or not isinstance(data, dict) or "object" not in data:
+            raise self._fail("reading the tip", status, data)
+        return str(data["object"]["sha"])
 
     def read(self) -> tuple[str | None, dict[str, Any]]:
-        repo = self.github.repo
+        sha = self.tip()
+        if sha is None:
+            return None, {"entries": []}
+        status, data = self._call("GET", f"/contents/{FILE}", parameters={"ref": sha})
+        if status != 200 or not isinstance(data, dict):
+            raise self._fail("reading", status, data)
+        if data.get("encoding") == "base64" and data.get("content") is not None:
+            raw = base64.b64decode(data["content"])
+        else:  # over 1 MB the contents API leaves the content out: read the blob
+            status, blob = self._call("GET", f"/git/blobs/{data['sha']}")
+            if status != 200 or not isinstance(blob, dict):
+                raise self._fail("reading", status, blob)
+            raw = base64.b64decode(blob["content"])
         try:
-            sha = repo.get_git_ref(self.ref).object.sha
-        except GithubException as exc:
-            if exc.status == 404:
-                return None, {"entries": []}
-            raise
-        content = repo.get_contents(FILE, ref=sha)
-        assert not isinstance(content, list)
-        return sha, json.loads(base64.b64decode(content.content))
+            doc = json.loads(raw)
+        except ValueError as exc:
+            raise RemoteError(
+                f"the ledger refs/{self.ref} at {sha[:12]} is not valid JSON",
+                "someone edited it by hand: fix or revert that commit",
+            ) from exc
+        return sha, doc if isinstance(doc, dict) else {"entries": []}
 
     def write(self, base: str | None, doc: dict[str, Any], message: str) -> bool:
-        repo = self.github.repo
         text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
-        tree = repo.create_git_tree(
-            [InputGitTreeElement(FILE, "100644", "blob", content=text)]
-        )
-        parents = [repo.get_git_commit(base)] if base else []
-        commit = repo.create_git_commit(message, tree, parents)
-        try:
-            if base is None:
-                repo.create_git_ref(f"refs/{self.ref}", commit.sha)
-            else:
-                repo.get_git_ref(self.ref).edit(commit.sha, force=False)
-        except GithubException as exc:
-            if exc.status in (409, 422):
-                return False  # someone appended first: re-read and retry
-            raise
-        return True
+        entry = {"path": FILE, "mode": "100644", "type": "blob", "content": text}
+        status, tree = self._call("POST", "/git/trees", input={"tree": [entry]})
+        if status != 201:
+            raise self._fail("writing (tree)", status, tree)
+        commit_input: dict[str, Any] = {
+            "message": message,
+            "tree": tree["sha"],
+            "parents": [base] if base else [],
+        }
+        if self.author:
+            commit_input["author"] = dict(self.author)
+        status, commit = self._call("POST", "/git/commits", input=commit_input)
+        if status != 201:
+            raise self._fail("writing (commit)", status, commit)
+        if base is None:
+            status, data = self._call(
+                "POST", "/git/refs", input={"ref": f"refs/{self.ref}", "sha": commit["sha"]}
+            )
+            ok = status == 201
+        else:
+            status, data = self._call(
+                "PATCH",
+                f"/git/refs/{quote(self.ref)}",
+                input={"sha": commit["sha"], "force": False},
+            )
+            ok = status == 200
+        if ok:
+            return True
+        message_text = str(data.get("message", "")) if isinstance(data, dict) else str(data)
+        if status == 409 or (status == 422 and any(c in message_text.lower() for c in CONFLICTS)):
+            return False  # someone appended first: re-read and retry
+        raise self._fail("moving the tip", status, data)

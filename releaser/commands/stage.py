@@ -1,8 +1,16 @@
-"""Stage commands: claim the release before the first write, run the plans, record the run."""
+"""Stage commands: claim the release before the first write, run the plans, record the run.
+
+The claim is lazy: the engine calls ``before_write`` right before a step's first write, so a
+re-run whose steps are all done writes nothing at all (no claim, no ledger entry). When the
+claim is fresh and the ledger moved since the command started (another driver ran meanwhile),
+what the checks saw may be stale: the stage is checked again, under the claim, before any
+write. While the claim is held, writes renew the lease when a third of it has passed (the
+engine renews it during long waits), so a takeover by someone else stops this command.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from releaser.engine import Engine
 from releaser.errors import ClaimHeld, InputNeeded, ReleaserError
@@ -12,58 +20,120 @@ from releaser.step import StepResult
 if TYPE_CHECKING:
     from releaser.context import Context
 
+MAX_RECHECKS = 3
+
+
+class Recheck(Exception):
+    """The ledger moved between our checks and our claim: check the stage again."""
+
 
 class StageClaim:
     """Claims the release lazily: a re-run whose steps are all done writes nothing at all."""
 
-    def __init__(self, ctx: Context, stage: str) -> None:
+    def __init__(self, ctx: Context, stage: str, command: str) -> None:
         self.ctx = ctx
         self.stage = stage
+        self.command = command  # what to re-run, e.g. "releaser prepare v1.2.0"
         self.held = False
+        self.baseline: str | None = None  # the ledger's tip when the checks started
+        self.rechecks = 0
+
+    def start(self) -> None:
+        """Note the ledger's tip before the checks (one GET of the ref)."""
+        if not self.ctx.options.dry_run:
+            self.baseline = self.ctx.ledger.tip()
 
     def __call__(self) -> None:
-        if self.held or self.ctx.options.dry_run:
+        if self.ctx.options.dry_run:
             return
         ledger = self.ctx.ledger
+        if self.held:
+            if ledger.renew_due():
+                ledger.renew()  # ClaimHeld if someone took the release over
+            return
+        took_over = False
         try:
             ledger.claim(self.stage)
         except ClaimHeld as exc:
             if not self.ctx.options.take_over:
-                raise
-            if not self.ctx.options.yes:
-                if not self.ctx.options.interactive:
-                    raise InputNeeded(
-                        f"--take-over needs a confirmation: {exc.message}",
-                        "re-run with --take-over --yes once you know the other driver stopped",
-                    ) from exc
-                from releaser import prompts
-
-                if not prompts.confirm(f"{exc.message}. Take the release over?"):
-                    raise
+                raise ClaimHeld(
+                    exc.message,
+                    "wait for them to finish (or the claim to expire), or run "
+                    f"`{self.command} --take-over` once you know they stopped",
+                ) from None
+            self._confirm_take_over(exc)
             self.ctx.ui.warn(f"taking over: {exc.message}")
             ledger.claim(self.stage, take_over=True)
+            took_over = True
         self.held = True
+        # Our claim went on top of ``last_base``: if that isn't the tip seen before the
+        # checks, someone appended meanwhile (a driver that ran this stage leaves claim,
+        # stage and unclaim entries) and what the checks saw may be stale.
+        moved = ledger.last_base != self.baseline
+        self.baseline = ledger.last_base
+        if (took_over or moved) and self.rechecks < MAX_RECHECKS:
+            self.rechecks += 1
+            raise Recheck()
 
-    def release(self) -> None:
-        if self.held:
-            self.ctx.ledger.release_claim()
-            self.held = False
+    def _confirm_take_over(self, exc: ClaimHeld) -> None:
+        options = self.ctx.options
+        if options.yes:
+            return
+        if not options.interactive:
+            raise InputNeeded(
+                f"--take-over needs a confirmation: {exc.message}",
+                f"re-run `{self.command} --take-over --yes` once you know they stopped",
+            ) from exc
+        from releaser import prompts
+
+        if not prompts.confirm(f"{exc.message}. Take the release over?"):
+            raise ClaimHeld(exc.message, "not taken over; re-run when they are done") from exc
+
+    def release(self, last: dict[str, Any] | None = None) -> None:
+        """Release the claim, recording ``last`` (the last stage run) in the same write."""
+        if not self.held:
+            return
+        self.held = False
+        try:
+            self.ctx.ledger.release_claim(last)
+        except Exception as exc:  # the claim expires by itself: don't hide the real outcome
+            from releaser.engine import describe_exception
+
+            self.ctx.ui.warn(
+                f"could not release the claim (it expires by itself): {describe_exception(exc)}"
+            )
 
 
 def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
     from steps import PLANS, STAGES
 
     engine = Engine(ctx)
-    claim = StageClaim(ctx, stages[0] if len(stages) == 1 else "release")
+    name = stages[0] if len(stages) == 1 else "release"
+    command = f"releaser {name} {ctx.version}"
+    claim = StageClaim(ctx, name, command)
     engine.before_write = claim
     everything: list[StepResult] = []
+    pending: dict[str, Any] | None = None  # the last stage run, recorded with the unclaim
+    claim.start()
     try:
         for stage in stages:
+            if pending is not None:
+                _record_stage(ctx, pending)
+                pending = None
             started = iso(utcnow())
             results: list[StepResult] = []
             outcome = "failed"
             try:
-                results = engine.run_stage(stage, PLANS[stage])
+                while True:
+                    try:
+                        results = engine.run_stage(stage, PLANS[stage])
+                        break
+                    except Recheck:
+                        ctx.cache.clear()  # memoised lookups may predate the other driver
+                        ctx.ui.print(
+                            "  [cyan]the release moved while checking (another driver ran): "
+                            "checking again before writing[/cyan]"
+                        )
                 outcome = "done"
             except ReleaserError:
                 results = engine.last_results
@@ -71,10 +141,10 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
             finally:
                 everything += results
                 if claim.held:
-                    ctx.ledger.record_stage(stage, outcome, started, results)
+                    pending = ctx.ledger.stage_entry(stage, outcome, started, results)
                 _tick_checklist(ctx, results)
     finally:
-        claim.release()
+        claim.release(pending)
     last = stages[-1]
     following = STAGES.index(last) + 1
     if ctx.options.dry_run:
@@ -84,6 +154,15 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
     else:
         ctx.ui.print(f"[green]release {ctx.tag} is complete.[/green]")
     return everything
+
+
+def _record_stage(ctx: Context, entry: dict[str, Any]) -> None:
+    try:
+        ctx.ledger.append(entry)
+    except Exception as exc:  # the forge holds the truth; the record is for people
+        from releaser.engine import describe_exception
+
+        ctx.ui.warn(f"could not record the stage run in the ledger: {describe_exception(exc)}")
 
 
 def _tick_checklist(ctx: Context, results: list[StepResult]) -> None:

@@ -1,19 +1,55 @@
 """`releaser status VERSION [--json]`: the live state of a release, from any machine.
 
-Every applicable step is checked (read-only) concurrently in a bounded pool; operator answers
-come from the ledger. JSON output (stable, documented in docs/handover.md)::
+Nothing local is consulted: every step that applies to this release is checked (read-only)
+against the forge and the services, concurrently in a bounded pool (``[engine] concurrency``
+workers), and the ledger (``refs/releaser/<tag>``) is read once for operator answers, the
+claim and the last entries. It writes nothing, so it is safe to run any time, anywhere.
 
-    {"release": "v1.2.0", "version": "1.2.0", "kind": "final", "repo": "o/r",
-     "claim": null | {"driver", "host", "stage", "since", "expires"},
-     "stages": [{"stage": "start", "steps": [{"step", "status", "detail", "evidence"}]}],
-     "ledger": [the last 10 entries], "next": "releaser prepare v1.2.0" | null}
+``--json`` prints one JSON object. This docstring is its reference; the format is stable:
+keys are only ever added (``format`` changes if one is renamed or removed)::
+
+    {
+      "format": 1,
+      "release": "v1.2.0-rc1",            # the tag
+      "version": "1.2.0-rc1",
+      "kind": "rc",                       # rc | final | patch
+      "repo": "acme/example",
+      "checked_at": "2026-01-31T12:00:00Z",
+      "claim": null | {                   # the live claim (null: nobody is driving)
+        "driver": "alice", "host": "laptop", "stage": "build",
+        "since": "2026-01-31T11:50:00Z", "expires": "2026-01-31T12:05:00Z"
+      },
+      "stages": [                         # release order; stages with applicable steps
+        {
+          "stage": "prepare",
+          "command": "releaser prepare 1.2.0-rc1",
+          "steps": [
+            {
+              "step": "release-pr",       # the step's stable name
+              "status": "done",           # done | todo | running | blocked | failed | unknown
+              "detail": "PR #4 (open)",   # one line: what the check found
+              "evidence": "https://..." | null,   # URL, sha or id
+              "answer": null | {          # set when done because an operator confirmed it
+                "by": "bob", "host": "desk", "at": "2026-01-31T11:00:00Z"
+              }
+            }
+          ]
+        }
+      ],
+      "ledger": [ ... ],                  # the last 10 ledger entries, oldest first, as
+                                          # stored (see releaser.ledger: type, by, host, at...)
+      "next": "releaser tag 1.2.0-rc1" | "releaser confirm 1.2.0-rc1 STEP --evidence URL"
+              | null                      # null: every step is done
+    }
+
+Exit code 0 whatever the release's state (the state is the output); 1 when the forge can't
+be read at all.
 """
 
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
@@ -21,27 +57,55 @@ from rich.table import Table
 
 from releaser.engine import describe_exception, step_applies
 from releaser.errors import ReleaserError
+from releaser.ledger import Answer, iso, live_claim, utcnow
 from releaser.step import Outcome, Status, Step
 
 if TYPE_CHECKING:
     from releaser.context import Context
 
+FORMAT = 1
+TOP_KEYS = (
+    "format",
+    "release",
+    "version",
+    "kind",
+    "repo",
+    "checked_at",
+    "claim",
+    "stages",
+    "ledger",
+    "next",
+)
+STEP_KEYS = ("step", "status", "detail", "evidence", "answer")
+RECENT = 10
+
 
 def _check(ctx: Context, step: Step) -> Outcome:
     try:
-        outcome = step.check(ctx)
+        return step.check(ctx)
     except ReleaserError as exc:
         return Outcome.failed(exc.message)
     except Exception as exc:
         return Outcome.failed(f"checking failed: {describe_exception(exc)}")
-    if outcome.status is Status.UNKNOWN:
-        answer = ctx.ledger.answer(step.name)
-        if answer is not None:
-            return Outcome.done(f"confirmed by {answer.by} at {answer.at}", answer.evidence)
-    return outcome
+
+
+def _answers(entries: list[dict[str, Any]]) -> dict[str, Answer]:
+    """The latest "done" answer of every step."""
+    found: dict[str, Answer] = {}
+    for e in entries:
+        if e.get("type") == "answer":
+            step = str(e.get("step"))
+            if e.get("answer") == "done":
+                found[step] = Answer(
+                    step, "done", e.get("evidence"), e["by"], e["at"], e.get("host", "")
+                )
+            else:
+                found.pop(step, None)
+    return found
 
 
 def collect(ctx: Context) -> dict[str, Any]:
+    """The whole status document (see the module docstring)."""
     from steps import PLANS
 
     ctx.github.repo  # noqa: B018 - connect once, before the pool shares the client
@@ -49,17 +113,28 @@ def collect(ctx: Context) -> dict[str, Any]:
         (stage, step) for stage, steps in PLANS.items() for step in steps if step_applies(step, ctx)
     ]
     workers = max(1, int(ctx.config.engine.concurrency))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        outcomes = list(pool.map(lambda pair: _check(ctx, pair[1]), work))
+    ledger = ctx.ledger
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="status") as pool:
+        entries_future: Future[list[dict[str, Any]]] = pool.submit(ledger.snapshot)
+        futures = [pool.submit(_check, ctx, step) for _, step in work]
+        entries = entries_future.result()
+        outcomes = [f.result() for f in futures]
+    answers = _answers(entries)
     stages: dict[str, list[dict[str, Any]]] = {stage: [] for stage in PLANS}
     next_command = None
     for (stage, step), outcome in zip(work, outcomes, strict=True):
+        answer = answers.get(step.name) if outcome.status is Status.UNKNOWN else None
+        if answer is not None:
+            outcome = Outcome.done(f"confirmed by {answer.by} at {answer.at}", answer.evidence)
         stages[stage].append(
             {
                 "step": step.name,
                 "status": outcome.status.value,
                 "detail": outcome.detail,
                 "evidence": outcome.evidence,
+                "answer": (
+                    {"by": answer.by, "host": answer.host, "at": answer.at} if answer else None
+                ),
             }
         )
         if next_command is None and outcome.status is not Status.DONE:
@@ -67,17 +142,46 @@ def collect(ctx: Context) -> dict[str, Any]:
                 next_command = f"releaser confirm {ctx.version} {step.name} --evidence URL"
             else:
                 next_command = f"releaser {stage} {ctx.version}"
-    holder = ctx.ledger.claim_holder()
+    holder = live_claim(entries)
     return {
+        "format": FORMAT,
         "release": ctx.tag,
         "version": str(ctx.version),
         "kind": ctx.version.kind,
         "repo": ctx.repo_name,
-        "claim": asdict(holder) if holder else None,
-        "stages": [{"stage": s, "steps": rows} for s, rows in stages.items() if rows],
-        "ledger": ctx.ledger.entries()[-10:],
+        "checked_at": iso(utcnow()),
+        "claim": holder.as_json() if holder else None,
+        "stages": [
+            {"stage": s, "command": f"releaser {s} {ctx.version}", "steps": rows}
+            for s, rows in stages.items()
+            if rows
+        ],
+        "ledger": entries[-RECENT:],
         "next": next_command,
     }
+
+
+def describe_entry(e: dict[str, Any]) -> str:
+    """One line for a ledger entry (the text view)."""
+    kind = str(e.get("type", "?"))
+    who = f"{e.get('by', e.get('driver', '?'))}@{e.get('host', '?')}"
+    if kind == "stage":
+        what = f"ran {e.get('stage')}: {e.get('outcome')} ({e.get('start')} -> {e.get('end')})"
+    elif kind == "claim":
+        taken = f", took it over from {e['took_over_from']}" if e.get("took_over_from") else ""
+        what = f"claimed the release ({e.get('stage')}) until {e.get('expires')}{taken}"
+    elif kind == "unclaim":
+        what = f"released the claim ({e.get('stage', '')})"
+    elif kind == "answer":
+        evidence = f" ({e['evidence']})" if e.get("evidence") else ""
+        what = f"confirmed {e.get('step')}: {e.get('answer')}{evidence}"
+    elif kind == "intent":
+        what = f"about to {e.get('detail')} ({e.get('step')})"
+    elif kind == "result":
+        what = f"did {e.get('key')} ({e.get('step')}): {e.get('evidence') or 'no evidence'}"
+    else:
+        what = kind
+    return f"{e.get('at', '')} {who} {what}"
 
 
 def show_status(ctx: Context, as_json: bool) -> None:
@@ -101,20 +205,19 @@ def show_status(ctx: Context, as_json: bool) -> None:
                 row["step"],
                 f"[{style}]{row['status']}[/{style}]",
                 escape(row["detail"] or ""),
-                row["evidence"] or "",
+                escape(row["evidence"] or ""),
             )
     ui.print(table)
     claim = data["claim"]
     if claim:
         ui.print(
-            f"claim: {claim['driver']} on {claim['host']} ({claim['stage']}) "
-            f"since {claim['since']}, until {claim['expires']}"
+            f"claim: {escape(claim['driver'])} on {escape(claim['host'])} ({claim['stage']}) "
+            f"since {claim['since']}, until {claim['expires']} unless renewed"
         )
     else:
         ui.print("claim: nobody is driving this release right now")
     if data["ledger"]:
         ui.print("last ledger entries:")
-        for e in data["ledger"][-5:]:
-            what = e.get("stage") or e.get("step") or ""
-            ui.print(f"  {e.get('at', '')} {e.get('by', e.get('driver', ''))} {e['type']} {what}")
+        for e in data["ledger"]:
+            ui.print(f"  {escape(describe_entry(e))}")
     ui.print(f"next: [bold]{data['next']}[/bold]" if data["next"] else "[green]all done[/green]")

@@ -222,4 +222,3 @@ def combined_status(forge: Forge, req: Request) -> dict[str, Any]:
         "commit_url": f"{forge.repo_api(full)}/commits/{sha}",
         "url": f"{forge.repo_api(full)}/commits/{sha}/status",
     }
-
