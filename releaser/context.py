@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from releaser.errors import UsageError
 from releaser.secrets import Secrets
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from releaser.ledger import Ledger
     from releaser.sandbox.server import SandboxServer
     from releaser.version import Version
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -64,6 +68,20 @@ class Context:
     planned: set[str] = field(default_factory=set)
     # per-command scratch space for steps (e.g. a computed changelog), keyed by step name
     cache: dict[str, Any] = field(default_factory=dict)
+    _memo_locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
+    _memo_guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()`` once per command for ``key``, even when `status` checks steps in
+        parallel threads (one lock per key: concurrent callers wait for the first)."""
+        if key not in self.cache:
+            with self._memo_guard:
+                lock = self._memo_locks.setdefault(key, threading.Lock())
+            with lock:
+                if key not in self.cache:
+                    self.cache[key] = compute()
+        value: T = self.cache[key]
+        return value
 
     # -- names -------------------------------------------------------------------------
 

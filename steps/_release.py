@@ -25,12 +25,8 @@ _PREFIX = "release:"
 
 
 def memo(ctx: Context, key: str, compute: Callable[[], T]) -> T:
-    """``compute()`` once per command (per ``key``)."""
-    full = _PREFIX + key
-    if full not in ctx.cache:
-        ctx.cache[full] = compute()
-    value: T = ctx.cache[full]
-    return value
+    """``compute()`` once per command (per ``key``; thread-safe, see ``Context.memo``)."""
+    return ctx.memo(_PREFIX + key, compute)
 
 
 def forget(ctx: Context, *keys: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -73,6 +74,7 @@ class Git:
         digest = hashlib.sha256(self.url.encode()).hexdigest()[:10]
         self.path = Path(cache_dir) / f"{repo_name.replace('/', '__')}-{digest}.git"
         self._refs: dict[str, str] | None = None
+        self._refs_lock = threading.Lock()  # `status` checks steps from several threads
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -114,8 +116,12 @@ class Git:
 
         Memoised for the command; ``refresh`` reads again (a push refreshes it too).
         """
-        if self._refs is not None and not refresh:
-            return self._refs
+        with self._refs_lock:
+            if self._refs is not None and not refresh:
+                return self._refs
+            return self._read_refs()
+
+    def _read_refs(self) -> dict[str, str]:
         client, path = self._transport
         self.ui.debug(f"git ls-remote {self.url}")
         try:
