@@ -23,6 +23,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.steps.conftest import Project
@@ -130,6 +131,8 @@ def test_crash_at_every_write_converges(project: Project, crash_point: tuple[Any
         }
     )
     _release(project)  # stops, or re-checks and finds an applied write; both must converge
+    rules = httpx.get(project.info["admin_url"] + "/faults", timeout=30).json()
+    assert [r["fired"] for r in rules] == [1]  # the failure really happened
     project.clear_faults()
     assert _release(project) == 0, project.output()
     assert forge_state(project) == _clean_run()["state"]
