@@ -83,6 +83,14 @@ class Context:
         value: T = self.cache[key]
         return value
 
+    def forget_reads(self) -> None:
+        """Forget what this command has read (after a write, or when a stage starts): the
+        next check must see the forge as it is now, not as an earlier step saw it."""
+        self.cache.clear()
+        git = self.__dict__.get("git")
+        if git is not None:
+            git.forget()
+
     # -- names -------------------------------------------------------------------------
 
     def fmt(self, template: str) -> str:

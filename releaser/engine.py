@@ -164,27 +164,33 @@ class Engine:
             step.run(ctx)
         except ReleaserError as exc:
             # An error may come after the write was applied: the check decides.
-            after = self._check(step)
+            after = self._recheck(step)
             if after.status is not Status.DONE:
                 raise StepFailed(exc.message, exc.hint) from exc
         except Exception as exc:
             self._debug_traceback()
             credential_error(exc)
-            after = self._check(step)
+            after = self._recheck(step)
             if after.status is not Status.DONE:
                 raise StepFailed(
                     describe_exception(exc), "re-run the command: it re-checks before writing"
                 ) from exc
         return self._finish(step, self._settle(step), acted=True, actions=actions)
 
+    def _recheck(self, step: Step) -> Outcome:
+        """Check again, forgetting what this command read before: after a write, or while
+        waiting, memoised reads are stale."""
+        self.ctx.forget_reads()
+        return self._check(step)
+
     def _settle(self, step: Step) -> Outcome:
         """Check again after run() until the effect shows (asynchronous writes)."""
-        outcome = self._check(step)
+        outcome = self._recheck(step)
         for delay in SETTLE_DELAYS:
             if outcome.status is not Status.TODO:
                 break
             time.sleep(delay)
-            outcome = self._check(step)
+            outcome = self._recheck(step)
         if outcome.status is Status.RUNNING:
             outcome = self._wait(step, outcome)
         if outcome.status is Status.TODO:
@@ -211,7 +217,7 @@ class Engine:
                 time.sleep(interval)
                 if ctx.ledger.renew_due():  # a third of our lease has passed: extend it
                     ctx.ledger.renew()
-                outcome = self._check(step)
+                outcome = self._recheck(step)
                 display.update(outcome.detail)
         return outcome
 

@@ -387,6 +387,24 @@ class VersionBump(Step):
         return bool(ctx.config.version_files)
 
     def check(self, ctx: Context) -> Outcome:
+        first = ctx.config.version_files[0].path
+        tagged = ctx.git.tag_object(ctx.tag)
+        if tagged is not None:
+            # Once tagged, the release commit is fixed: the branch may have moved on (a
+            # later rc or the final), and bumping it back would be wrong.
+            try:
+                changes = version_changes(ctx, tagged.commit)
+            except StepFailed as exc:
+                return Outcome.failed(exc.message)
+            if changes:
+                return Outcome.failed(
+                    f"{ctx.tag} is tagged on {tagged.commit[:12]}, whose version files don't "
+                    f"hold {ctx.version} ({', '.join(c.path for c in changes)}): release the "
+                    "next version"
+                )
+            return Outcome.done(
+                f"the tag {ctx.tag} holds {ctx.version}", f"{_html(ctx)}/blob/{ctx.tag}/{first}"
+            )
         head = branch_head(ctx, ctx.version_branch)
         if head is None:
             return _blocked_on_branch(ctx)
@@ -397,7 +415,6 @@ class VersionBump(Step):
         if changes:
             todo = ", ".join(f"{c.path} ({c.old_value} -> {c.new_value})" for c in changes)
             return Outcome.todo(f"to bump: {todo}")
-        first = ctx.config.version_files[0].path
         return Outcome.done(
             f"{len(ctx.config.version_files)} file(s) hold {ctx.version}",
             f"{_html(ctx)}/blob/{ctx.version_branch}/{first}",

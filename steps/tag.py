@@ -177,6 +177,14 @@ class PushTag(Step):
                 f"{tag} already exists on {remote.commit}, but the commit it should be on isn't "
                 f"known: {target.blocked}"
             )
+        if remote.commit != target.sha and _superseded(ctx, remote.commit, target.sha):
+            # Tagged earlier on this branch, which has moved on since (a later rc, the final):
+            # the tag is done; the newer commits are simply not part of this release.
+            return Outcome.done(
+                f"{tag} on {remote.commit} ({target.where} has moved on since, to "
+                f"{rel.short(target.sha)}: those commits are not in {tag})",
+                rel.tag_url(ctx),
+            )
         if remote.commit != target.sha:
             return Outcome.failed(
                 f"{tag} already exists on {remote.commit}, but the release commit "
@@ -220,3 +228,14 @@ class PushTag(Step):
             gnupghome=rel.gnupg_home(ctx),
         )
         ctx.git.push_ref(f"refs/tags/{ctx.tag}", sha)
+
+
+def _superseded(ctx: Context, tagged: str, head: str) -> bool:
+    """Whether a tag on ``tagged`` is this release's, made before its branch moved on to
+    ``head``: an ancestor of it whose version files hold this version. (A tag on an older
+    commit without the bump was made too early: that is a failure, not a release.)"""
+    from steps.prepare import version_changes
+
+    if not ctx.config.version_files or not ctx.git.is_ancestor(tagged, head):
+        return False
+    return not version_changes(ctx, tagged)

@@ -133,6 +133,11 @@ class Git:
         }
         return self._refs
 
+    def forget(self) -> None:
+        """Drop the memoised remote refs: the next look reads them again."""
+        with self._refs_lock:
+            self._refs = None
+
     def ref_sha(self, ref: str) -> str | None:
         """The sha a full ref (``refs/heads/main``) points at on the remote, or None."""
         return self.ls_remote().get(ref)

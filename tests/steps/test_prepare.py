@@ -112,7 +112,8 @@ def test_second_run_makes_no_writes_and_few_reads(project: Project) -> None:
     results = project.run_stage(RC1, "prepare")
     assert all(r.status == Status.DONE and not r.acted for r in results)
     assert project.writes_since(mark) == []
-    assert len(project.requests()) - mark <= 10
+    # the branch, files, PRs and the tag lookup (one git ls-remote): about a dozen reads
+    assert len(project.requests()) - mark <= 12
 
 
 def test_dry_run_writes_nothing_and_names_every_write(project: Project) -> None:
