@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from releaser.step import Step
 from steps.build import BuildWorkflows
-from steps.finish import CloseTrackingIssue, MergeBack, NextDevVersion
+from steps.finish import CloseReleasePR, CloseTrackingIssue, MergeBack, NextDevVersion
 from steps.prepare import Changelog, NextDevBump, ReleasePR, VersionBranch, VersionBump
 from steps.publish import Checksums, GitHubRelease, PublishWorkflows, ReleaseAssets
 from steps.start import TrackingIssue
@@ -28,15 +28,40 @@ STAGE_HELP: dict[str, str] = {
 }
 
 PLANS: dict[str, list[Step]] = {
-    "start": [TrackingIssue()],
-    "prepare": [VersionBranch(), VersionBump(), Changelog(), ReleasePR(), NextDevBump()],
-    "tag": [MergeReleasePR(), TagCommitReady(), PushTag()],
-    "build": [BuildWorkflows()],
-    "publish": [GitHubRelease(), PublishWorkflows(), ReleaseAssets(), Checksums()],
+    "start": [
+        TrackingIssue(),  # the release's tracking issue, its body the checklist of this plan
+    ],
+    "prepare": [
+        VersionBranch(),  # release-vX.Y from the default branch (patches: the previous release)
+        VersionBump(),  # every version file holds the release version, on the version branch
+        Changelog(),  # this release's section: merged PRs, commits, contributors (or a command)
+        ReleasePR(),  # the PR to review the release (draft for rcs)
+        NextDevBump(),  # a PR moving the default branch to X.(Y+1).0-dev (first rc)
+    ],
+    "tag": [
+        MergeReleasePR(),  # finals with a release branch: the release PR merged (merge commit)
+        TagCommitReady(),  # the commit to tag is known and exists
+        PushTag(),  # the annotated, signed tag on exactly that commit, pushed alone (dangerous)
+    ],
+    "build": [
+        BuildWorkflows(),  # the runs the tag push started (or dispatched ones) succeeded
+    ],
+    "publish": [
+        GitHubRelease(),  # the release for the tag: changelog body, prerelease for rcs
+        PublishWorkflows(),  # workflows that need the release to exist (asset sync, npm)
+        ReleaseAssets(),  # the built files attached, each exactly as built
+        Checksums(),  # SHA256SUMS of every asset, and its GPG signature
+    ],
     "promote": [],
     "downstream": [],
-    "merge": [MergeBack()],
-    "next": [NextDevVersion(), CloseTrackingIssue()],
+    "merge": [
+        MergeBack(),  # the tagged commit reaches the default branch (merge commit, never squash)
+        CloseReleasePR(),  # the review-only release PR is closed, linking the merge-back
+    ],
+    "next": [
+        NextDevVersion(),  # the default branch is on the next development version
+        CloseTrackingIssue(),  # a summary comment, then the tracking issue closed
+    ],
 }
 
 STAGES: tuple[str, ...] = tuple(PLANS)

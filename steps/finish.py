@@ -212,6 +212,82 @@ class MergeBack(Step):
             ctx.git.ls_remote(refresh=True)
 
 
+CLOSED_MARKER = "<!-- releaser:release-pr-closed -->"
+
+
+class CloseReleasePR(Step):
+    """Close the release PR once the release is merged back, linking where it went.
+
+    Only when there is no `release_branch`: the release PR (version branch -> default
+    branch) was opened for review; the release reaches the default branch through
+    merge-back instead, since the default branch keeps its development version.
+
+    Why: an open release PR after the release suggests it still has to be merged; closing
+    it with a link to the merge-back PR leaves a clear history.
+    By hand: comment "Released as vX.Y.Z; merged back by #N" on the release PR and close it.
+    """
+
+    name = "close-release-pr"
+    only = ("final",)
+
+    def applies(self, ctx: Context) -> bool:
+        return not ctx.config.project.release_branch
+
+    def _pull(self, ctx: Context) -> Any:
+        def find() -> Any:
+            owner = ctx.repo_name.split("/", 1)[0]
+            pulls = ctx.github.repo.get_pulls(
+                state="all",
+                head=f"{owner}:{ctx.version_branch}",
+                base=rel.default_branch(ctx),
+            )
+            ranked = sorted(pulls, key=lambda p: (p.state == "open", p.number))
+            return ranked[-1] if ranked else None
+
+        return rel.memo(ctx, "review-release-pr", find)
+
+    def check(self, ctx: Context) -> Outcome:
+        pull = self._pull(ctx)
+        if pull is None:
+            return Outcome.done("no release PR into the default branch")
+        if pull.state != "open":
+            return Outcome.done(
+                f"#{pull.number} is {'merged' if pull.merged else 'closed'}", pull.html_url
+            )
+        remote = rel.remote_tag(ctx)
+        if remote is None or not _merged_in(ctx, remote.commit):
+            return Outcome.blocked(
+                f"{ctx.tag} is not merged back yet: `releaser merge {ctx.version}` does it"
+            )
+        return Outcome.todo(f"#{pull.number} is still open")
+
+    def plan(self, ctx: Context) -> list[Action]:
+        pull = self._pull(ctx)
+        number = f"#{pull.number}" if pull is not None else "the release PR"
+        return [
+            Action("comment", f"on {number}", self._comment(ctx)),
+            Action("close", number),
+        ]
+
+    def _comment(self, ctx: Context) -> str:
+        merge_pull = MergeBack()._pull(ctx)
+        via = f" by #{merge_pull.number}" if merge_pull is not None else ""
+        text = f"Released as {ctx.tag}; merged back into {rel.default_branch(ctx)}{via}."
+        return f"{text}\n\n{CLOSED_MARKER}"
+
+    def run(self, ctx: Context) -> None:
+        pull = self._pull(ctx)
+        if pull is None or pull.state != "open":
+            return
+        try:
+            # A crash between the comment and the close must not comment twice.
+            if not any(CLOSED_MARKER in (c.body or "") for c in pull.get_issue_comments()):
+                pull.create_issue_comment(self._comment(ctx))
+            pull.edit(state="closed")
+        finally:
+            rel.forget(ctx, "review-release-pr")
+
+
 class NextDevVersion(NextDevBump):
     """Make sure the default branch moves to the next development version.
 

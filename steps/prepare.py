@@ -303,17 +303,19 @@ def commit_files(
 # -- pull requests --------------------------------------------------------------------------
 
 
-def find_pull(ctx: Context, head: str, base: str) -> Any:
-    """An open or merged pull request from ``head`` into ``base``, or None."""
+def find_pull(ctx: Context, head: str, base: str, closed_too: bool = False) -> Any:
+    """An open or merged pull request from ``head`` into ``base`` (with ``closed_too``, a
+    closed one as a last resort), or None."""
     owner = ctx.repo_name.split("/")[0]
     pulls = ctx.github.repo.get_pulls(state="all", head=f"{owner}:{head}", base=base)
-    found = None
+    found = closed = None
     for pull in pulls:
         if pull.state == "open":
             return pull
         if pull.merged_at is not None and found is None:
             found = pull
-    return found
+        closed = closed or pull
+    return found or (closed if closed_too else None)
 
 
 def release_pr_base(ctx: Context) -> str:
@@ -522,9 +524,11 @@ class ReleasePR(Step):
         if branch_head(ctx, ctx.version_branch) is None:
             return _blocked_on_branch(ctx)
         base = release_pr_base(ctx)
-        pull = find_pull(ctx, ctx.version_branch, base)
+        # Once the release is tagged, its PR may have been closed after the merge-back.
+        tagged = ctx.git.tag_object(ctx.tag) is not None
+        pull = find_pull(ctx, ctx.version_branch, base, closed_too=tagged)
         if pull is not None:
-            state = "merged" if pull.merged_at else ("draft" if pull.draft else "open")
+            state = "merged" if pull.merged_at else ("draft" if pull.draft else pull.state)
             return Outcome.done(f"#{pull.number} ({state})", pull.html_url)
         if branch_head(ctx, base) is None:
             return Outcome.failed(

@@ -23,7 +23,7 @@ def released(project, version: str = FINAL) -> None:
 def test_merge_back_keeps_the_dev_version_and_uses_a_merge_commit(make_project) -> None:
     project = make_project(extra=FAST)
     released(project)
-    [result] = project.run_stage(FINAL, "merge")
+    result = project.run_stage(FINAL, "merge")[0]
     assert result.status is Status.DONE and "/pull/" in (result.evidence or "")
     tag_commit = project.git("rev-parse", "v1.2.0^{commit}").strip()
     assert project.git("merge-base", "--is-ancestor", tag_commit, "main") == ""
@@ -36,9 +36,36 @@ def test_merge_back_keeps_the_dev_version_and_uses_a_merge_commit(make_project) 
     assert project.writes_since(mark) == []
 
 
+def test_review_release_pr_is_closed_after_merge_back_once(make_project) -> None:
+    project = make_project(extra=FAST)
+    released(project)
+    [review] = list(project.repo.get_pulls(state="open", head="acme:release-v1.2", base="main"))
+    project.faults(  # crash after the comment, before the close
+        {"method": "PATCH", "path": rf"/pulls/{review.number}$", "action": "error", "status": 502}
+    )
+    with pytest.raises(ReleaserError):
+        project.run_stage(FINAL, "merge")
+    project.clear_faults()
+    results = by_name(project.run_stage(FINAL, "merge"))
+    assert results["close-release-pr"].status is Status.DONE
+    review = project.repo.get_pull(review.number)
+    assert review.state == "closed" and not review.merged
+    [merge_pr] = [p for p in project.repo.get_pulls(state="all") if p.title.startswith("Merge v")]
+    comments = [c.body for c in review.get_issue_comments()]
+    assert len(comments) == 1  # commented once despite the crash
+    assert f"#{merge_pr.number}" in comments[0] and "Released as v1.2.0" in comments[0]
+
+
+def test_review_release_pr_stays_with_a_release_branch(make_project) -> None:
+    project = make_project(extra=FAST, release_branch="release")
+    results = by_name(project.run_stage(FINAL, "merge", only="close-release-pr"))
+    assert results["close-release-pr"].status == "skipped"
+    assert results["close-release-pr"].detail == "not configured for this project"
+
+
 def test_merge_back_is_not_for_rcs(make_project) -> None:
     project = make_project(extra=FAST)
-    [result] = project.run_stage("v1.2.0-rc1", "merge")
+    result = project.run_stage("v1.2.0-rc1", "merge")[0]
     assert result.status == "skipped"
 
 
