@@ -30,7 +30,14 @@ def test_status_survives_5xx_and_a_rate_limit(project: Project) -> None:
 
 def test_a_stage_completes_through_transient_read_faults(project: Project) -> None:
     project.faults(
-        {"method": "GET", "path": r"/git/ref/", "action": "error", "status": 503, "times": 2},
+        {
+            "method": "GET",
+            "path": r"/git/ref/",
+            "action": "error",
+            "status": 503,
+            "times": 2,
+            "retry_after": 1,
+        },
         {"method": "GET", "path": r"/contents/", "action": "error", "status": 500, "times": 1},
     )
     mark = len(project.requests())
