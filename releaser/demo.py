@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 VERSIONS = ("v1.2.0-rc1", "v1.2.0")
 DEMO_ENGINE = """
+[promote.tracking_issue]
+early_testers = ["@alice", "@bob"]
+
 [engine]
 poll_interval = 0.3
 wait_timeout = 120

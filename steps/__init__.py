@@ -11,6 +11,7 @@ from releaser.step import Step
 from steps.build import BuildWorkflows
 from steps.finish import CloseReleasePR, CloseTrackingIssue, MergeBack, NextDevVersion
 from steps.prepare import Changelog, NextDevBump, ReleasePR, VersionBranch, VersionBump
+from steps.promote import AnnounceOnTrackingIssue
 from steps.publish import Checksums, GitHubRelease, PublishWorkflows, ReleaseAssets
 from steps.start import TrackingIssue
 from steps.tag import MergeReleasePR, PushTag, TagCommitReady
@@ -52,7 +53,9 @@ PLANS: dict[str, list[Step]] = {
         ReleaseAssets(),  # the built files attached, each exactly as built
         Checksums(),  # SHA256SUMS of every asset, and its GPG signature
     ],
-    "promote": [],
+    "promote": [
+        AnnounceOnTrackingIssue(),  # "vX.Y.Z is out" on the tracking issue; rc: early testers
+    ],
     "downstream": [],
     "merge": [
         MergeBack(),  # the tagged commit reaches the default branch (merge commit, never squash)
