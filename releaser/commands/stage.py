@@ -129,7 +129,7 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
                         results = engine.run_stage(stage, PLANS[stage])
                         break
                     except Recheck:
-                        ctx.cache.clear()  # memoised lookups may predate the other driver
+                        ctx.forget_reads()  # what we read may predate the other driver
                         ctx.ui.print(
                             "  [cyan]the release moved while checking (another driver ran): "
                             "checking again before writing[/cyan]"
