@@ -368,19 +368,26 @@ def start_run(
                 "actor": actor or forge.login,
                 "created_ts": now,
                 "attempt_ts": now,
-                "duration": settings["duration"],
-                "planned": settings["conclusion"],
-                "log": [str(line) for line in settings.get("log") or []],
-                "effects": settings.get("effects") or {},
-                "registry": settings.get("registry"),
-                "done": False,
-                "conclusion": None,
-                "completed_ts": None,
-                "failure": None,
-                "effect_log": [],
+                **_fresh_attempt(settings),
                 "attempts": [],
             },
         )
+
+
+def _fresh_attempt(settings: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a run attempt that starts now with the workflow's current settings."""
+    return {
+        "duration": settings["duration"],
+        "planned": settings["conclusion"],
+        "log": [str(line) for line in settings.get("log") or []],
+        "effects": settings.get("effects") or {},
+        "registry": settings.get("registry"),
+        "done": False,
+        "conclusion": None,
+        "completed_ts": None,
+        "failure": None,
+        "effect_log": [],
+    }
 
 
 def rerun(forge: Forge, full: str, run: dict[str, Any]) -> dict[str, Any]:
@@ -400,16 +407,7 @@ def rerun(forge: Forge, full: str, run: dict[str, Any]) -> dict[str, Any]:
             {
                 "run_attempt": int(run["run_attempt"]) + 1,
                 "attempt_ts": time.time(),
-                "duration": settings["duration"],
-                "planned": settings["conclusion"],
-                "log": [str(line) for line in settings.get("log") or []],
-                "effects": settings.get("effects") or {},
-                "registry": settings.get("registry"),
-                "done": False,
-                "conclusion": None,
-                "completed_ts": None,
-                "failure": None,
-                "effect_log": [],
+                **_fresh_attempt(settings),
                 "attempts": [*run.get("attempts", []), previous],
             },
         )
