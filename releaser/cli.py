@@ -267,7 +267,7 @@ def _stage_command(stage: str, doc: str) -> Callable[..., None]:
 
 
 def _register_stages() -> None:
-    from steps import STAGE_HELP, STAGES
+    from releaser.stages import STAGE_HELP, STAGES
 
     for stage in STAGES:
         if stage == "publish":
@@ -308,7 +308,7 @@ def release(
     ] = False,
 ) -> None:
     """Every stage in order, stopping where an operator is needed."""
-    from steps import STAGES
+    from releaser.stages import STAGES
 
     _run_stages(_globals(ctx), version, list(STAGES), locals())
 

@@ -7,6 +7,7 @@ themselves live in one module per stage; ``docs/runbook.md`` is generated from t
 
 from __future__ import annotations
 
+from releaser.stages import STAGE_HELP, STAGES
 from releaser.step import Step
 from steps.build import BuildWorkflows
 from steps.finish import CloseReleasePR, CloseTrackingIssue, MergeBack, NextDevVersion
@@ -15,18 +16,6 @@ from steps.promote import AnnounceOnTrackingIssue
 from steps.publish import Checksums, GitHubRelease, PublishWorkflows, ReleaseAssets
 from steps.start import TrackingIssue
 from steps.tag import MergeReleasePR, PushTag, TagCommitReady
-
-STAGE_HELP: dict[str, str] = {
-    "start": "Open or find the tracking issue, with the checklist for this release.",
-    "prepare": "Version branch, version bumps, changelog, release PR, next-dev bump (first rc).",
-    "tag": "Signed annotated tag on the right commit; push that tag only.",
-    "build": "Trigger or find the build workflows and wait for them.",
-    "publish": "GitHub release, assets and checksums; image tags, packages, distributions.",
-    "promote": "Announce: tracking issue, Matrix, Discourse, Reddit, Discord.",
-    "downstream": "Bump dependents by PR and run their test workflows.",
-    "merge": "Merge the release branch back into the default branch (merge commit).",
-    "next": "Next development version on the default branch; close the tracking issue.",
-}
 
 PLANS: dict[str, list[Step]] = {
     "start": [
@@ -67,7 +56,7 @@ PLANS: dict[str, list[Step]] = {
     ],
 }
 
-STAGES: tuple[str, ...] = tuple(PLANS)
+__all__ = ["PLANS", "STAGES", "STAGE_HELP", "all_steps", "find_step"]
 
 
 def all_steps() -> list[tuple[str, Step]]:

@@ -25,7 +25,10 @@ def step_classes() -> list[type[Step]]:
     return found
 
 
-def test_every_stage_of_the_design_is_planned() -> None:
+def test_every_stage_command_has_a_plan_in_release_order() -> None:
+    from releaser.stages import STAGES
+
+    assert tuple(PLANS) == STAGES
     assert list(PLANS) == [
         "start",
         "prepare",
