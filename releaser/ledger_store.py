@@ -18,7 +18,7 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from releaser.errors import RemoteError, UsageError
+from releaser.errors import RemoteError
 
 if TYPE_CHECKING:
     from releaser.clients.github import GitHub
@@ -36,13 +36,8 @@ class ForgeRefStore:
         self._repo = f"/repos/{github.repo_name}"
 
     def _call(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-        status, data = self.github.request_json(method, self._repo + path, **kwargs)
-        if status == 401:  # a usage error, like everywhere else: exit 2, nothing written
-            raise UsageError(
-                "the forge refused the token (401 Bad credentials)",
-                "set a valid token (see `releaser env`); `releaser doctor` checks it",
-            )
-        return status, data
+        # a refused token or scope raises UsageError (exit 2) in the client
+        return self.github.request_json(method, self._repo + path, **kwargs)
 
     def _fail(self, what: str, status: int, data: Any) -> RemoteError:
         message = data.get("message") if isinstance(data, dict) else data

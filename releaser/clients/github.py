@@ -125,10 +125,16 @@ class GitHub:
         """A raw REST call for what PyGithub lacks; ``path`` is relative to the API root."""
         requester = self.gh.requester
         url = path if path.startswith("http") else f"{self.forge.api_url}{path}"
-        status, _headers, body = requester.requestJson(method, url, **kwargs)
+        status, headers, body = requester.requestJson(method, url, **kwargs)
         import json
 
-        return status, (json.loads(body) if body else None)
+        data = json.loads(body) if body else None
+        if status in (401, 403):
+            # the same rule as for PyGithub's exceptions: a refused token or scope is exit 2
+            from releaser.engine import credential_error
+
+            credential_error(GithubException(status, data, headers))
+        return status, data
 
 
 def _is_loopback(url: str) -> bool:

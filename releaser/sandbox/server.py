@@ -153,6 +153,16 @@ class _Handler(BaseHTTPRequestHandler):
             admin.log_request(forge, entry)
         self._send(method, response)
 
+    def _lacks_repo_scope(self, forge: Forge, path: str) -> bool:
+        """A write (API or git push) with a token whose scopes (the `scopes` setting) lack
+        `repo`. The admin API is not GitHub's and needs no scope."""
+        if path == "/_admin" or path.startswith("/_admin/"):
+            return False
+        if path.startswith(git_http.GIT_PREFIX) and not git_http.is_write("POST", path):
+            return False  # a fetch (POST git-upload-pack) is a read
+        scopes = str(forge.setting(admin.SETTING_SCOPES, SCOPES))
+        return "repo" not in {s.strip() for s in scopes.split(",")}
+
     def _is_write(self, method: str, path: str) -> bool:
         if path.startswith(git_http.GIT_PREFIX):
             return git_http.is_write(method, path)
@@ -201,6 +211,13 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> Response:
         try:
             authenticated = self._authenticate(forge, headers)
+            if method not in ("GET", "HEAD") and self._lacks_repo_scope(forge, path):
+                # As GitHub answers a classic token without `repo` trying to write.
+                raise ApiError(
+                    403,
+                    "Resource not accessible by personal access token",
+                    headers={"X-Accepted-OAuth-Scopes": "repo"},
+                )
             if path.startswith(git_http.GIT_PREFIX):
                 return git_http.handle(
                     forge,
