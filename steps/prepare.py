@@ -10,127 +10,34 @@ file contents at a commit); a re-run of a prepared release makes a handful of GE
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from releaser.errors import StepFailed
 from releaser.step import Action, Outcome, Step
 from releaser.version import Version, VersionError
+from steps._branches import (
+    TRAILER,
+    blocked_on_branch,
+    branch_head,
+    file_at,
+    moved,
+    release_tags,
+    repo_html,
+)
+from steps._changelog import (
+    changelog_heading,
+    changelog_path,
+    changelog_section,
+    compute_section,
+    insert_section,
+)
 
 if TYPE_CHECKING:
     from releaser.context import Context
 
-TRAILER = "Releaser-Step"
-SECTION_CACHE = "changelog-section"
-_BRANCHES = "prepare.branches"  # name -> (commit sha, tree sha)
-_FILES = "prepare.files"  # (path, commit sha) -> (text, blob sha) or None
-_TAGS = "prepare.tags"  # [(Version, tag name)]
-
-
-# -- shared reads ---------------------------------------------------------------------------
-
-
-def _memo(ctx: Context, key: str) -> dict[Any, Any]:
-    table: dict[Any, Any] = ctx.cache.setdefault(key, {})
-    return table
-
-
-def branch_head(ctx: Context, name: str) -> tuple[str, str] | None:
-    """(commit sha, tree sha) of a branch, or None when it does not exist."""
-    branches = _memo(ctx, _BRANCHES)
-    if name in branches:
-        return branches[name]
-    from releaser.clients.github import is_status
-
-    try:
-        branch = ctx.github.repo.get_branch(name)
-    except Exception as exc:
-        if is_status(exc, 404):
-            return None  # not memoised: the next check after a write must see it
-        raise
-    head = (branch.commit.sha, branch.commit.commit.tree.sha)
-    branches[name] = head
-    return head
-
-
-def _moved(ctx: Context, branch: str, sha: str, tree: str) -> None:
-    _memo(ctx, _BRANCHES)[branch] = (sha, tree)
-
-
-def file_at(ctx: Context, path: str, sha: str) -> tuple[str, str] | None:
-    """(text, blob sha) of a file at a commit, or None when absent (memoised: immutable)."""
-    files = _memo(ctx, _FILES)
-    if (path, sha) in files:
-        return files[(path, sha)]
-    from releaser.clients.github import is_status
-
-    try:
-        content = ctx.github.repo.get_contents(path, ref=sha)
-    except Exception as exc:
-        if not is_status(exc, 404):
-            raise
-        found = None
-    else:
-        if isinstance(content, list):
-            raise StepFailed(f"{path} is a directory, not a file")
-        found = (content.decoded_content.decode("utf-8"), content.sha)
-    files[(path, sha)] = found
-    return found
-
-
-def _tag_regex(ctx: Context) -> re.Pattern[str]:
-    template = ctx.config.project.tag
-    parts = re.split(r"(\{[a-z_]+\})", template)
-    regex = "".join(
-        "(?P<version>.+)" if p == "{version}" else (".+?" if p.startswith("{") else re.escape(p))
-        for p in parts
-    )
-    return re.compile(regex)
-
-
-def release_tags(ctx: Context) -> list[tuple[Version, str]]:
-    """Every tag naming a release (per ``[project] tag``), lowest version first."""
-    if _TAGS in ctx.cache:
-        return ctx.cache[_TAGS]
-    pattern = _tag_regex(ctx)
-    found: list[tuple[Version, str]] = []
-    for ref in ctx.github.repo.get_git_matching_refs("tags/"):
-        name = ref.ref.removeprefix("refs/tags/")
-        match = pattern.fullmatch(name)
-        if match is None:
-            continue
-        try:
-            found.append((Version.parse(match["version"]), name))
-        except VersionError:
-            continue
-    found.sort()
-    ctx.cache[_TAGS] = found
-    return found
-
-
-def previous_release(ctx: Context) -> tuple[Version, str] | None:
-    """The release this one follows: the highest final tag lower than this version.
-
-    rcs are not releases to compare against: v1.2.0-rc2 and v1.2.0 both follow v1.1.0 (the
-    last final of an earlier line), v1.2.1 follows v1.2.0.
-    """
-    finals = [(v, t) for v, t in release_tags(ctx) if v.is_final and v < ctx.version]
-    return finals[-1] if finals else None
-
-
-def _html(ctx: Context) -> str:
-    return str(ctx.github.repo.html_url)
-
-
-def _blocked_on_branch(ctx: Context) -> Outcome:
-    return Outcome.blocked(
-        f"branch {ctx.version_branch} does not exist: `releaser prepare {ctx.version}` "
-        "creates it (step version-branch)"
-    )
-
+__all__ = ["changelog_section", "version_changes"]
 
 # -- the base of the version branch ---------------------------------------------------------
 
@@ -295,7 +202,7 @@ def commit_files(
     requester.requestJsonAndCheck(
         "PATCH", f"{api}/refs/heads/{branch}", input={"sha": commit["sha"], "force": False}
     )
-    _moved(ctx, branch, commit["sha"], tree["sha"])
+    moved(ctx, branch, commit["sha"], tree["sha"])
     ctx.ui.debug(f"committed {commit['sha'][:7]} on {branch}: {message.splitlines()[0]}")
     return str(commit["sha"])
 
@@ -348,7 +255,7 @@ class VersionBranch(Step):
         name = ctx.version_branch
         head = branch_head(ctx, name)
         if head is not None:
-            return Outcome.done(f"{name} at {head[0][:7]}", f"{_html(ctx)}/tree/{name}")
+            return Outcome.done(f"{name} at {head[0][:7]}", f"{repo_html(ctx)}/tree/{name}")
         base = version_branch_base(ctx)
         if base.sha is None:
             if ctx.version.is_patch:
@@ -405,11 +312,11 @@ class VersionBump(Step):
                     "next version"
                 )
             return Outcome.done(
-                f"the tag {ctx.tag} holds {ctx.version}", f"{_html(ctx)}/blob/{ctx.tag}/{first}"
+                f"the tag {ctx.tag} holds {ctx.version}", f"{repo_html(ctx)}/blob/{ctx.tag}/{first}"
             )
         head = branch_head(ctx, ctx.version_branch)
         if head is None:
-            return _blocked_on_branch(ctx)
+            return blocked_on_branch(ctx)
         try:
             changes = version_changes(ctx, head[0])
         except StepFailed as exc:
@@ -419,7 +326,7 @@ class VersionBump(Step):
             return Outcome.todo(f"to bump: {todo}")
         return Outcome.done(
             f"{len(ctx.config.version_files)} file(s) hold {ctx.version}",
-            f"{_html(ctx)}/blob/{ctx.version_branch}/{first}",
+            f"{repo_html(ctx)}/blob/{ctx.version_branch}/{first}",
         )
 
     def plan(self, ctx: Context) -> list[Action]:
@@ -433,7 +340,7 @@ class VersionBump(Step):
     def run(self, ctx: Context) -> None:
         head = branch_head(ctx, ctx.version_branch)
         if head is None:
-            raise StepFailed(_blocked_on_branch(ctx).detail)
+            raise StepFailed(blocked_on_branch(ctx).detail)
         changes = version_changes(ctx, head[0])
         if changes:
             message = _trailer(f"Set version to {ctx.version}", self.name)
@@ -463,12 +370,12 @@ class Changelog(Step):
     def check(self, ctx: Context) -> Outcome:
         head = branch_head(ctx, ctx.version_branch)
         if head is None:
-            return _blocked_on_branch(ctx)
-        path, heading = _changelog_path(ctx), _heading(ctx)
+            return blocked_on_branch(ctx)
+        path, heading = changelog_path(ctx), changelog_heading(ctx)
         found = file_at(ctx, path, head[0])
         if found is not None and heading in found[0].splitlines():
             return Outcome.done(
-                f'{path} has "{heading}"', f"{_html(ctx)}/blob/{ctx.version_branch}/{path}"
+                f'{path} has "{heading}"', f"{repo_html(ctx)}/blob/{ctx.version_branch}/{path}"
             )
         what = "does not exist" if found is None else f'has no section "{heading}"'
         return Outcome.todo(f"{path} {what}")
@@ -476,14 +383,14 @@ class Changelog(Step):
     def plan(self, ctx: Context) -> list[Action]:
         where, sha, _tree = _where(ctx)
         section = compute_section(ctx, sha) if sha else ""
-        path = _changelog_path(ctx)
-        return [Action("commit", f'on {where}: add "{_heading(ctx)}" to {path}', section)]
+        path = changelog_path(ctx)
+        return [Action("commit", f'on {where}: add "{changelog_heading(ctx)}" to {path}', section)]
 
     def run(self, ctx: Context) -> None:
         head = branch_head(ctx, ctx.version_branch)
         if head is None:
-            raise StepFailed(_blocked_on_branch(ctx).detail)
-        path, heading = _changelog_path(ctx), _heading(ctx)
+            raise StepFailed(blocked_on_branch(ctx).detail)
+        path, heading = changelog_path(ctx), changelog_heading(ctx)
         found = file_at(ctx, path, head[0])
         if found is not None and heading in found[0].splitlines():
             return
@@ -502,7 +409,7 @@ class Changelog(Step):
         else:
             result = repo.update_file(path, message, text, found[1], **kwargs)
         commit = result["commit"].raw_data  # the git commit the forge made
-        _moved(ctx, ctx.version_branch, commit["sha"], commit["tree"]["sha"])
+        moved(ctx, ctx.version_branch, commit["sha"], commit["tree"]["sha"])
 
 
 class ReleasePR(Step):
@@ -522,7 +429,7 @@ class ReleasePR(Step):
 
     def check(self, ctx: Context) -> Outcome:
         if branch_head(ctx, ctx.version_branch) is None:
-            return _blocked_on_branch(ctx)
+            return blocked_on_branch(ctx)
         base = release_pr_base(ctx)
         # Once the release is tagged, its PR may have been closed after the merge-back.
         tagged = ctx.git.tag_object(ctx.tag) is not None
@@ -619,7 +526,7 @@ class NextDevBump(Step):
             first = next(f.path for f in ctx.config.version_files if f.dev_format)
             return Outcome.done(
                 f"{default} is at {self._next_dev(ctx)} or later",
-                f"{_html(ctx)}/blob/{default}/{first}",
+                f"{repo_html(ctx)}/blob/{default}/{first}",
             )
         return Outcome.todo(f"{default} is at {changes[0].old_value}")
 
@@ -653,7 +560,7 @@ class NextDevBump(Step):
             if main is None:
                 raise StepFailed(f"the default branch {default} does not exist")
             repo.create_git_ref(f"refs/heads/{branch}", main[0])
-            _moved(ctx, branch, *main)
+            moved(ctx, branch, *main)
             head = main
         changes = self._changes(ctx, head[0])
         if changes:
@@ -688,207 +595,3 @@ class NextDevBump(Step):
                 pass
             behind.append(change)
         return behind
-
-
-# -- the changelog section ------------------------------------------------------------------
-
-
-def _changelog_path(ctx: Context) -> str:
-    return str(ctx.config.render(ctx.config.changelog.path, ctx.version))
-
-
-def _heading(ctx: Context) -> str:
-    return str(ctx.config.render(ctx.config.changelog.heading, ctx.version)).strip()
-
-
-def _level(heading: str) -> int:
-    return len(heading) - len(heading.lstrip("#"))
-
-
-def insert_section(text: str, section: str, heading: str) -> str:
-    """``text`` with ``section`` inserted above the first heading of the same level (the
-    newest release), else appended."""
-    prefix = "#" * _level(heading) + " "
-    section = section.rstrip("\n") + "\n"
-    lines = text.splitlines(keepends=True)
-    for i, line in enumerate(lines):
-        if _level(heading) and line.startswith(prefix):
-            return "".join(lines[:i]) + section + "\n" + "".join(lines[i:])
-    if not text.strip():
-        return section
-    return text.rstrip("\n") + "\n\n" + section
-
-
-def extract_section(text: str, heading: str) -> str:
-    """The section under ``heading`` (up to the next heading of its level or higher)."""
-    lines = text.splitlines()
-    try:
-        start = lines.index(heading)
-    except ValueError:
-        return ""
-    level = _level(heading)
-    end = len(lines)
-    for i in range(start + 1, len(lines)):
-        line_level = _level(lines[i])
-        if 0 < line_level <= level and lines[i][line_level : line_level + 1] == " ":
-            end = i
-            break
-    return "\n".join(lines[start:end]).strip() + "\n"
-
-
-def changelog_section(ctx: Context) -> str:
-    """This release's changelog section (heading included), as it is on the version branch
-    ("" when there is none); publish uses it for the release body."""
-    if ctx.config.changelog is None:
-        return ""
-    head = branch_head(ctx, ctx.version_branch)
-    if head is None:
-        return str(ctx.cache.get(SECTION_CACHE, ""))
-    found = file_at(ctx, _changelog_path(ctx), head[0])
-    return extract_section(found[0], _heading(ctx)) if found else ""
-
-
-def compute_section(ctx: Context, head_sha: str) -> str:
-    """The section for this release, from the history up to ``head_sha`` (memoised)."""
-    if SECTION_CACHE in ctx.cache:
-        return str(ctx.cache[SECTION_CACHE])
-    command = ctx.config.changelog.command
-    body = _run_command(ctx, str(command), head_sha) if command else _generate(ctx, head_sha)
-    section = f"{_heading(ctx)}\n\n{body.strip()}\n"
-    ctx.cache[SECTION_CACHE] = section
-    return section
-
-
-def _generate(ctx: Context, head_sha: str) -> str:
-    repo = ctx.github.repo
-    previous = previous_release(ctx)
-    since = None
-    if previous is not None:
-        comparison = repo.compare(previous[1], head_sha)
-        commits = list(comparison.commits)
-        since = comparison.merge_base_commit.commit.committer.date
-    else:
-        commits = list(repo.get_commits(sha=head_sha))
-    by_sha = {c.sha: c for c in commits}
-    mainline = []
-    current: str | None = head_sha
-    while current in by_sha:
-        commit = by_sha[current]
-        mainline.append(commit)
-        current = commit.parents[0].sha if commit.parents else None
-    mainline.reverse()
-    pulls = _merged_pulls(ctx, {c.sha for c in mainline}, since)
-
-    def credit(commit: Any) -> str:
-        author = commit.author
-        login = getattr(author, "login", None) if author is not None else None
-        return f"@{login}" if login else str(commit.commit.author.name)
-
-    pr_lines, direct_lines = [], []
-    for commit in mainline:
-        message = commit.commit.message
-        if f"\n{TRAILER}: " in message:
-            continue
-        pull = pulls.get(commit.sha)
-        if pull is not None:
-            head = by_sha.get(pull.head.sha)
-            who = credit(head) if head is not None else f"@{pull.user.login}"
-            pr_lines.append(f"- {pull.title} (#{pull.number}) by {who}")
-        elif len(commit.parents) < 2:
-            subject = message.splitlines()[0] if message else commit.sha[:7]
-            direct_lines.append(f"- {subject} ({commit.sha[:7]}) by {credit(commit)}")
-    contributors = sorted(
-        {
-            credit(c)
-            for c in commits
-            if len(c.parents) < 2 and f"\n{TRAILER}: " not in c.commit.message
-        },
-        key=str.lower,
-    )
-    since_text = f"since {previous[1]}" if previous else "in this first release"
-    parts = [f"Changes {since_text}."]
-    if pr_lines:
-        parts.append("### Pull requests\n\n" + "\n".join(pr_lines))
-    if direct_lines:
-        parts.append("### Other commits\n\n" + "\n".join(direct_lines))
-    if not pr_lines and not direct_lines:
-        parts.append("No changes.")
-    if ctx.config.changelog.contributors and contributors:
-        parts.append("### Contributors\n\n" + "\n".join(f"- {c}" for c in contributors))
-    return "\n\n".join(parts)
-
-
-def _merged_pulls(ctx: Context, shas: set[str], since: Any) -> dict[str, Any]:
-    """Merged PRs whose merge commit is in ``shas``, by that sha (newest updates first;
-    stops at PRs last updated before ``since``)."""
-    found: dict[str, Any] = {}
-    pulls = ctx.github.repo.get_pulls(state="closed", sort="updated", direction="desc")
-    for pull in pulls:
-        if since is not None and pull.updated_at < since:
-            break
-        if pull.merged_at is not None and pull.merge_commit_sha in shas:
-            found[pull.merge_commit_sha] = pull
-        if len(found) == len(shas):
-            break
-    return found
-
-
-def _run_command(ctx: Context, template: str, head_sha: str) -> str:
-    """Run ``[changelog] command`` in a clone at ``head_sha``; its stdout is the section."""
-    previous = previous_release(ctx)
-    command = str(ctx.config.render(template, ctx.version))
-    clone = ctx.work_dir / "changelog-clone"
-    _git_clone(ctx, clone, head_sha)
-    env = {
-        **os.environ,
-        "RELEASER_VERSION": str(ctx.version),
-        "RELEASER_TAG": ctx.tag,
-        "RELEASER_PREVIOUS_TAG": previous[1] if previous else "",
-        "RELEASER_REPO": ctx.repo_name,
-    }
-    env.pop(ctx.config.forge.token_env or "GITHUB_TOKEN", None)  # the command gets no token
-    ctx.ui.debug(f"changelog command: {command}")
-    proc = subprocess.run(
-        command, shell=True, cwd=clone, env=env, capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
-        tail = ctx.ui.redactor.redact(proc.stderr.strip().splitlines()[-1] if proc.stderr else "")
-        raise StepFailed(
-            f"changelog command `{command}` exited {proc.returncode}: {tail}",
-            "fix [changelog] command (it runs in a clone of the version branch)",
-        )
-    return proc.stdout
-
-
-def _git_clone(ctx: Context, clone: Any, sha: str) -> None:
-    """A clone of the repository (full history and tags) checked out at ``sha``."""
-    import base64
-    import shutil
-
-    basic = base64.b64encode(f"x-access-token:{ctx.forge.token}".encode()).decode()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(
-        GIT_TERMINAL_PROMPT="0",
-        GIT_CONFIG_COUNT="1",
-        GIT_CONFIG_KEY_0="http.extraHeader",
-        GIT_CONFIG_VALUE_0=f"Authorization: Basic {basic}",
-    )
-    url = f"{ctx.forge.git_url}/{ctx.repo_name}.git"
-
-    def git(*args: str, cwd: Any = None) -> None:
-        ctx.ui.debug("git " + " ".join(args))
-        proc = subprocess.run(
-            ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
-        )
-        if proc.returncode != 0:
-            raise StepFailed(
-                f"git {args[0]} failed: {ctx.ui.redactor.redact(proc.stderr.strip())}",
-                "check the forge's git URL and token",
-            )
-
-    if not (clone / ".git").is_dir():
-        shutil.rmtree(clone, ignore_errors=True)
-        git("clone", "--quiet", "--no-checkout", url, str(clone))
-    else:
-        git("fetch", "--quiet", "--tags", "origin", cwd=clone)
-    git("checkout", "--quiet", "--force", "--detach", sha, cwd=clone)

@@ -46,53 +46,19 @@ def _signs_checksums(ctx: Context) -> bool:
 
 
 def changelog_section(ctx: Context) -> str:
-    """This version's changelog section (``steps.prepare.changelog_section``)."""
+    """This version's changelog section without its heading: the release body."""
 
     def read() -> str:
         if ctx.config.changelog is None:
             return ""
-        try:
-            from steps.prepare import changelog_section as section
-        except ImportError:
-            return _changelog_section_fallback(ctx)
+        from steps._changelog import changelog_section as section
+
         text = str(section(ctx)).strip()
         heading = ctx.config.render(str(ctx.config.changelog.heading), ctx.version)
         first, _, rest = text.partition("\n")
         return rest.strip() if first.strip() == heading.strip() else text
 
     return rel.memo(ctx, "changelog_section", read)
-
-
-def _changelog_section_fallback(ctx: Context) -> str:
-    """The section under ``[changelog] heading`` in the changelog at the tag."""
-    cfg = ctx.config.changelog
-    if cfg is None:
-        return ""
-    from github import GithubException
-
-    path = ctx.config.render(str(cfg.path), ctx.version)
-    heading = ctx.config.render(str(cfg.heading), ctx.version)
-    try:
-        content = ctx.github.repo.get_contents(path, ref=ctx.tag)
-    except GithubException as exc:
-        if exc.status == 404:
-            return ""
-        raise
-    assert not isinstance(content, list)
-    text = content.decoded_content.decode("utf-8", "replace")
-    lines = text.splitlines()
-    level = len(heading) - len(heading.lstrip("#"))
-    out: list[str] = []
-    inside = False
-    for line in lines:
-        if line.strip() == heading.strip():
-            inside = True
-            continue
-        if inside and line.startswith("#") and len(line) - len(line.lstrip("#")) <= level:
-            break
-        if inside:
-            out.append(line)
-    return "\n".join(out).strip()
 
 
 def release_body(ctx: Context) -> str:
