@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
-from releaser.engine import step_applies
+from releaser.engine import skip_reason
 
 if TYPE_CHECKING:
     from releaser.context import Context
@@ -20,8 +21,9 @@ def print_plan(ctx: Context) -> None:
     ui.print(f"[bold]Release {escape(ctx.tag)}[/bold] ({v.kind} release of {ctx.repo_name})")
     total = 0
     for stage, steps in PLANS.items():
-        applying = [s for s in steps if step_applies(s, ctx)]
-        left_out = len(steps) - len(applying)
+        reasons = {s.name: skip_reason(s, ctx) for s in steps}
+        applying = [s for s in steps if reasons[s.name] is None]
+        left_out = Counter(r for r in reasons.values() if r is not None)
         ui.print(f"\n[bold]releaser {stage} {v}[/bold]  [dim]{escape(STAGE_HELP[stage])}[/dim]")
         if not steps:
             ui.print("  [dim](no steps yet)[/dim]")
@@ -37,5 +39,5 @@ def print_plan(ctx: Context) -> None:
                 marks.append(f"[dim]{step.kind_label()}[/dim]")
             tail = f"  {' '.join(marks)}" if marks else ""
             ui.print(f"  {total:>2}. [bold]{step.name}[/bold]: {escape(doc.summary)}{tail}")
-        if left_out:
-            ui.print(f"  [dim]({left_out} step(s) not for {v.kind} releases)[/dim]")
+        for reason, count in left_out.items():
+            ui.print(f"  [dim]({count} step{'s' if count > 1 else ''} {reason})[/dim]")
