@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 from typer.testing import CliRunner
 
 from releaser.cli import app
@@ -31,3 +37,34 @@ def test_demo_releases_then_converges_on_a_rerun(tmp_path: Path, monkeypatch) ->
     entries = [json.loads(line) for line in log.read_text().splitlines()[before:]]
     assert entries  # the second run read the forge
     assert [e for e in entries if e["write"]] == []  # and wrote nothing
+
+
+def test_demo_keep_serves_the_forge_until_stopped(tmp_path: Path) -> None:
+    """`--keep` leaves the sandbox serving, prints its URLs (not its token), stops on SIGTERM."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("CI", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "releaser", "demo", "--dir", str(tmp_path), "--keep"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 120
+    info = None
+    for line in proc.stdout:
+        if line.startswith("{") and "api_url" in line:
+            info = json.loads(line)
+            break
+        assert time.monotonic() < deadline
+    assert info is not None and "token" not in info
+    token = (tmp_path / "forge" / "token").read_text().strip()
+    answer = httpx.get(
+        info["api_url"] + "/repos/acme/example/releases/latest",
+        headers={"Authorization": f"token {token}"},
+        timeout=30,
+    )
+    assert answer.status_code == 200 and answer.json()["tag_name"] == "v1.2.0"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0

@@ -39,7 +39,7 @@ def _everything_written(project: Project, tag: str) -> str:
         parts += [issue.title, issue.body or ""]
         parts += [c.body for c in issue.get_comments()]
     for release in repo.get_releases():
-        parts += [release.title or "", release.body or ""]
+        parts += [release.name or "", release.body or ""]
     ref = repo.get_git_ref(f"releaser/{tag}")
     ledger = repo.get_contents("ledger.json", ref=ref.object.sha)
     assert not isinstance(ledger, list)
