@@ -15,18 +15,13 @@ compare-and-swap has its own tests (tests/releaser/test_ledger_store.py).
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
-from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.steps.conftest import Project
+from tests.steps.conftest import Project, crash_points, scratch_project
 
 VERSION = "v1.2.0"
 _CLEAN: dict[str, Any] = {}
@@ -68,34 +63,14 @@ def _release(project: Project) -> int:
 def _clean_run() -> dict[str, Any]:
     if _CLEAN:
         return _CLEAN
-    root = Path(tempfile.mkdtemp(prefix="crash-clean-"))
-    saved = os.environ.get("XDG_CACHE_HOME")
-    try:
-        project = Project(root)
-        try:
-            project.run_stage(VERSION, "start")
-            project.run_stage(VERSION, "prepare")
-            mark = len(project.requests())
-            assert _release(project) == 0, project.output()
-            writes = project.writes_since(mark)
-            _CLEAN["state"] = forge_state(project)
-        finally:
-            project.stop()
-    finally:
-        if saved is None:
-            os.environ.pop("XDG_CACHE_HOME", None)
-        else:
-            os.environ["XDG_CACHE_HOME"] = saved
-        shutil.rmtree(root, ignore_errors=True)
-    ledger = _ledger_writes(writes)
-    seen: Counter[tuple[str, str]] = Counter()
-    points = []
-    for i, entry in enumerate(writes):
-        key = (entry["method"], entry["path"])
-        seen[key] += 1
-        if i not in ledger:
-            points.append((entry["method"], entry["path"], seen[key]))
-    _CLEAN["points"] = points
+    with scratch_project("crash-clean-") as project:
+        project.run_stage(VERSION, "start")
+        project.run_stage(VERSION, "prepare")
+        mark = len(project.requests())
+        assert _release(project) == 0, project.output()
+        writes = project.writes_since(mark)
+        _CLEAN["state"] = forge_state(project)
+    _CLEAN["points"] = crash_points(writes, skip=_ledger_writes(writes))
     return _CLEAN
 
 

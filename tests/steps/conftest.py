@@ -206,3 +206,40 @@ def make_project(
 def project(make_project: Callable[..., Project]) -> Project:
     """The example project on a fresh sandbox forge."""
     return make_project()
+
+
+@contextlib.contextmanager
+def scratch_project(prefix: str) -> Iterator[Project]:
+    """A seeded project outside any test (e.g. a clean run at collection time), removed after;
+    the environment (``XDG_CACHE_HOME``) is restored."""
+    import shutil
+
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    saved = os.environ.get("XDG_CACHE_HOME")
+    try:
+        project = Project(root)
+        try:
+            yield project
+        finally:
+            project.stop()
+    finally:
+        if saved is None:
+            os.environ.pop("XDG_CACHE_HOME", None)
+        else:
+            os.environ["XDG_CACHE_HOME"] = saved
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def crash_points(
+    writes: list[dict[str, Any]], skip: frozenset[int] | set[int] = frozenset()
+) -> list[tuple[str, str, int]]:
+    """``(method, path, nth)`` for each write (nth: its rank among writes to that path), the
+    address of a fault rule that hits exactly that request on a replay."""
+    seen: dict[tuple[str, str], int] = {}
+    points: list[tuple[str, str, int]] = []
+    for i, entry in enumerate(writes):
+        key = (entry["method"], entry["path"])
+        seen[key] = seen.get(key, 0) + 1
+        if i not in skip:
+            points.append((entry["method"], entry["path"], seen[key]))
+    return points

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
-import tempfile
-from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from releaser.errors import ReleaserError, StepFailed
 from releaser.step import Status, StepResult
-from tests.steps.conftest import Project
+from tests.steps.conftest import Project, crash_points, scratch_project
 
 RC1 = "v1.2.0-rc1"
 BRANCH = "release-v1.2"
@@ -292,32 +288,12 @@ _CLEAN: dict[str, Any] = {}
 def _clean_run() -> dict[str, Any]:
     """One uninterrupted run on a fresh forge: its mutating requests and end state."""
     if not _CLEAN:
-        import os
-
-        root = Path(tempfile.mkdtemp(prefix="prepare-clean-"))
-        saved = os.environ.get("XDG_CACHE_HOME")
-        try:
-            project = Project(root)
-            try:
-                mark = len(project.requests())
-                project.run_stage(RC1, "prepare")
-                writes = project.writes_since(mark)
-                _CLEAN["state"] = state(project)
-            finally:
-                project.stop()
-        finally:
-            if saved is None:
-                os.environ.pop("XDG_CACHE_HOME", None)
-            else:
-                os.environ["XDG_CACHE_HOME"] = saved
-            shutil.rmtree(root, ignore_errors=True)
-        seen: Counter[tuple[str, str]] = Counter()
-        points = []
-        for entry in writes:
-            key = (entry["method"], entry["path"])
-            seen[key] += 1
-            points.append((entry["method"], entry["path"], seen[key]))
-        _CLEAN["points"] = points
+        with scratch_project("prepare-clean-") as project:
+            mark = len(project.requests())
+            project.run_stage(RC1, "prepare")
+            writes = project.writes_since(mark)
+            _CLEAN["state"] = state(project)
+        _CLEAN["points"] = crash_points(writes)
     return _CLEAN
 
 
