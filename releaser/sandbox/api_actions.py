@@ -22,15 +22,17 @@ from typing import Any
 
 from releaser.sandbox import actions
 from releaser.sandbox.actions import JobState, iso
-from releaser.sandbox.api_issues import body_dict, full_name
 from releaser.sandbox.forge import Forge
 from releaser.sandbox.http import (
     ROUTER,
     ApiError,
     Request,
     Response,
+    body_dict,
+    full_name,
     not_found,
     paginate,
+    require_str,
     validation_failed,
 )
 
@@ -254,9 +256,7 @@ def get_workflow(forge: Forge, req: Request) -> dict[str, Any]:
 def dispatch(forge: Forge, req: Request) -> Response:
     full = full_name(forge, req)
     data = body_dict(req)
-    ref = data.get("ref")
-    if not isinstance(ref, str) or not ref:
-        raise validation_failed("WorkflowDispatch", "missing_field", "ref")
+    ref = require_str(data, "ref", "WorkflowDispatch")
     doc = workflow_by_key(forge, full, req.params["workflow_id"])
     if ref.startswith("refs/"):
         full_ref = ref

@@ -13,9 +13,8 @@ from typing import Any
 
 from releaser.sandbox import actions
 from releaser.sandbox.actions import JobState, iso
-from releaser.sandbox.api_issues import full_name
 from releaser.sandbox.forge import Forge
-from releaser.sandbox.http import ROUTER, Request, Response, not_found, paginate
+from releaser.sandbox.http import ROUTER, Request, Response, full_name, not_found, paginate
 
 APP_ID = 15368
 APP_CREATED = "2018-07-30T09:30:17Z"

@@ -17,6 +17,7 @@ from releaser.sandbox.http import (
     Response,
     not_found,
     paginate,
+    require_str,
     validation_failed,
 )
 
@@ -261,9 +262,7 @@ def put_contents(forge: Forge, req: Request) -> Response:
     full = str(doc["full_name"])
     path = req.params["path"].strip("/")
     data = req.json()
-    message = data.get("message")
-    if not isinstance(message, str) or not message:
-        raise validation_failed("Content", "missing_field", "message")
+    message = require_str(data, "message", "Content")
     content = _decode(data.get("content"))
     branch = str(data.get("branch") or doc.get("default_branch", "main"))
     with forge.lock:
@@ -300,9 +299,7 @@ def delete_contents(forge: Forge, req: Request) -> Response:
     full = str(doc["full_name"])
     path = req.params["path"].strip("/")
     data = req.json()
-    message = data.get("message")
-    if not isinstance(message, str) or not message:
-        raise validation_failed("Content", "missing_field", "message")
+    message = require_str(data, "message", "Content")
     given = data.get("sha")
     if not given:
         raise validation_failed("Content", "missing_field", "sha")

@@ -16,8 +16,10 @@ from releaser.sandbox.http import (
     ApiError,
     Request,
     Response,
+    full_name,
     not_found,
     paginate,
+    require_str,
     validation_failed,
 )
 
@@ -29,10 +31,6 @@ _MODES = {
     "040000": "tree",
     "160000": "commit",
 }
-
-
-def _full(forge: Forge, req: Request) -> str:
-    return str(forge.repo(req.params["owner"], req.params["repo"])["full_name"])
 
 
 def _sha_param(value: Any, name: str = "sha") -> str:
@@ -66,7 +64,7 @@ def _ref_name(raw: str) -> str:
 
 @ROUTER.route("GET", "/repos/{owner}/{repo}/git/ref/{ref:path}")
 def get_ref(forge: Forge, req: Request) -> dict[str, Any]:
-    full = _full(forge, req)
+    full = full_name(forge, req)
     ref = gitdata.get_ref(forge, full, _ref_name(req.params["ref"]))
     if ref is None:
         raise not_found()
@@ -75,7 +73,7 @@ def get_ref(forge: Forge, req: Request) -> dict[str, Any]:
 
 @ROUTER.route("GET", "/repos/{owner}/{repo}/git/refs")
 def list_refs(forge: Forge, req: Request) -> Response:
-    full = _full(forge, req)
+    full = full_name(forge, req)
     refs = gitdata.list_refs(forge, full, "refs/")
     _empty_check(refs)
     return paginate(forge, req, [ref_json(forge, full, r) for r in refs])
@@ -89,7 +87,7 @@ def _empty_check(refs: list[gitdata.Ref]) -> None:
 @ROUTER.route("GET", "/repos/{owner}/{repo}/git/refs/{ref:path}")
 def get_refs(forge: Forge, req: Request) -> Any:
     """The exact ref as an object; else (legacy GitHub) the refs below it as a list."""
-    full = _full(forge, req)
+    full = full_name(forge, req)
     name = _ref_name(req.params["ref"])
     ref = gitdata.get_ref(forge, full, name)
     if ref is not None:
@@ -102,7 +100,7 @@ def get_refs(forge: Forge, req: Request) -> Any:
 
 @ROUTER.route("GET", "/repos/{owner}/{repo}/git/matching-refs/{ref:path}")
 def matching_refs(forge: Forge, req: Request) -> Response:
-    full = _full(forge, req)
+    full = full_name(forge, req)
     prefix = _ref_name(req.params["ref"])
     refs = [r for r in gitdata.list_refs(forge, full, "refs/") if r.name.startswith(prefix)]
     return paginate(forge, req, [ref_json(forge, full, r) for r in refs])
@@ -110,31 +108,26 @@ def matching_refs(forge: Forge, req: Request) -> Response:
 
 @ROUTER.route("GET", "/repos/{owner}/{repo}/git/matching-refs")
 def matching_refs_all(forge: Forge, req: Request) -> Response:
-    full = _full(forge, req)
+    full = full_name(forge, req)
     refs = gitdata.list_refs(forge, full, "refs/")
     return paginate(forge, req, [ref_json(forge, full, r) for r in refs])
 
 
 @ROUTER.route("POST", "/repos/{owner}/{repo}/git/refs")
 def create_ref(forge: Forge, req: Request) -> Response:
-    full = _full(forge, req)
+    full = full_name(forge, req)
     data = req.json()
-    name, sha = data.get("ref"), data.get("sha")
-    if not isinstance(name, str) or not name:
-        raise validation_failed("Reference", "missing_field", "ref")
-    if not isinstance(sha, str) or not sha:
-        raise validation_failed("Reference", "missing_field", "sha")
+    name = require_str(data, "ref", "Reference")
+    sha = require_str(data, "sha", "Reference")
     ref = gitdata.create_ref(forge, full, name, sha.lower())
     return Response(201, ref_json(forge, full, ref))
 
 
 @ROUTER.route("PATCH", "/repos/{owner}/{repo}/git/refs/{ref:path}")
 def update_ref(forge: Forge, req: Request) -> dict[str, Any]:
-    full = _full(forge, req)
+    full = full_name(forge, req)
     data = req.json()
-    sha = data.get("sha")
-    if not isinstance(sha, str) or not sha:
-        raise validation_failed("Reference", "missing_field", "sha")
+    sha = require_str(data, "sha", "Reference")
     name = _ref_name(req.params["ref"])
     ref = gitdata.move_ref(forge, full, name, sha.lower(), force=bool(data.get("force", False)))
     return ref_json(forge, full, ref)
@@ -142,7 +135,7 @@ def update_ref(forge: Forge, req: Request) -> dict[str, Any]:
 
 @ROUTER.route("DELETE", "/repos/{owner}/{repo}/git/refs/{ref:path}")
 def delete_ref(forge: Forge, req: Request) -> Response:
-    full = _full(forge, req)
+    full = full_name(forge, req)
     gitdata.delete_ref(forge, full, _ref_name(req.params["ref"]))
     return Response(204)
 
@@ -152,7 +145,7 @@ def delete_ref(forge: Forge, req: Request) -> Response:
 
 @ROUTER.route("POST", "/repos/{owner}/{repo}/git/blobs")
 def create_blob(forge: Forge, req: Request) -> Response:
-    full = _full(forge, req)
+    full = full_name(forge, req)
     data = req.json()
     content = data.get("content")
     if not isinstance(content, str):
@@ -173,7 +166,7 @@ def create_blob(forge: Forge, req: Request) -> Response:
 
 @ROUTER.route("GET", "/repos/{owner}/{repo}/git/blobs/{sha}")
 def get_blob(forge: Forge, req: Request) -> dict[str, Any]:
-    full = _full(forge, req)
+    full = full_name(forge, req)
     sha = req.params["sha"].lower()
     raw = gitdata.read_object(forge, full, sha, "blob")
     return {
@@ -213,7 +206,7 @@ def tree_json(forge: Forge, full: str, sha: str, recursive: bool) -> dict[str, A
 
 @ROUTER.route("GET", "/repos/{owner}/{repo}/git/trees/{sha:path}")
 def get_tree(forge: Forge, req: Request) -> dict[str, Any]:
-    full = _full(forge, req)
+    full = full_name(forge, req)
     given = req.params["sha"]
     sha = given.lower() if gitdata.is_sha(given) else None
     if sha is None or gitdata.object_type(forge, full, sha) != "tree":
@@ -229,7 +222,7 @@ def get_tree(forge: Forge, req: Request) -> dict[str, Any]:
 
 @ROUTER.route("POST", "/repos/{owner}/{repo}/git/trees")
 def create_tree(forge: Forge, req: Request) -> Response:
-    full = _full(forge, req)
+    full = full_name(forge, req)
     data = req.json()
     entries = data.get("tree")
     if not isinstance(entries, list):
@@ -283,7 +276,7 @@ def _apply_entry(forge: Forge, full: str, builder: gitdata.TreeBuilder, entry: A
 
 @ROUTER.route("POST", "/repos/{owner}/{repo}/git/commits")
 def create_commit(forge: Forge, req: Request) -> Response:
-    full = _full(forge, req)
+    full = full_name(forge, req)
     data = req.json()
     message = data.get("message")
     if not isinstance(message, str):
@@ -316,7 +309,7 @@ def _identity(value: Any, name: str) -> dict[str, Any] | None:
 
 @ROUTER.route("GET", "/repos/{owner}/{repo}/git/commits/{sha}")
 def get_git_commit(forge: Forge, req: Request) -> dict[str, Any]:
-    full = _full(forge, req)
+    full = full_name(forge, req)
     sha = req.params["sha"].lower()
     if not gitdata.is_sha(sha) or gitdata.object_type(forge, full, sha) != "commit":
         raise not_found()
@@ -337,11 +330,9 @@ def _tagger_line(tagger: dict[str, Any] | None) -> str:
 
 @ROUTER.route("POST", "/repos/{owner}/{repo}/git/tags")
 def create_tag(forge: Forge, req: Request) -> Response:
-    full = _full(forge, req)
+    full = full_name(forge, req)
     data = req.json()
-    tag, message = data.get("tag"), data.get("message")
-    if not isinstance(tag, str) or not tag:
-        raise validation_failed("Tag", "missing_field", "tag")
+    tag, message = require_str(data, "tag", "Tag"), data.get("message")
     if not isinstance(message, str):
         raise validation_failed("Tag", "missing_field", "message")
     obj = _sha_param(data.get("object"), "object")
@@ -402,5 +393,5 @@ def tag_json(forge: Forge, full: str, sha: str) -> dict[str, Any]:
 
 @ROUTER.route("GET", "/repos/{owner}/{repo}/git/tags/{sha}")
 def get_tag(forge: Forge, req: Request) -> dict[str, Any]:
-    full = _full(forge, req)
+    full = full_name(forge, req)
     return tag_json(forge, full, req.params["sha"].lower())

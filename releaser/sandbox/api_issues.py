@@ -25,8 +25,11 @@ from releaser.sandbox.http import (
     ApiError,
     Request,
     Response,
+    body_dict,
+    full_name,
     not_found,
     paginate,
+    require_str,
     validation_failed,
 )
 
@@ -34,27 +37,8 @@ REACTION_KEYS = ("+1", "-1", "laugh", "hooray", "confused", "heart", "rocket", "
 DEFAULT_LABEL_COLOR = "ededed"
 
 
-def full_name(forge: Forge, req: Request) -> str:
-    """The canonical ``owner/name`` of the request's repository (404 if it does not exist)."""
-    return str(forge.repo(req.params["owner"], req.params["repo"])["full_name"])
-
-
 def reactions_json(url: str) -> dict[str, Any]:
     return {"url": url, "total_count": 0, **dict.fromkeys(REACTION_KEYS, 0)}
-
-
-def body_dict(req: Request) -> dict[str, Any]:
-    data = req.json()
-    if not isinstance(data, dict):
-        raise ApiError(400, "Problems parsing JSON")
-    return data
-
-
-def require_str(data: dict[str, Any], key: str, resource: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise validation_failed(resource, "missing_field", key)
-    return value
 
 
 # ---- labels -------------------------------------------------------------------------------

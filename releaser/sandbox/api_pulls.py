@@ -16,24 +16,18 @@ import os
 import subprocess
 from typing import Any
 
-from releaser.sandbox.api_issues import (
-    body_dict,
-    edit_issue,
-    full_name,
-    get_issue_doc,
-    issue_json,
-    labels_of,
-    new_issue,
-    require_str,
-)
+from releaser.sandbox.api_issues import edit_issue, get_issue_doc, issue_json, labels_of, new_issue
 from releaser.sandbox.forge import Forge, git_env, now_iso
 from releaser.sandbox.http import (
     ROUTER,
     ApiError,
     Request,
     Response,
+    body_dict,
+    full_name,
     not_found,
     paginate,
+    require_str,
     validation_failed,
 )
 

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from releaser.sandbox.api_issues import body_dict, full_name, require_str
 from releaser.sandbox.api_pulls import merged_pulls_between
 from releaser.sandbox.forge import Forge, now_iso
 from releaser.sandbox.http import (
@@ -30,8 +29,11 @@ from releaser.sandbox.http import (
     ApiError,
     Request,
     Response,
+    body_dict,
+    full_name,
     not_found,
     paginate,
+    require_str,
     validation_failed,
 )
 

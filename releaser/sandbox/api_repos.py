@@ -17,6 +17,7 @@ from releaser.sandbox.http import (
     Request,
     Response,
     paginate,
+    require_str,
     validation_failed,
 )
 
@@ -107,9 +108,7 @@ def create_repository(
 
 def _create(forge: Forge, req: Request, owner: str, owner_type: str) -> Response:
     data = req.json()
-    name = data.get("name")
-    if not isinstance(name, str) or not name:
-        raise validation_failed("Repository", "missing_field", "name")
+    name = require_str(data, "name", "Repository")
     extra = {k: data[k] for k in _EDITABLE if k in data and k not in ("description", "homepage")}
     doc = create_repository(
         forge,
@@ -299,9 +298,7 @@ def merge(forge: Forge, req: Request) -> Response:
 def dispatch(forge: Forge, req: Request) -> Response:
     full = _repo_name(forge, req)
     data = req.json()
-    event_type = data.get("event_type")
-    if not isinstance(event_type, str) or not event_type:
-        raise validation_failed("Dispatch", "missing_field", "event_type")
+    event_type = require_str(data, "event_type", "Dispatch")
     forge.insert(
         "dispatch",
         full,

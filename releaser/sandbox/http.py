@@ -192,3 +192,27 @@ def bool_query(req: Request, name: str) -> bool | None:
 
 def pick(mapping: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
     return {k: mapping[k] for k in keys if k in mapping}
+
+
+# ---- request helpers shared by the API modules -------------------------------------------
+
+
+def full_name(forge: Forge, req: Request) -> str:
+    """The canonical ``owner/name`` of the request's repository (404 if it does not exist)."""
+    return str(forge.repo(req.params["owner"], req.params["repo"])["full_name"])
+
+
+def body_dict(req: Request) -> dict[str, Any]:
+    """The JSON body, which must be an object."""
+    data = req.json()
+    if not isinstance(data, dict):
+        raise ApiError(400, "Problems parsing JSON")
+    return data
+
+
+def require_str(data: dict[str, Any], key: str, resource: str) -> str:
+    """``data[key]``, a non-empty string, else GitHub's 422 ``missing_field``."""
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise validation_failed(resource, "missing_field", key)
+    return value
