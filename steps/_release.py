@@ -1,8 +1,8 @@
 """Lookups the tag, build, publish, merge and next stages share, memoised per command.
 
 Every lookup here is read-only; results are kept in ``ctx.cache`` so one command reads each
-thing once. A step's ``run()`` calls :func:`forget` for what it changed, so the engine's
-re-check after the write sees the new state.
+thing once. The engine forgets every read after a write (``Context.forget_reads``), so its
+re-check sees the new state; :func:`forget` is for a step that must re-read within ``run()``.
 """
 
 from __future__ import annotations

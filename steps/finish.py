@@ -167,49 +167,42 @@ class MergeBack(Step):
         remote = rel.remote_tag(ctx)
         if remote is None:
             raise RemoteError(rel.tag_missing(ctx))
-        try:
-            head = ctx.git.ref_sha(f"refs/heads/{branch}")
-            if head is None:
-                fixes = version_fixes(ctx, ctx.tag)
-                sha = remote.commit
-                if fixes:
-                    base = repo.get_git_commit(remote.commit)
-                    tree = repo.create_git_tree(
-                        [
-                            InputGitTreeElement(p, "100644", "blob", content=t)
-                            for p, t in fixes.items()
-                        ],
-                        base.tree,
-                    )
-                    commit = repo.create_git_commit(
-                        f"Keep {default}'s development version\n\n"
-                        f"Merging {ctx.tag} back must not change {default}'s version files.",
-                        tree,
-                        [base],
-                    )
-                    sha = commit.sha
-                ctx.ui.debug(f"POST git/refs refs/heads/{branch} {sha}")
-                repo.create_git_ref(f"refs/heads/{branch}", sha)
-            pull = self._pull(ctx)
-            if pull is None or pull.state != "open":
-                issue = rel.tracking_issue(ctx)
-                body = f"Merges {ctx.tag} back into {default} (merge commit, never squash)."
-                if issue is not None:
-                    body += f"\n\nTracking issue: #{issue.number}"
-                pull = repo.create_pull(
-                    base=default, head=branch, title=f"Merge {ctx.tag} into {default}", body=body
+        head = ctx.git.ref_sha(f"refs/heads/{branch}")
+        if head is None:
+            fixes = version_fixes(ctx, ctx.tag)
+            sha = remote.commit
+            if fixes:
+                base = repo.get_git_commit(remote.commit)
+                tree = repo.create_git_tree(
+                    [InputGitTreeElement(p, "100644", "blob", content=t) for p, t in fixes.items()],
+                    base.tree,
                 )
-            try:
-                pull.merge(merge_method="merge")
-            except GithubException as exc:
-                if exc.status in (405, 409):
-                    raise RemoteError(
-                        f"PR #{pull.number} can't be merged ({exc.data}): " + _resolve_by_hand(ctx)
-                    ) from exc
-                raise
-        finally:
-            rel.forget(ctx)
-            ctx.git.ls_remote(refresh=True)
+                commit = repo.create_git_commit(
+                    f"Keep {default}'s development version\n\n"
+                    f"Merging {ctx.tag} back must not change {default}'s version files.",
+                    tree,
+                    [base],
+                )
+                sha = commit.sha
+            ctx.ui.debug(f"POST git/refs refs/heads/{branch} {sha}")
+            repo.create_git_ref(f"refs/heads/{branch}", sha)
+        pull = self._pull(ctx)
+        if pull is None or pull.state != "open":
+            issue = rel.tracking_issue(ctx)
+            body = f"Merges {ctx.tag} back into {default} (merge commit, never squash)."
+            if issue is not None:
+                body += f"\n\nTracking issue: #{issue.number}"
+            pull = repo.create_pull(
+                base=default, head=branch, title=f"Merge {ctx.tag} into {default}", body=body
+            )
+        try:
+            pull.merge(merge_method="merge")
+        except GithubException as exc:
+            if exc.status in (405, 409):
+                raise RemoteError(
+                    f"PR #{pull.number} can't be merged ({exc.data}): " + _resolve_by_hand(ctx)
+                ) from exc
+            raise
 
 
 CLOSED_MARKER = "<!-- releaser:release-pr-closed -->"
@@ -279,13 +272,10 @@ class CloseReleasePR(Step):
         pull = self._pull(ctx)
         if pull is None or pull.state != "open":
             return
-        try:
-            # A crash between the comment and the close must not comment twice.
-            if not any(CLOSED_MARKER in (c.body or "") for c in pull.get_issue_comments()):
-                pull.create_issue_comment(self._comment(ctx))
-            pull.edit(state="closed")
-        finally:
-            rel.forget(ctx, "review-release-pr")
+        # A crash between the comment and the close must not comment twice.
+        if not any(CLOSED_MARKER in (c.body or "") for c in pull.get_issue_comments()):
+            pull.create_issue_comment(self._comment(ctx))
+        pull.edit(state="closed")
 
 
 class NextDevVersion(NextDevBump):
@@ -364,15 +354,6 @@ class CloseTrackingIssue(Step):
         issue = rel.tracking_issue(ctx)
         if issue is None:
             raise RemoteError(f"no tracking issue: run `releaser start {ctx.version}`")
-        try:
-            if self._comment(ctx) is None:
-                issue.create_comment(summary_comment(ctx))
-            issue.edit(state="closed", state_reason="completed")
-        finally:
-            rel.forget(ctx, "summary-comment", "tracking_issue")
-            try:
-                from releaser.checklist import find_tracking_issue
-
-                find_tracking_issue(ctx, refresh=True)
-            except ImportError:
-                pass
+        if self._comment(ctx) is None:
+            issue.create_comment(summary_comment(ctx))
+        issue.edit(state="closed", state_reason="completed")

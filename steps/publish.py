@@ -144,37 +144,34 @@ class GitHubRelease(Step):
         release = rel.github_release(ctx)
         body = release_body(ctx)
         generate = str(_github(ctx).notes) == "generate"
-        try:
+        if release is None:
+            try:
+                ctx.github.repo.create_git_release(
+                    ctx.tag,
+                    name=ctx.tag,
+                    message=body,
+                    draft=False,
+                    prerelease=ctx.version.is_rc,
+                    generate_release_notes=generate,
+                    make_latest="false" if ctx.version.is_rc else "true",
+                )
+                return
+            except GithubException as exc:
+                if exc.status != 422 or "already_exists" not in str(exc.data):
+                    raise
+            rel.forget(ctx, "github_release")  # someone made it meanwhile: update it
+            release = rel.github_release(ctx)
             if release is None:
-                try:
-                    ctx.github.repo.create_git_release(
-                        ctx.tag,
-                        name=ctx.tag,
-                        message=body,
-                        draft=False,
-                        prerelease=ctx.version.is_rc,
-                        generate_release_notes=generate,
-                        make_latest="false" if ctx.version.is_rc else "true",
-                    )
-                    return
-                except GithubException as exc:
-                    if exc.status != 422 or "already_exists" not in str(exc.data):
-                        raise
-                rel.forget(ctx, "github_release")  # someone made it meanwhile: update it
-                release = rel.github_release(ctx)
-                if release is None:
-                    raise RemoteError("the forge says the release exists but it can't be read")
-            new_body = release.body or ""
-            if body and _norm(body).strip() not in _norm(new_body):
-                new_body = body
-            release.update_release(
-                name=ctx.tag,
-                message=new_body,
-                draft=False,
-                prerelease=ctx.version.is_rc,
-            )
-        finally:
-            rel.forget(ctx, "github_release")
+                raise RemoteError("the forge says the release exists but it can't be read")
+        new_body = release.body or ""
+        if body and _norm(body).strip() not in _norm(new_body):
+            new_body = body
+        release.update_release(
+            name=ctx.tag,
+            message=new_body,
+            draft=False,
+            prerelease=ctx.version.is_rc,
+        )
 
 
 class PublishWorkflows(WorkflowRuns):
@@ -400,15 +397,12 @@ class ReleaseAssets(Step):
             raise RemoteError(blocked)
         plan = plan_assets(ctx, release, local)
         remote = remote_assets(ctx, release)
-        try:
-            for name in plan.replace:
-                ctx.ui.debug(f"DELETE releases/assets/{remote[name].id} ({name})")
-                remote[name].delete_asset()
-                _upload(ctx, release, name, local[name], "application/octet-stream")
-            for name in plan.upload:
-                _upload(ctx, release, name, local[name], "application/octet-stream")
-        finally:
-            rel.forget(ctx, f"assets:{release.id}")
+        for name in plan.replace:
+            ctx.ui.debug(f"DELETE releases/assets/{remote[name].id} ({name})")
+            remote[name].delete_asset()
+            _upload(ctx, release, name, local[name], "application/octet-stream")
+        for name in plan.upload:
+            _upload(ctx, release, name, local[name], "application/octet-stream")
 
 
 # -- checksums --------------------------------------------------------------------------
@@ -517,17 +511,14 @@ class Checksums(Step):
         name = str(_github(ctx).checksums)
         expected = checksums_text(ctx, release)
         remote = remote_assets(ctx, release)
-        try:
-            for item in todo:
-                if item in remote:
-                    ctx.ui.debug(f"DELETE releases/assets/{remote[item].id} ({item})")
-                    remote[item].delete_asset()
-                if item == name:
-                    _upload(ctx, release, name, expected, "text/plain")
-                else:
-                    key = rel.gpg_key(ctx)
-                    assert key is not None
-                    signature = sign_detached(expected, key, rel.gnupg_home(ctx))
-                    _upload(ctx, release, item, signature, "application/pgp-signature")
-        finally:
-            rel.forget(ctx, f"assets:{release.id}")
+        for item in todo:
+            if item in remote:
+                ctx.ui.debug(f"DELETE releases/assets/{remote[item].id} ({item})")
+                remote[item].delete_asset()
+            if item == name:
+                _upload(ctx, release, name, expected, "text/plain")
+            else:
+                key = rel.gpg_key(ctx)
+                assert key is not None
+                signature = sign_detached(expected, key, rel.gnupg_home(ctx))
+                _upload(ctx, release, item, signature, "application/pgp-signature")

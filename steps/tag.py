@@ -113,10 +113,7 @@ class MergeReleasePR(Step):
         if pr is None:
             raise RemoteError("the release PR disappeared", "re-run the command")
         ctx.ui.debug(f"PUT pulls/{pr.number}/merge merge_method=merge sha={pr.head.sha}")
-        try:
-            pr.merge(merge_method="merge", sha=pr.head.sha)
-        finally:
-            rel.forget(ctx, "release_pr", "tag_target")
+        pr.merge(merge_method="merge", sha=pr.head.sha)
 
 
 class TagCommitReady(Step):
