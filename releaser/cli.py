@@ -6,6 +6,7 @@ functions that need them, never here (``releaser --help`` is checked for it).
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -248,7 +249,16 @@ def _run_stages(g: Globals, version: str, stages: list[str], stage_opts: dict[st
             ctx.close()
 
 
-def _stage_command(stage: str, doc: str) -> Callable[..., None]:
+ReplaceAssetsOpt = Annotated[
+    bool, typer.Option("--replace-assets", help="Replace release assets whose content differs.")
+]
+# Stage commands that publish release assets also take --replace-assets.
+ASSET_COMMANDS = ("publish", "release")
+
+
+def _stage_command(name: str, stages: list[str], doc: str) -> Callable[..., None]:
+    """The command running ``stages`` (one stage, or all of them for ``release``)."""
+
     def command(
         ctx: typer.Context,
         version: VersionArg,
@@ -258,11 +268,16 @@ def _stage_command(stage: str, doc: str) -> Callable[..., None]:
         take_over: TakeOverOpt = False,
         dry_run: DryRunOpt = False,
         yes: YesOpt = False,
+        replace_assets: ReplaceAssetsOpt = False,
     ) -> None:
-        _run_stages(_globals(ctx), version, [stage], locals())
+        _run_stages(_globals(ctx), version, stages, locals())
 
     command.__doc__ = doc
-    command.__name__ = stage
+    command.__name__ = name
+    if name not in ASSET_COMMANDS:  # Typer reads options from the signature
+        signature = inspect.signature(command)
+        params = [p for p in signature.parameters.values() if p.name != "replace_assets"]
+        command.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
     return command
 
 
@@ -270,47 +285,9 @@ def _register_stages() -> None:
     from releaser.stages import STAGE_HELP, STAGES
 
     for stage in STAGES:
-        if stage == "publish":
-            continue
-        app.command(name=stage)(_stage_command(stage, STAGE_HELP[stage]))
-
-
-@app.command()
-def publish(
-    ctx: typer.Context,
-    version: VersionArg,
-    only: OnlyOpt = None,
-    skip: SkipOpt = None,
-    no_wait: NoWaitOpt = False,
-    take_over: TakeOverOpt = False,
-    dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
-    replace_assets: Annotated[
-        bool, typer.Option("--replace-assets", help="Replace release assets whose content differs.")
-    ] = False,
-) -> None:
-    """GitHub release, assets and checksums; image tags, packages, distributions."""
-    _run_stages(_globals(ctx), version, ["publish"], locals())
-
-
-@app.command()
-def release(
-    ctx: typer.Context,
-    version: VersionArg,
-    only: OnlyOpt = None,
-    skip: SkipOpt = None,
-    no_wait: NoWaitOpt = False,
-    take_over: TakeOverOpt = False,
-    dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
-    replace_assets: Annotated[
-        bool, typer.Option("--replace-assets", help="Replace release assets whose content differs.")
-    ] = False,
-) -> None:
-    """Every stage in order, stopping where an operator is needed."""
-    from releaser.stages import STAGES
-
-    _run_stages(_globals(ctx), version, list(STAGES), locals())
+        app.command(name=stage)(_stage_command(stage, [stage], STAGE_HELP[stage]))
+    release_doc = "Every stage in order, stopping where an operator is needed."
+    app.command(name="release")(_stage_command("release", list(STAGES), release_doc))
 
 
 @app.command()
