@@ -67,3 +67,53 @@ class RemoteError(ReleaserError):
     """A service answered in a way the step can't act on (auth, permission, 5xx after retries)."""
 
     exit_code = EXIT_FAILED
+
+
+class CredentialError(UsageError):
+    """A service refused a credential or its scope (exit 2: nothing was written)."""
+
+
+class Unreachable(RemoteError):
+    """A service could not be reached at all (connection refused, DNS, timeout)."""
+
+
+class HTTPError(RemoteError):
+    """A service answered with an error status the caller did not expect.
+
+    ``status``, ``body`` (decoded JSON or text) and ``headers`` let the caller decide (a 422
+    ``already_exists`` after an ambiguous write, say); the message is ready to print.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        status: int,
+        body: object = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, hint)
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+class AmbiguousWrite(RemoteError):
+    """A write was sent but its answer was lost: it may or may not have been applied.
+
+    Never retried blindly: the engine re-checks remote state, and a step that can't tell
+    asks the operator.
+    """
+
+
+class RateLimited(StillRunning):
+    """A service's rate limit lasts longer than the configured wait (exit 4: re-run later)."""
+
+
+def describe_exception(exc: BaseException) -> str:
+    """A one-line description of an unexpected exception (no traceback)."""
+    if isinstance(exc, ReleaserError):
+        return exc.message
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".strip(": ")

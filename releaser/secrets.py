@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from releaser.errors import UsageError
-from releaser.ui import Redactor
+from releaser.redact import Redactor
 
 
 class Secrets:

@@ -18,10 +18,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from releaser.redact import Redactor
+
 if TYPE_CHECKING:
     from releaser.step import Action, StepResult
-
-REDACTED = "***"
 
 STATUS_STYLE = {
     "done": "green",
@@ -33,23 +33,6 @@ STATUS_STYLE = {
     "skipped": "dim",
     "planned": "blue",
 }
-
-
-class Redactor:
-    """Holds the secret values of this process; ``redact`` hides them in any text."""
-
-    def __init__(self) -> None:
-        self._secrets: set[str] = set()
-
-    def add(self, value: str | None) -> None:
-        if value and len(value) >= 4:
-            self._secrets.add(value)
-
-    def redact(self, text: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
 
 
 class RedactingStream:
@@ -124,6 +107,10 @@ class UI:
 
     def warn(self, message: str) -> None:
         self.err.print(f"[yellow]warning:[/yellow] {escape(message)}")
+
+    def notice(self, message: str) -> None:
+        """A line shown without ``-v``: a long wait and its reason, a fallback taken."""
+        self.err.print(f"[cyan]{escape(self.redactor.redact(message))}[/cyan]")
 
     # -- narration ---------------------------------------------------------------------
 

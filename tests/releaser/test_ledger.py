@@ -24,7 +24,7 @@ from releaser.ledger import (
     utcnow,
 )
 from releaser.step import Status, StepResult
-from releaser.ui import Redactor
+from releaser.redact import Redactor
 
 TOKEN = "ghp_s3cr3tT0kenValue"
 
