@@ -1,4 +1,4 @@
-"""The tracking issue's checklist: rendered from ``steps.PLANS``, ticked as steps complete.
+"""The tracking issue's checklist: rendered from the release plan, ticked as steps complete.
 
 The checklist sits between two HTML comment markers in the issue body, so it can be found
 and updated while the rest of the body stays the maintainers' own. One line per step that
@@ -17,19 +17,17 @@ import random
 import re
 import time
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from releaser.step import Status
 
 if TYPE_CHECKING:
-    from github.Issue import Issue
-
-    from releaser.context import Context
+    from releaser.api import StepContext as Context
+    from releaser.models import Issue
     from releaser.step import StepResult
 
 START_MARKER = "<!-- releaser:checklist:start -->"
 END_MARKER = "<!-- releaser:checklist:end -->"
-CACHE_KEY = "tracking-issue"
 SYNC_ATTEMPTS = 5
 SETTLE_MAX = 3.0  # seconds to wait before re-reading the issue after an edit
 
@@ -45,9 +43,6 @@ def issue_title(ctx: Context) -> str:
 
 def render_checklist(ctx: Context) -> str:
     """The tracking issue's body for this release: an intro and the checklist (offline)."""
-    from releaser.engine import step_applies
-    from steps import PLANS, STAGE_HELP
-
     version = ctx.version
     name = ctx.config.project.name
     lines = [
@@ -61,13 +56,10 @@ def render_checklist(ctx: Context) -> str:
         "",
         START_MARKER,
     ]
-    for stage, steps in PLANS.items():
-        applicable = [s for s in steps if step_applies(s, ctx)]
-        if not applicable:
-            continue
-        lines += ["", f"### {stage}", "", f"`releaser {stage} {version}`: {STAGE_HELP[stage]}"]
+    for stage in ctx.release_plan():
+        lines += ["", f"### {stage.stage}", "", f"`releaser {stage.stage} {version}`: {stage.help}"]
         lines.append("")
-        lines += [f"- [ ] {s.name}: {s.doc().summary}" for s in applicable]
+        lines += [f"- [ ] {s.name}: {s.doc().summary}" for s in stage.steps]
     lines += ["", END_MARKER, ""]
     return "\n".join(lines)
 
@@ -130,53 +122,14 @@ def items(body: str | None) -> set[str]:
 # -- the issue on the forge ---------------------------------------------------------------
 
 
-def find_tracking_issue(ctx: Context, refresh: bool = False) -> Issue | None:
+def find_tracking_issue(ctx: Context) -> Issue | None:
     """The release's tracking issue (open or closed, exact title), or None.
 
-    With ``[tracking_issue] labels``, the issues carrying the first label are listed;
-    otherwise the search API is asked, then the 100 most recent issues are read (search
-    lags behind a just-created issue). Found issues are memoised for the command.
+    With ``[tracking_issue] labels`` the issues carrying the first label are listed;
+    otherwise the search API, then the most recent issues (``Forge.find_issue``).
     """
-    cached = ctx.cache.get(CACHE_KEY)
-    if cached is not None and not refresh:
-        return cached
-    repo = ctx.github.repo
-    title = issue_title(ctx)
     labels = list(ctx.config.tracking_issue.labels or [])
-    found: Any = None
-    if labels:
-        found = _first_titled(
-            repo.get_issues(state="all", labels=labels[:1], sort="created", direction="desc"),
-            title,
-        )
-    else:
-        query = f'repo:{ctx.repo_name} is:issue in:title "{title}"'
-        found = _first_titled(ctx.github.gh.search_issues(query), title)
-        if found is None:
-            recent = repo.get_issues(state="all", sort="created", direction="desc")
-            found = _first_titled(recent.get_page(0), title)
-    if found is not None:
-        ctx.cache[CACHE_KEY] = found
-    return found
-
-
-def _first_titled(issues: Iterable[Any], title: str) -> Any:
-    for issue in issues:
-        # html_url, not pull_request: a missing attribute would cost a GET per issue
-        if issue.title == title and "/pull/" not in str(issue.html_url):
-            return issue
-    return None
-
-
-def create_issue(ctx: Context, title: str, body: str, labels: list[str]) -> Issue:
-    """Create an issue with exactly one POST (the client never retries a POST: after an
-    ambiguous failure the engine's re-check finds the issue if it was created)."""
-    return ctx.github.repo.create_issue(title=title, body=body, labels=labels)
-
-
-def remember_issue(ctx: Context, issue: Issue) -> None:
-    """Memoise an issue just created or edited (later steps link it without a read)."""
-    ctx.cache[CACHE_KEY] = issue
+    return ctx.forge.find_issue(issue_title(ctx), labels[0] if labels else None)
 
 
 def sync_checklist(ctx: Context, results: Iterable[StepResult]) -> bool:
@@ -194,25 +147,24 @@ def sync_checklist(ctx: Context, results: Iterable[StepResult]) -> bool:
     issue = find_tracking_issue(ctx)
     if issue is None:
         return False
-    body = issue.body or ""
+    body = issue.body
     wanted = set(ticks) & items(body)
     if wanted <= ticked(body):
         return False  # every tick is there already: a re-run reads nothing more
     wrote = False
     for _attempt in range(SYNC_ATTEMPTS):
         started = time.monotonic()
-        issue = ctx.github.repo.get_issue(issue.number)  # fresh: never write a stale body
-        body = issue.body or ""
+        issue = ctx.forge.issue(issue.number, fresh=True)  # never write a stale body
+        body = issue.body
         wanted = set(ticks) & items(body)
         if wanted <= ticked(body):
             break
-        issue.edit(body=apply_ticks(body, ticks))
+        issue = ctx.forge.update_issue(issue.number, body=apply_ticks(body, ticks))
         wrote = True
-        ctx.ui.debug(f"ticked {', '.join(sorted(wanted - ticked(body)))} on #{issue.number}")
+        ctx.debug(f"ticked {', '.join(sorted(wanted - ticked(body)))} on #{issue.number}")
         # The forge has no compare-and-swap for issues: a driver that read the body just
         # before our edit may overwrite it. Its read-modify-write takes about as long as
         # ours, so re-read only once that has passed; then re-apply what was dropped.
         window = time.monotonic() - started
         time.sleep(min(SETTLE_MAX, 0.05 + window * (2 + random.random())))
-    remember_issue(ctx, issue)
     return wrote

@@ -104,18 +104,16 @@ def handled(ui: Any) -> Iterator[None]:
     except Exception as exc:
         # A client library failed outside a step (a claim, a summary): one message, no
         # traceback unless -v; a refused token or scope is a usage error (exit 2).
-        from releaser.engine import credential_error, describe_exception
+        from releaser.errors import describe_exception
 
         if debug:
             import traceback
 
             ui.debug(traceback.format_exc())
-        try:
-            credential_error(exc)
-        except ReleaserError as usage:
-            ui.error(usage.message, usage.hint)
-            raise typer.Exit(usage.exit_code) from None
-        ui.error(describe_exception(exc), "re-run the command (it is safe); -v shows the details")
+        ui.error(
+            describe_exception(exc),
+            "this is a bug in releaser or an answer it did not expect; -v shows the details",
+        )
         raise typer.Exit(1) from None
 
 
@@ -213,8 +211,9 @@ VersionArg = Annotated[str, typer.Argument(help="The release, e.g. v1.2.0-rc1")]
 
 
 def _context(g: Globals, version: str, ui: Any, stage_opts: dict[str, Any]) -> Any:
+    from releaser.commands import make_context
     from releaser.config import load_config
-    from releaser.context import Context, Options
+    from releaser.context import Options
     from releaser.secrets import Secrets
     from releaser.version import Version
 
@@ -234,7 +233,7 @@ def _context(g: Globals, version: str, ui: Any, stage_opts: dict[str, Any]) -> A
     )
     env_files = [config.root / ".env", Path.cwd() / ".env"]
     secrets = Secrets(ui.redactor, env_files, interactive=options.interactive)
-    return Context(config=config, version=parsed, options=options, ui=ui, secrets=secrets)
+    return make_context(config, parsed, options, ui, secrets)
 
 
 def _run_stages(g: Globals, version: str, stages: list[str], stage_opts: dict[str, Any]) -> None:

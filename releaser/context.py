@@ -1,5 +1,10 @@
-"""The Context a command builds once and hands to every step: config, version, options, UI,
-credentials, and the service clients (created on first use, so offline commands stay fast).
+"""The Context a command builds once and hands to every step (as a ``StepContext``).
+
+It holds the config, the version, the options, the UI and the credentials, and creates the
+service clients on first use (offline commands stay fast): the forge facade (``forge``), git
+(``git``), the ledger, the other services (``services``). It owns the command's one
+:class:`~releaser.memo.Memo`, hands declared results to steps (``need`` / ``peek``), and
+knows which step is running in each thread, so a step's ledger records carry its name.
 """
 
 from __future__ import annotations
@@ -7,29 +12,38 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from releaser.errors import UsageError
+from releaser.memo import Memo
 from releaser.secrets import Secrets
+from releaser.step import Pending, Result, Step, skip_reason
 from releaser.ui import UI
 
 if TYPE_CHECKING:
+    from releaser.api import Intent, StagePlan
     from releaser.clients.git import Git
-    from releaser.clients.github import GitHub
+    from releaser.clients.github import GitHubAPI
     from releaser.config import Config
+    from releaser.forge import Forge
     from releaser.ledger import Ledger
     from releaser.sandbox.server import SandboxServer
+    from releaser.services import Services
     from releaser.version import Version
 
 T = TypeVar("T")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Options:
+    """The command line's options, as the commands hand them over (one typed object)."""
+
     dry_run: bool = False
     yes: bool = False
     non_interactive: bool = False
@@ -54,7 +68,12 @@ class ForgeEndpoint:
     api_url: str
     git_url: str  # repositories at {git_url}/{owner}/{name}.git
     token: str
+    token_env: str = "GITHUB_TOKEN"
     sandbox: SandboxServer | None = None
+
+
+class UndeclaredResult(Exception):
+    """A step or result asked for a result it does not declare in ``needs`` (a bug)."""
 
 
 @dataclass
@@ -64,38 +83,18 @@ class Context:
     options: Options
     ui: UI
     secrets: Secrets
-    # dry-run: steps the run has planned, treated as done when planning what follows
-    planned: set[str] = field(default_factory=set)
-    # per-command scratch space for steps (e.g. a computed changelog), keyed by step name
-    cache: dict[str, Any] = field(default_factory=dict)
-    _memo_locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
-    _memo_guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def memo(self, key: str, compute: Callable[[], T]) -> T:
-        """``compute()`` once per command for ``key``, even when `status` checks steps in
-        parallel threads (one lock per key: concurrent callers wait for the first)."""
-        if key not in self.cache:
-            with self._memo_guard:
-                lock = self._memo_locks.setdefault(key, threading.Lock())
-            with lock:
-                if key not in self.cache:
-                    self.cache[key] = compute()
-        value: T = self.cache[key]
-        return value
-
-    def forget_reads(self) -> None:
-        """Forget what this command has read (after a write, or when a stage starts): the
-        next check must see the forge as it is now, not as an earlier step saw it."""
-        self.cache.clear()
-        git = self.__dict__.get("git")
-        if git is not None:
-            git.forget()
+    plans: dict[str, list[Step]] = field(default_factory=dict)  # the release process
+    stage_help: dict[str, str] = field(default_factory=dict)
+    memo: Memo = field(default_factory=Memo)
+    # dry run: result -> the planned step that would change it
+    _pending: dict[int, str] = field(default_factory=dict, repr=False)
+    _local: threading.local = field(default_factory=threading.local, repr=False)
 
     # -- names -------------------------------------------------------------------------
 
-    def fmt(self, template: str) -> str:
+    def fmt(self, template: str, **extra: Any) -> str:
         """A config template filled with this version's fields (``release-v{major}.{minor}``)."""
-        return str(self.config.render(template, self.version))
+        return str(self.config.render(template, self.version, **extra))
 
     @property
     def tag(self) -> str:
@@ -109,10 +108,182 @@ class Context:
     def repo_name(self) -> str:
         return str(self.config.project.repo)
 
+    def debug(self, text: str) -> None:
+        self.ui.debug(text)
+
+    def doc_fields(self) -> dict[str, str]:
+        """Fields a step's by-hand text may use besides the version fields."""
+        project = self.config.project
+        release_branch = project.release_branch
+        return {
+            "version_branch": self.version_branch,
+            "default_branch": str(project.default_branch),
+            "release_branch": self.fmt(str(release_branch)) if release_branch else "",
+            "issue_title": self.fmt(str(self.config.tracking_issue.title)),
+        }
+
+    def author(self) -> dict[str, str] | None:
+        """Who commits and tags: ``[git] author_name`` / ``author_email``, else the
+        repository's git identity (``git config user.name`` where releaser.toml is), else None
+        (the forge then uses the token's user)."""
+        return self._identity
+
+    @cached_property
+    def _identity(self) -> dict[str, str] | None:
+        git = self.config.git
+        name, email = git.author_name, git.author_email
+        if not (name and email):
+            import subprocess
+
+            def config(key: str) -> str:
+                proc = subprocess.run(
+                    ["git", "-C", str(self.config.root), "config", "--get", key],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                return proc.stdout.strip()
+
+            name = name or config("user.name")
+            email = email or config("user.email")
+        return {"name": str(name), "email": str(email)} if name and email else None
+
+    def now(self) -> float:
+        return time.time()
+
+    # -- declared results --------------------------------------------------------------
+
+    @contextmanager
+    def running(self, step: Step | Result[Any] | None) -> Iterator[None]:
+        """Mark ``step`` as the one this thread runs (ledger records, declared needs)."""
+        stack: list[Any] = self._stack()
+        stack.append(step)
+        try:
+            yield
+        finally:
+            stack.pop()
+
+    def _stack(self) -> list[Any]:
+        stack = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        return stack
+
+    @property
+    def current_step(self) -> Step | None:
+        return next((s for s in reversed(self._stack()) if isinstance(s, Step)), None)
+
+    def need(self, result: Result[T]) -> T:
+        """A declared result (computed once per command): raises Pending in a dry run when a
+        planned step would change it."""
+        stack = self._stack()
+        asker = stack[-1] if stack else None
+        if asker is not None and result not in asker.needs:
+            raise UndeclaredResult(
+                f"{getattr(asker, 'name', asker)} asks for {result.name} without declaring it "
+                "in needs"
+            )
+        by = self._pending.get(id(result))
+        if by is not None and not getattr(self._local, "as_is", False):
+            raise Pending(result, by)
+
+        def compute() -> T:
+            with self.running(result):
+                try:
+                    return result.compute(self)
+                except Pending as inner:
+                    raise Pending(result, inner.by) from None
+
+        return self.memo.get(("result", result.name), compute)
+
+    def current(self, result: Result[T]) -> T:
+        """A result as the services hold it now, even when a planned step would change it
+        (a dry-run plan describing a change relative to what is there: "after X")."""
+        if not self._pending:
+            return self.need(result)
+        previous = getattr(self._local, "as_is", False)
+        self._local.as_is = True
+        try:
+            return result.compute(self)
+        finally:
+            self._local.as_is = previous
+
+    def peek(self, result: Result[T]) -> T | Pending:
+        """Like ``need``, but a pending result is returned (its text says what would make it)."""
+        try:
+            return self.need(result)
+        except Pending as pending:
+            return pending
+
+    def mark_planned(self, step: Step) -> None:
+        """Dry run: ``step`` is planned; what it makes is pending from now on."""
+        for result in step.makes:
+            self._pending.setdefault(id(result), step.name)
+        self.forget_reads()
+
+    def forget_reads(self) -> None:
+        """Forget what this command has read (after a write, or while waiting): the next
+        check must see the services as they are now."""
+        self.memo.forget()
+
+    # -- the release process -----------------------------------------------------------
+
+    def release_plan(self) -> list[StagePlan]:
+        """The stages of this release with the steps that apply (checklists, PR bodies)."""
+        from releaser.api import StagePlan
+
+        out = []
+        for stage, steps in self.plans.items():
+            applying = [s for s in steps if skip_reason(s, self) is None]
+            if applying:
+                out.append(StagePlan(stage, self.stage_help.get(stage, ""), applying))
+        return out
+
+    # -- the ledger, for the running step ----------------------------------------------
+
+    def _step_name(self) -> str:
+        step = self.current_step
+        if step is None:
+            raise UndeclaredResult("ledger records are made by steps only")
+        return step.name
+
+    def intent(self, key: str, step: str | None = None) -> Intent | None:
+        from releaser.api import Intent
+
+        found = self.ledger.intent(step or self._step_name(), key)
+        if found is None:
+            return None
+        return Intent(
+            key=key,
+            done=found.get("type") == "result",
+            evidence=found.get("evidence"),
+            detail=str(found.get("detail") or ""),
+            by=str(found.get("by") or ""),
+            at=str(found.get("at") or ""),
+        )
+
+    def record_intent(self, key: str, detail: str) -> None:
+        self.ledger.record_intent(self._step_name(), key, detail)
+
+    def record_result(self, key: str, evidence: str | None) -> None:
+        self.ledger.record_result(self._step_name(), key, evidence)
+
+    # -- credentials -------------------------------------------------------------------
+
+    def secret(self, name: str) -> str | None:
+        return self.secrets.optional(name)
+
+    def env(self, name: str) -> str | None:
+        """A setting from the environment or .env that is not a credential (GNUPGHOME)."""
+        return os.environ.get(name) or self.secrets.optional(name)
+
+    def require_secret(self, name: str, purpose: str) -> str:
+        return self.secrets.get(name, purpose)
+
     # -- services ----------------------------------------------------------------------
 
     @cached_property
-    def forge(self) -> ForgeEndpoint:
+    def endpoint(self) -> ForgeEndpoint:
         """Where the forge is: the configured sandbox (started in-process) or GitHub."""
         forge_cfg = self.config.forge
         if forge_cfg.sandbox:
@@ -122,28 +293,48 @@ class Context:
             info = server.info()
             self.ui.redactor.add(info["token"])
             self.ui.debug(f"sandbox forge at {info['api_url']}")
-            return ForgeEndpoint(info["api_url"], info["git_url"], info["token"], server)
-        token = self.secrets.get(forge_cfg.token_env, "GitHub token (scopes: repo, workflow)")
+            return ForgeEndpoint(info["api_url"], info["git_url"], info["token"], sandbox=server)
+        token_env = str(forge_cfg.token_env)
+        token = self.secrets.get(token_env, "GitHub token (scopes: repo, workflow)")
         git_url = forge_cfg.git_url or "https://github.com"
-        return ForgeEndpoint(str(forge_cfg.api_url), str(git_url), token)
+        return ForgeEndpoint(str(forge_cfg.api_url), str(git_url), token, token_env)
 
     @cached_property
-    def github(self) -> GitHub:
-        from releaser.clients.github import GitHub
+    def api(self) -> GitHubAPI:
+        from releaser.clients.github import GitHubAPI
 
-        return GitHub(self.forge, self.repo_name, self.ui)
+        endpoint = self.endpoint
+        return GitHubAPI(
+            endpoint.api_url,
+            endpoint.token,
+            self.ui,
+            token_env=endpoint.token_env,
+            local=endpoint.sandbox is not None or _is_loopback(endpoint.api_url),
+        )
+
+    @cached_property
+    def forge(self) -> Forge:
+        from releaser.forge import Forge
+
+        return Forge(self.api, self.memo, self.repo_name)
 
     @cached_property
     def git(self) -> Git:
         from releaser.clients.git import Git
 
-        return Git(self.forge, self.repo_name, self.ui, self.work_dir / "git")
+        return Git(self.endpoint, self.repo_name, self.ui, self.work_dir / "git", self.memo)
 
     @cached_property
     def ledger(self) -> Ledger:
         from releaser.ledger import open_ledger
 
         return open_ledger(self)
+
+    @cached_property
+    def services(self) -> Services:
+        from releaser.services import Services
+
+        return Services(self)
 
     @property
     def work_dir(self) -> Path:
@@ -154,12 +345,25 @@ class Context:
         return path
 
     def close(self) -> None:
-        github = self.__dict__.get("github")
-        if github is not None:
-            github.close()
-        forge = self.__dict__.get("forge")
-        if forge is not None and forge.sandbox is not None:
-            forge.sandbox.stop()
+        services = self.__dict__.get("services")
+        if services is not None:
+            services.close()
+        api = self.__dict__.get("api")
+        if api is not None:
+            api.close()
+        git = self.__dict__.get("git")
+        if git is not None:
+            git.close()
+        endpoint = self.__dict__.get("endpoint")
+        if endpoint is not None and endpoint.sandbox is not None:
+            endpoint.sandbox.stop()
+
+
+def _is_loopback(url: str) -> bool:
+    from urllib.parse import urlparse
+
+    host = urlparse(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def require(condition: bool, message: str, hint: str | None = None) -> None:

@@ -32,15 +32,16 @@ wait_timeout = 120
 
 
 def _context(config_path: Path, version: str, ui: UI) -> Context:
+    from releaser.commands import make_context
     from releaser.config import load_config
-    from releaser.context import Context, Options
+    from releaser.context import Options
     from releaser.secrets import Secrets
     from releaser.version import Version
 
     config = load_config(config_path, config_path.parent)
     options = Options(non_interactive=True, yes=True, verbose=ui.verbose, driver="demo")
     secrets = Secrets(ui.redactor, [], environ={})
-    return Context(config, Version.parse(version), options, ui, secrets)
+    return make_context(config, Version.parse(version), options, ui, secrets)
 
 
 def _seed(base: Path, config_path: Path, ui: UI) -> None:
@@ -61,7 +62,7 @@ def _seed(base: Path, config_path: Path, ui: UI) -> None:
 
 def run_demo(directory: Path | None, keep: bool, ui: UI, verbose: bool = False) -> None:
     from releaser.commands.stage import run_stages
-    from steps import STAGES
+    from releaser.stages import STAGES
 
     started = time.monotonic()
     base = (directory or Path(tempfile.mkdtemp(prefix="releaser-demo-"))).resolve()
@@ -92,16 +93,18 @@ def run_demo(directory: Path | None, keep: bool, ui: UI, verbose: bool = False) 
 
 def _summary(ctx: Context, seconds: float) -> None:
     from releaser.checklist import find_tracking_issue
+    from releaser.models import PullRequest
 
     ui = ctx.ui
-    repo = ctx.github.repo
-    release = repo.get_release(ctx.tag)
+    release = ctx.forge.release(ctx.tag)
     ui.print(f"\n[bold green]Released {ctx.tag}[/bold green] in {seconds:.0f}s")
-    ui.print(f"  release:  {release.html_url}")
-    ui.print(f"  assets:   {', '.join(a.name for a in release.get_assets())}")
-    for pull in repo.get_pulls(state="all", sort="created"):
-        merged = "merged" if pull.merged else pull.state
-        ui.print(f"  PR #{pull.number}: {escape(pull.title)} ({merged})")
+    if release is not None:
+        ui.print(f"  release:  {release.html_url}")
+        ui.print(f"  assets:   {', '.join(a.name for a in ctx.forge.assets(release))}")
+    pulls = ctx.api.paginate(f"/repos/{ctx.repo_name}/pulls", {"state": "all", "sort": "created"})
+    for item in pulls:
+        pull = PullRequest.from_json(item)
+        ui.print(f"  PR #{pull.number}: {escape(pull.title)} ({pull.status})")
     issue = find_tracking_issue(ctx)
     if issue is not None:
         ui.print(f"  tracking issue: {issue.html_url} ({issue.state})")

@@ -49,6 +49,7 @@ UNCHECKED = "unchecked"  # configured, but no check exists yet; not a failure
 FAILING = frozenset({MISSING, INVALID})
 
 MIN_GIT = (2, 30)
+LOGIN = ("doctor", "login")  # the forge login, once the token row found it
 REQUIRED_SCOPES = ("repo", "workflow")
 TOKEN_HELP = (
     "create a token at https://github.com/settings/tokens (classic: scopes repo, workflow; "
@@ -85,7 +86,7 @@ class Row:
 CheckFn = Callable[["Context"], Iterable[Row]]
 
 # (section, check) in registration order, which is the order they run in ("" = always):
-# a later check may use what an earlier one found (the forge login, in ``ctx.cache``).
+# a later check may use what an earlier one found (the forge login, in ``ctx.memo``).
 CHECKS: list[tuple[str, CheckFn]] = []
 
 
@@ -201,8 +202,7 @@ def _where(ctx: Context) -> str:
 @doctor_check("forge")
 def github_access(ctx: Context) -> Iterator[Row]:
     """The token with a real read call, its scopes, the repository and push permission."""
-    from releaser.clients.github import GithubException
-    from releaser.errors import ReleaserError
+    from releaser.errors import CredentialError, ReleaserError, Unreachable
 
     token_env = ctx.config.forge.token_env
     if not _forge_token_available(ctx):
@@ -214,45 +214,26 @@ def github_access(ctx: Context) -> Iterator[Row]:
         )
         return
     try:
-        gh = ctx.github.gh
-        login = str(gh.get_user().login)
-    except GithubException as exc:
-        if exc.status == 401:
-            yield Row(
-                "github token",
-                INVALID,
-                f"{_where(ctx)} refused {token_env} (401 Bad credentials): wrong, expired or "
-                "revoked",
-                f"replace {token_env}; {TOKEN_HELP}",
-            )
-        else:
-            yield Row(
-                "github token",
-                INVALID,
-                f"GET /user answered {exc.status}",
-                "check [forge] api_url and the token",
-            )
+        response = ctx.api.request("GET", "/user")
+        login = str(response.json()["login"])
+    except CredentialError:
+        yield Row(
+            "github token",
+            INVALID,
+            f"{_where(ctx)} refused {token_env} (401 Bad credentials): wrong, expired or revoked",
+            f"replace {token_env}; {TOKEN_HELP}",
+        )
+        return
+    except Unreachable as exc:
+        yield Row("github token", INVALID, exc.message, exc.hint or "")
         return
     except ReleaserError as exc:
         yield Row("github token", INVALID, exc.message, exc.hint or "")
         return
-    except Exception as exc:  # connection refused, DNS, TLS: say so, don't crash the table
-        text = str(exc)
-        reason = next(
-            (r for r in ("Connection refused", "Name or service not known", "timed out",
-                         "CERTIFICATE_VERIFY_FAILED") if r in text),
-            text[:160],
-        )  # fmt: skip
-        yield Row(
-            "github token",
-            INVALID,
-            f"cannot reach {_where(ctx)}: {type(exc).__name__}: {reason}",
-            "check [forge] api_url and the network (proxy, VPN)",
-        )
-        return
-    ctx.cache["doctor.login"] = login
-    scopes = [s.strip() for s in (gh.oauth_scopes or []) if s.strip()]
-    if gh.oauth_scopes is None:
+    ctx.memo.put(LOGIN, login)
+    header = response.headers.get("x-oauth-scopes")
+    scopes = [s.strip() for s in (header or "").split(",") if s.strip()]
+    if header is None:
         yield Row(
             "github token",
             OK,
@@ -277,22 +258,17 @@ def github_access(ctx: Context) -> Iterator[Row]:
 
 
 def _repo_access(ctx: Context, full_name: str, label: str, need_push: bool) -> Iterator[Row]:
-    from releaser.clients.github import GithubException
     from releaser.errors import ReleaserError
 
     check = f"{label} {full_name}"
     try:
-        repo = ctx.github.repo if full_name == ctx.repo_name else ctx.github.repository(full_name)
-        permissions = repo.permissions
+        permissions = ctx.forge.other(full_name).repository().permissions
     except ReleaserError as exc:
         yield Row(check, INVALID, exc.message, exc.hint or "")
         return
-    except GithubException as exc:
-        yield Row(check, INVALID, f"GET /repos/{full_name} answered {exc.status}", TOKEN_HELP)
-        return
-    push = bool(permissions and permissions.push)
+    push = bool(permissions.get("push"))
     if push:
-        admin = " (admin)" if permissions and permissions.admin else ""
+        admin = " (admin)" if permissions.get("admin") else ""
         yield Row(check, OK, f"readable; the token can push{admin}")
     elif need_push:
         yield Row(
@@ -307,7 +283,7 @@ def _repo_access(ctx: Context, full_name: str, label: str, need_push: bool) -> I
 
 @doctor_check("downstream")
 def downstream_access(ctx: Context) -> Iterator[Row]:
-    if not _forge_token_available(ctx) or "doctor.login" not in ctx.cache:
+    if not _forge_token_available(ctx) or LOGIN not in ctx.memo:
         return  # the token row already says why
     seen: set[str] = set()
     for down in ctx.config.downstream:
@@ -397,9 +373,9 @@ def gpg_key(ctx: Context) -> Iterator[Row]:
 
 
 def _gpg_on_forge(ctx: Context, key: dict[str, Any], check: str) -> Iterator[Row]:
-    from releaser.clients.github import GithubException
+    from releaser.errors import ReleaserError
 
-    login = ctx.cache.get("doctor.login")
+    login = ctx.memo.get(LOGIN, lambda: None)
     label = f"{check} on the forge"
     if not login:
         return  # the token row already failed: nothing to ask the forge with
@@ -409,9 +385,10 @@ def _gpg_on_forge(ctx: Context, key: dict[str, Any], check: str) -> Iterator[Row
     )
     try:
         # the public list: needs no read:gpg_key scope, unlike /user/gpg_keys
-        status, body = ctx.github.request_json("GET", f"/users/{login}/gpg_keys")
-    except GithubException as exc:
-        status, body = exc.status, None
+        response = ctx.api.request("GET", f"/users/{login}/gpg_keys", ok=(404,))
+        status, body = response.status_code, response.json() if response.content else None
+    except ReleaserError:
+        status, body = 0, None
     if status == 404:
         yield Row(label, WARN, f"cannot verify: {_where(ctx)} has no GPG key listing (404)", fix)
         return

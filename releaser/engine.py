@@ -1,8 +1,12 @@
-"""Runs a stage's steps: check -> plan / ask / act -> verify / wait (DESIGN §4).
+"""Runs a stage's steps: check -> plan / ask / act -> verify / wait (docs/architecture.md).
 
 The engine owns everything around a step: narration, skipping, dry-run, confirmation of
-dangerous steps, questions, waiting on remote work, re-checking after a write, and error
-wrapping (messages get the step name here, never inside steps).
+dangerous steps, questions, waiting on remote work, re-checking after a write, handing over
+declared results, and error wrapping (messages get the step name here, never inside steps).
+
+Dry run: a step whose input a planned step would change (``Pending``) is planned after it
+("on the commit that version-bump would make"), never with a stale value; a step that is
+really blocked or failed is reported and the dry run goes on, then exits 1 like a live run.
 """
 
 from __future__ import annotations
@@ -12,37 +16,21 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from releaser.errors import InputNeeded, ReleaserError, StepFailed, StillRunning, UsageError
-from releaser.step import Action, Outcome, Status, Step, StepResult
+from releaser.errors import (
+    InputNeeded,
+    ReleaserError,
+    StepFailed,
+    StillRunning,
+    UsageError,
+    describe_exception,
+)
+from releaser.step import Action, Outcome, Pending, Status, Step, StepResult, skip_reason
 
 if TYPE_CHECKING:
     from releaser.context import Context
 
 SETTLE_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)  # re-checks after run() for asynchronous effects
-
-
-def skip_reason(step: Step, ctx: Context) -> str | None:
-    """Why a step is not part of this release (None when it is).
-
-    Kinds come from the step's ``only``/``skip``, overridden by ``[steps.NAME]``; then the
-    step's own ``applies()`` (its config is present).
-    """
-    only, skip = step.only, step.skip
-    override = ctx.config.step_override(step.name)
-    if override is not None:
-        if override.get("enabled") is False:
-            return f"disabled by [steps.{step.name}]"
-        only = tuple(override.get("only") or only)
-        skip = tuple(override.get("skip") or skip)
-    if not ctx.version.matches(only, skip):
-        return f"not for {ctx.version.kind} releases"
-    if not step.applies(ctx):
-        return "not configured for this project"
-    return None
-
-
-def step_applies(step: Step, ctx: Context) -> bool:
-    return skip_reason(step, ctx) is None
+RETRY_ANSWER = "it did not happen: do it now"
 
 
 def selected(step: Step, ctx: Context) -> bool:
@@ -61,6 +49,8 @@ class Engine:
         # steps are all done never calls it, so it writes nothing.
         self.before_write: Callable[[], None] = lambda: None
         self.last_results: list[StepResult] = []
+        self.dry_run_problems: list[StepResult] = []  # blocked / failed steps of a dry run
+        self.sleep: Callable[[float], None] = time.sleep
 
     # -- a whole stage -----------------------------------------------------------------
 
@@ -92,9 +82,11 @@ class Engine:
         started = time.monotonic()
         self.ui.step(step.name, step.describe(ctx))
         try:
-            result = self._drive(step)
+            with ctx.running(step):
+                result = self._drive(step)
         except ReleaserError as exc:
-            exc.message = f"{step.name}: {exc.message}"
+            if not exc.message.startswith(f"{step.name}: "):
+                exc.message = f"{step.name}: {exc.message}"
             raise
         result.seconds = time.monotonic() - started
         return result
@@ -102,14 +94,13 @@ class Engine:
     def _check(self, step: Step) -> Outcome:
         try:
             outcome = step.check(self.ctx)
-        except ReleaserError:
+        except (ReleaserError, Pending):
             raise
         except Exception as exc:
             self._debug_traceback()
-            credential_error(exc)
             raise StepFailed(
                 f"checking failed: {describe_exception(exc)}",
-                "re-run the command (it is safe); -v shows the details",
+                "this is a bug in releaser or an answer it did not expect; -v shows the details",
             ) from exc
         if outcome.status is Status.UNKNOWN:
             # Someone answered already, on this machine or another: never ask twice.
@@ -120,7 +111,10 @@ class Engine:
 
     def _drive(self, step: Step) -> StepResult:
         ctx = self.ctx
-        outcome = self._check(step)
+        try:
+            outcome = self._check(step)
+        except Pending as pending:
+            return self._plan_after(step, pending)
         if outcome.status is Status.DONE:
             self.ui.outcome("done", outcome.detail, outcome.evidence)
             return StepResult(step.name, Status.DONE, outcome.detail, outcome.evidence)
@@ -134,17 +128,21 @@ class Engine:
             return self._act(step, outcome)
         if outcome.status is Status.UNKNOWN:
             return self._ask(step, outcome)
-        if outcome.status is Status.BLOCKED and ctx.options.dry_run and ctx.planned:
-            return self._plan_after_planned(step, outcome)
         return self._finish(step, outcome, acted=False)
+
+    def _plan(self, step: Step) -> list[Action]:
+        try:
+            return step.plan(self.ctx)
+        except Pending as pending:
+            return [Action("act", f"once {pending.by} has run ({step.doc().summary.rstrip('.')})")]
 
     def _act(self, step: Step, outcome: Outcome) -> StepResult:
         ctx = self.ctx
         self.ui.outcome("todo", outcome.detail)
-        actions = step.plan(ctx)
+        actions = self._plan(step)
         if ctx.options.dry_run:
             self.ui.plan(actions)
-            ctx.planned.add(step.name)
+            ctx.mark_planned(step)
             return StepResult(step.name, "planned", outcome.detail, actions=actions)
         if step.dangerous and not ctx.options.yes:
             self.ui.plan(actions, heading="will")
@@ -162,14 +160,17 @@ class Engine:
         self.before_write()
         try:
             step.run(ctx)
+        except UsageError:
+            raise  # a refused credential or scope: nothing more is written
         except ReleaserError as exc:
             # An error may come after the write was applied: the check decides.
             after = self._recheck(step)
+            if after.status is Status.UNKNOWN:
+                return self._ask(step, after)
             if after.status is not Status.DONE:
                 raise StepFailed(exc.message, exc.hint) from exc
         except Exception as exc:
             self._debug_traceback()
-            credential_error(exc)
             after = self._recheck(step)
             if after.status is not Status.DONE:
                 raise StepFailed(
@@ -189,7 +190,7 @@ class Engine:
         for delay in SETTLE_DELAYS:
             if outcome.status is not Status.TODO:
                 break
-            time.sleep(delay)
+            self.sleep(delay)
             outcome = self._recheck(step)
         if outcome.status is Status.RUNNING:
             outcome = self._wait(step, outcome)
@@ -214,7 +215,7 @@ class Engine:
                     return Outcome.failed(
                         f"still running after {timeout:.0f}s: {outcome.detail}", outcome.evidence
                     )
-                time.sleep(interval)
+                self.sleep(interval)
                 if ctx.ledger.renew_due():  # a third of our lease has passed: extend it
                     ctx.ledger.renew()
                 outcome = self._recheck(step)
@@ -230,37 +231,39 @@ class Engine:
         if ctx.options.dry_run:
             return StepResult(step.name, Status.UNKNOWN, "would ask: " + outcome.detail)
         confirm_cmd = f"releaser confirm {ctx.version} {step.name} --evidence URL"
+        retry_cmd = f"releaser confirm {ctx.version} {step.name} --retry"
         if not ctx.options.interactive:
             raise InputNeeded(
                 f"operator input needed: {outcome.detail}",
-                f"do it by hand as shown, then record it: `{confirm_cmd}`",
+                f"if it is done, record it: `{confirm_cmd}`; if it did not happen and should "
+                f"be done by releaser: `{retry_cmd}`",
             )
         from releaser import prompts
 
         choice = prompts.choose(
             f"{step.name}: {outcome.detail}",
-            ["done, with a link as evidence", "done", "not yet: stop here"],
+            ["done, with a link as evidence", "done", RETRY_ANSWER, "not yet: stop here"],
         )
         if choice.startswith("not yet"):
             raise StepFailed("waiting for the operator", f"do it, then re-run or `{confirm_cmd}`")
-        evidence = prompts.text("Evidence URL:") if "link" in choice else None
         self.before_write()
+        if choice == RETRY_ANSWER:
+            ctx.ledger.record_answer(step.name, "retry", None)
+            return self._drive(step)
+        evidence = prompts.text("Evidence URL:") if "link" in choice else None
         ctx.ledger.record_answer(step.name, "done", evidence or None)
         return self._finish(step, Outcome.done("confirmed by the operator", evidence), True)
 
-    def _plan_after_planned(self, step: Step, outcome: Outcome) -> StepResult:
-        """Dry-run: a step blocked only by steps this run planned would run after them."""
+    def _plan_after(self, step: Step, pending: Pending) -> StepResult:
+        """Dry run: the step's input is what a planned step would make: plan it after that
+        one, describing the input as pending, never with a stale value."""
         ctx = self.ctx
-        self.ui.outcome("blocked", f"{outcome.detail} (until the planned steps run)")
-        try:
-            actions = step.plan(ctx)
-        except Exception:
-            self.ui.print("  [blue]would[/blue] act once the steps above have run")
-            actions = []
-        else:
-            self.ui.plan(actions)
-        ctx.planned.add(step.name)
-        return StepResult(step.name, "planned", outcome.detail, actions=actions)
+        detail = f"after {pending.by} (needs {pending})"
+        self.ui.outcome("planned", detail)
+        actions = self._plan(step)
+        self.ui.plan(actions)
+        ctx.mark_planned(step)
+        return StepResult(step.name, "planned", detail, actions=actions)
 
     def _finish(
         self,
@@ -275,6 +278,7 @@ class Engine:
         result.actions = list(actions or [])
         if status in (Status.FAILED, Status.BLOCKED):
             if self.ctx.options.dry_run:
+                self.dry_run_problems.append(result)
                 return result
             raise StepFailed(outcome.detail, "fix it, then re-run the same command: it is safe")
         if status is Status.RUNNING:
@@ -286,32 +290,3 @@ class Engine:
     def _debug_traceback(self) -> None:
         if self.ctx.options.verbose:
             self.ui.debug(traceback.format_exc())
-
-
-def describe_exception(exc: BaseException) -> str:
-    """A one-line description of an unexpected exception from a client library."""
-    status = getattr(exc, "status", None)
-    data = getattr(exc, "data", None)
-    if status is not None and isinstance(data, dict):
-        return f"the forge answered {status}: {data.get('message', data)}"
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".strip(": ")
-
-
-def credential_error(exc: BaseException) -> None:
-    """Raise a UsageError (exit 2, nothing else written) for a refused token or scope."""
-    status = getattr(exc, "status", None)
-    headers = {k.lower(): v for k, v in (getattr(exc, "headers", None) or {}).items()}
-    if status == 401:
-        raise UsageError(
-            "the forge refused the token (401 Bad credentials)",
-            "set a valid token (see `releaser env`); `releaser doctor` checks it",
-        ) from exc
-    if status == 403 and "x-accepted-oauth-scopes" in headers:
-        have = {s.strip() for s in headers.get("x-oauth-scopes", "").split(",") if s.strip()}
-        need = {s.strip() for s in headers["x-accepted-oauth-scopes"].split(",") if s.strip()}
-        if need and not need & have:
-            raise UsageError(
-                f"the token lacks the scope this needs: {', '.join(sorted(need))}",
-                "create a token with that scope (`releaser env` lists the scopes)",
-            ) from exc

@@ -260,11 +260,11 @@ class Ledger:
         """The last intent/result pair recorded for an un-look-up-able write."""
         state: dict[str, Any] | None = None
         for e in self.entries(refresh=True):
-            if (
-                e.get("step") == step
-                and e.get("key") == key
-                and e.get("type") in ("intent", "result")
-            ):
+            if e.get("step") != step:
+                continue
+            if e.get("type") == "answer" and e.get("answer") == "retry":
+                state = None  # the operator said it did not happen: do it again
+            elif e.get("key") == key and e.get("type") in ("intent", "result"):
                 state = e
         return state
 
@@ -481,7 +481,7 @@ def open_ledger(ctx: Context) -> Ledger:
     if git.author_name and git.author_email:
         author = {"name": str(git.author_name), "email": str(git.author_email)}
     return Ledger(
-        ForgeRefStore(ctx.github, f"releaser/{ctx.tag}", author=author),
+        ForgeRefStore(ctx.api, ctx.repo_name, f"releaser/{ctx.tag}", author=author),
         release=ctx.tag,
         driver=driver,
         host=host,

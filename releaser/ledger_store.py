@@ -18,10 +18,10 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from releaser.errors import RemoteError
+from releaser.errors import HTTPError, RemoteError
 
 if TYPE_CHECKING:
-    from releaser.clients.github import GitHub
+    from releaser.clients.github import GitHubAPI
 
 FILE = "ledger.json"
 # What a forge says when a compare-and-swap lost (GitHub and the sandbox alike).
@@ -29,15 +29,26 @@ CONFLICTS = ("fast forward", "fast-forward", "already exists", "moved")
 
 
 class ForgeRefStore:
-    def __init__(self, github: GitHub, ref: str, author: dict[str, str] | None = None) -> None:
-        self.github = github
+    def __init__(
+        self, api: GitHubAPI, repo: str, ref: str, author: dict[str, str] | None = None
+    ) -> None:
+        self.api = api
         self.ref = ref  # e.g. "releaser/v1.2.0" (full ref: refs/releaser/v1.2.0)
         self.author = author
-        self._repo = f"/repos/{github.repo_name}"
+        self._repo = f"/repos/{repo}"
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-        # a refused token or scope raises UsageError (exit 2) in the client
-        return self.github.request_json(method, self._repo + path, **kwargs)
+    def _call(
+        self, method: str, path: str, params: dict[str, str] | None = None, body: Any = None
+    ) -> tuple[int, Any]:
+        """(status, decoded body); a refused token or scope raises CredentialError (exit 2)
+        in the client; other errors come back as a status for the caller to judge."""
+        try:
+            response = self.api.request(
+                method, self._repo + path, params=params, json_body=body, ok=(404, 409, 422)
+            )
+        except HTTPError as exc:
+            return exc.status, exc.body
+        return response.status_code, response.json() if response.content else None
 
     def _fail(self, what: str, status: int, data: Any) -> RemoteError:
         message = data.get("message") if isinstance(data, dict) else data
@@ -58,7 +69,7 @@ class ForgeRefStore:
         sha = self.tip()
         if sha is None:
             return None, {"entries": []}
-        status, data = self._call("GET", f"/contents/{FILE}", parameters={"ref": sha})
+        status, data = self._call("GET", f"/contents/{FILE}", params={"ref": sha})
         if status != 200 or not isinstance(data, dict):
             raise self._fail("reading", status, data)
         if data.get("encoding") == "base64" and data.get("content") is not None:
@@ -80,7 +91,7 @@ class ForgeRefStore:
     def write(self, base: str | None, doc: dict[str, Any], message: str) -> bool:
         text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
         entry = {"path": FILE, "mode": "100644", "type": "blob", "content": text}
-        status, tree = self._call("POST", "/git/trees", input={"tree": [entry]})
+        status, tree = self._call("POST", "/git/trees", body={"tree": [entry]})
         if status != 201:
             raise self._fail("writing (tree)", status, tree)
         commit_input: dict[str, Any] = {
@@ -90,19 +101,19 @@ class ForgeRefStore:
         }
         if self.author:
             commit_input["author"] = dict(self.author)
-        status, commit = self._call("POST", "/git/commits", input=commit_input)
+        status, commit = self._call("POST", "/git/commits", body=commit_input)
         if status != 201:
             raise self._fail("writing (commit)", status, commit)
         if base is None:
             status, data = self._call(
-                "POST", "/git/refs", input={"ref": f"refs/{self.ref}", "sha": commit["sha"]}
+                "POST", "/git/refs", body={"ref": f"refs/{self.ref}", "sha": commit["sha"]}
             )
             ok = status == 201
         else:
             status, data = self._call(
                 "PATCH",
                 f"/git/refs/{quote(self.ref)}",
-                input={"sha": commit["sha"], "force": False},
+                body={"sha": commit["sha"], "force": False},
             )
             ok = status == 200
         if ok:

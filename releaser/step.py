@@ -1,4 +1,4 @@
-"""The step contract (DESIGN §3, contract): Status, Outcome, Action and the Step base class.
+"""The step contract: Status, Outcome, Action, the Step base class, and declared Results.
 
 A step checks remote state before acting, acts only where something is missing, and says
 what it would write. The engine (``releaser.engine``) does the logging, skipping, asking,
@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from releaser.context import Context
+    from releaser.api import StepContext as Context
+
+T = TypeVar("T")
 
 KINDS = ("rc", "final", "patch")
 
@@ -90,6 +93,47 @@ class StepDoc:
     by_hand: str
 
 
+class Result(Generic[T]):
+    """A lookup steps share, declared: a step lists the results it ``needs`` and the engine
+    hands them over (``ctx.need(RESULT)``), computed once per command (memoised with every
+    other read, forgotten after each write).
+
+    A step that writes what a result reads lists it in ``makes``. In a dry run, once such a
+    step is planned, the result is *pending*: ``ctx.need`` raises :class:`Pending` (the engine
+    says the step would run after that one) and ``ctx.peek`` returns the Pending, whose text
+    (``pending``, e.g. "the commit {by} would make") a plan can show instead of a wrong value.
+    A result computed from pending ones is pending too.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        compute: Callable[[Context], T],
+        *,
+        needs: tuple[Result[Any], ...] = (),
+        pending: str = "what {by} would make",
+    ) -> None:
+        self.name = name
+        self.compute = compute
+        self.needs = needs
+        self.pending = pending
+
+    def __repr__(self) -> str:
+        return f"Result({self.name})"
+
+
+class Pending(Exception):
+    """A result a step planned earlier in this dry run would change: not known yet."""
+
+    def __init__(self, result: Result[Any], by: str) -> None:
+        super().__init__(result.pending.format(by=by))
+        self.result = result
+        self.by = by
+
+    def __str__(self) -> str:
+        return self.result.pending.format(by=self.by)
+
+
 class Step:
     """Base class: override ``check`` (read-only), ``plan`` and ``run`` (the writes)."""
 
@@ -99,6 +143,8 @@ class Step:
     skip: ClassVar[tuple[str, ...]] = ()  # release kinds it is not for
     manual: ClassVar[bool] = False  # no API: the operator does it and confirms
     poll_interval: ClassVar[float | None] = None  # seconds between checks while RUNNING
+    needs: ClassVar[tuple[Result[Any], ...]] = ()  # results check/plan/run read (ctx.need)
+    makes: ClassVar[tuple[Result[Any], ...]] = ()  # results its writes change
 
     # -- the contract ------------------------------------------------------------------
 
@@ -165,3 +211,23 @@ class StepResult:
     acted: bool = False
     seconds: float = 0.0
     actions: list[Action] = field(default_factory=list)
+
+
+def skip_reason(step: Step, ctx: Context) -> str | None:
+    """Why a step is not part of this release (None when it is).
+
+    Kinds come from the step's ``only``/``skip``, overridden by ``[steps.NAME]``; then the
+    step's own ``applies()`` (its config is present).
+    """
+    only, skip = step.only, step.skip
+    override = ctx.config.step_override(step.name)
+    if override is not None:
+        if override.get("enabled") is False:
+            return f"disabled by [steps.{step.name}]"
+        only = tuple(override.get("only") or only)
+        skip = tuple(override.get("skip") or skip)
+    if not ctx.version.matches(only, skip):
+        return f"not for {ctx.version.kind} releases"
+    if not step.applies(ctx):
+        return "not configured for this project"
+    return None

@@ -7,8 +7,7 @@ themselves live in one module per stage; ``docs/runbook.md`` is generated from t
 
 from __future__ import annotations
 
-from releaser.stages import STAGE_HELP, STAGES
-from releaser.step import Step
+from releaser.api import STAGE_HELP, STAGES, Step
 from steps.build import BuildWorkflows
 from steps.finish import CloseReleasePR, CloseTrackingIssue, MergeBack, NextDevVersion
 from steps.prepare import Changelog, NextDevBump, ReleasePR, VersionBranch, VersionBump

@@ -5,32 +5,20 @@ run in a clone; found in and inserted into the changelog file.
 
 from __future__ import annotations
 
-import os
-import subprocess
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
 
-from releaser.errors import StepFailed
-
-if TYPE_CHECKING:
-    from releaser.context import Context
-
-from steps._branches import (
-    SECTION_CACHE,
-    TRAILER,
-    branch_head,
-    file_at,
-    previous_release,
-)
+from releaser.api import Commit, PullRequest, Result, StepContext, StepFailed
+from steps._release import PREVIOUS_RELEASE, TRAILER, VERSION_BRANCH
 
 # -- the changelog section ------------------------------------------------------------------
 
 
-def changelog_path(ctx: Context) -> str:
-    return str(ctx.config.render(ctx.config.changelog.path, ctx.version))
+def changelog_path(ctx: StepContext) -> str:
+    return ctx.fmt(ctx.config.changelog.path)
 
 
-def changelog_heading(ctx: Context) -> str:
-    return str(ctx.config.render(ctx.config.changelog.heading, ctx.version)).strip()
+def changelog_heading(ctx: StepContext) -> str:
+    return ctx.fmt(ctx.config.changelog.heading).strip()
 
 
 def _level(heading: str) -> int:
@@ -68,72 +56,68 @@ def extract_section(text: str, heading: str) -> str:
     return "\n".join(lines[start:end]).strip() + "\n"
 
 
-def changelog_section(ctx: Context) -> str:
-    """This release's changelog section (heading included), as it is on the version branch
-    ("" when there is none); publish uses it for the release body."""
+def _section_on_branch(ctx: StepContext) -> str:
+    """This release's section as the version branch has it ("" when there is none)."""
     if ctx.config.changelog is None:
         return ""
-    head = branch_head(ctx, ctx.version_branch)
+    head = ctx.need(VERSION_BRANCH)
     if head is None:
-        return str(ctx.cache.get(SECTION_CACHE, ""))
-    found = file_at(ctx, changelog_path(ctx), head[0])
-    return extract_section(found[0], changelog_heading(ctx)) if found else ""
+        return ""
+    found = ctx.forge.file(changelog_path(ctx), head.sha)
+    return extract_section(found.text, changelog_heading(ctx)) if found else ""
 
 
-def compute_section(ctx: Context, head_sha: str) -> str:
-    """The section for this release, from the history up to ``head_sha`` (memoised)."""
-    if SECTION_CACHE in ctx.cache:
-        return str(ctx.cache[SECTION_CACHE])
+CHANGELOG_SECTION: Result[str] = Result(
+    "changelog-section",
+    _section_on_branch,
+    needs=(VERSION_BRANCH,),
+    pending="this version's changelog section (as {by} would write it, shown above)",
+)
+"""This release's changelog section (heading included) on the version branch."""
+
+
+def compute_section(ctx: StepContext, head_sha: str) -> str:
+    """The section for this release, from the history up to ``head_sha``: the output of
+    ``[changelog] command``, or generated from merged PRs and commits."""
     command = ctx.config.changelog.command
     body = _run_command(ctx, str(command), head_sha) if command else _generate(ctx, head_sha)
-    section = f"{changelog_heading(ctx)}\n\n{body.strip()}\n"
-    ctx.cache[SECTION_CACHE] = section
-    return section
+    return f"{changelog_heading(ctx)}\n\n{body.strip()}\n"
 
 
-def _generate(ctx: Context, head_sha: str) -> str:
-    repo = ctx.github.repo
-    previous = previous_release(ctx)
+def _generate(ctx: StepContext, head_sha: str) -> str:
+    previous = ctx.need(PREVIOUS_RELEASE)
     since = None
     if previous is not None:
-        comparison = repo.compare(previous[1], head_sha)
-        commits = list(comparison.commits)
-        since = comparison.merge_base_commit.commit.committer.date
+        comparison = ctx.forge.compare(previous[1], head_sha)
+        commits = comparison.commits
+        since = comparison.merge_base.committer.date
     else:
-        commits = list(repo.get_commits(sha=head_sha))
+        commits = ctx.forge.commits(head_sha)
     by_sha = {c.sha: c for c in commits}
-    mainline = []
+    mainline: list[Commit] = []
     current: str | None = head_sha
     while current in by_sha:
         commit = by_sha[current]
         mainline.append(commit)
-        current = commit.parents[0].sha if commit.parents else None
+        current = commit.parents[0] if commit.parents else None
     mainline.reverse()
     pulls = _merged_pulls(ctx, {c.sha for c in mainline}, since)
-
-    def credit(commit: Any) -> str:
-        author = commit.author
-        login = getattr(author, "login", None) if author is not None else None
-        return f"@{login}" if login else str(commit.commit.author.name)
-
     pr_lines, direct_lines = [], []
     for commit in mainline:
-        message = commit.commit.message
-        if f"\n{TRAILER}: " in message:
+        if f"\n{TRAILER}: " in commit.message:
             continue
         pull = pulls.get(commit.sha)
         if pull is not None:
-            head = by_sha.get(pull.head.sha)
-            who = credit(head) if head is not None else f"@{pull.user.login}"
+            head = by_sha.get(pull.head_sha)
+            who = head.author.credit if head is not None else f"@{pull.user}"
             pr_lines.append(f"- {pull.title} (#{pull.number}) by {who}")
         elif len(commit.parents) < 2:
-            subject = message.splitlines()[0] if message else commit.sha[:7]
-            direct_lines.append(f"- {subject} ({commit.sha[:7]}) by {credit(commit)}")
+            direct_lines.append(f"- {commit.subject} ({commit.sha[:7]}) by {commit.author.credit}")
     contributors = sorted(
         {
-            credit(c)
+            c.author.credit
             for c in commits
-            if len(c.parents) < 2 and f"\n{TRAILER}: " not in c.commit.message
+            if len(c.parents) < 2 and f"\n{TRAILER}: " not in c.message
         },
         key=str.lower,
     )
@@ -150,77 +134,42 @@ def _generate(ctx: Context, head_sha: str) -> str:
     return "\n\n".join(parts)
 
 
-def _merged_pulls(ctx: Context, shas: set[str], since: Any) -> dict[str, Any]:
+def _merged_pulls(
+    ctx: StepContext, shas: set[str], since: datetime | None
+) -> dict[str, PullRequest]:
     """Merged PRs whose merge commit is in ``shas``, by that sha (newest updates first;
     stops at PRs last updated before ``since``)."""
-    found: dict[str, Any] = {}
-    pulls = ctx.github.repo.get_pulls(state="closed", sort="updated", direction="desc")
-    for pull in pulls:
-        if since is not None and pull.updated_at < since:
+    found: dict[str, PullRequest] = {}
+    if not shas:
+        return found
+    for pull in ctx.forge.closed_pulls():
+        if since is not None and pull.updated_at is not None and pull.updated_at < since:
             break
-        if pull.merged_at is not None and pull.merge_commit_sha in shas:
+        if pull.merged and pull.merge_commit_sha in shas:
             found[pull.merge_commit_sha] = pull
         if len(found) == len(shas):
             break
     return found
 
 
-def _run_command(ctx: Context, template: str, head_sha: str) -> str:
-    """Run ``[changelog] command`` in a clone at ``head_sha``; its stdout is the section."""
-    previous = previous_release(ctx)
-    command = str(ctx.config.render(template, ctx.version))
-    clone = ctx.work_dir / "changelog-clone"
-    _git_clone(ctx, clone, head_sha)
-    env = {
-        **os.environ,
-        "RELEASER_VERSION": str(ctx.version),
-        "RELEASER_TAG": ctx.tag,
-        "RELEASER_PREVIOUS_TAG": previous[1] if previous else "",
-        "RELEASER_REPO": ctx.repo_name,
-    }
-    env.pop(ctx.config.forge.token_env or "GITHUB_TOKEN", None)  # the command gets no token
-    ctx.ui.debug(f"changelog command: {command}")
-    proc = subprocess.run(
-        command, shell=True, cwd=clone, env=env, capture_output=True, text=True, check=False
+def _run_command(ctx: StepContext, template: str, head_sha: str) -> str:
+    """Run ``[changelog] command`` in a checkout at ``head_sha``; its stdout is the section."""
+    previous = ctx.need(PREVIOUS_RELEASE)
+    command = ctx.fmt(template)
+    clone = ctx.git.checkout(ctx.work_dir / "changelog-clone", head_sha)
+    result = ctx.git.run_command(
+        command,
+        clone,
+        {
+            "RELEASER_VERSION": str(ctx.version),
+            "RELEASER_TAG": ctx.tag,
+            "RELEASER_PREVIOUS_TAG": previous[1] if previous else "",
+            "RELEASER_REPO": ctx.repo_name,
+        },
     )
-    if proc.returncode != 0:
-        tail = ctx.ui.redactor.redact(proc.stderr.strip().splitlines()[-1] if proc.stderr else "")
+    if result.returncode != 0:
         raise StepFailed(
-            f"changelog command `{command}` exited {proc.returncode}: {tail}",
+            f"changelog command `{command}` exited {result.returncode}: {result.last_error}",
             "fix [changelog] command (it runs in a clone of the version branch)",
         )
-    return proc.stdout
-
-
-def _git_clone(ctx: Context, clone: Any, sha: str) -> None:
-    """A clone of the repository (full history and tags) checked out at ``sha``."""
-    import base64
-    import shutil
-
-    basic = base64.b64encode(f"x-access-token:{ctx.forge.token}".encode()).decode()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(
-        GIT_TERMINAL_PROMPT="0",
-        GIT_CONFIG_COUNT="1",
-        GIT_CONFIG_KEY_0="http.extraHeader",
-        GIT_CONFIG_VALUE_0=f"Authorization: Basic {basic}",
-    )
-    url = f"{ctx.forge.git_url}/{ctx.repo_name}.git"
-
-    def git(*args: str, cwd: Any = None) -> None:
-        ctx.ui.debug("git " + " ".join(args))
-        proc = subprocess.run(
-            ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
-        )
-        if proc.returncode != 0:
-            raise StepFailed(
-                f"git {args[0]} failed: {ctx.ui.redactor.redact(proc.stderr.strip())}",
-                "check the forge's git URL and token",
-            )
-
-    if not (clone / ".git").is_dir():
-        shutil.rmtree(clone, ignore_errors=True)
-        git("clone", "--quiet", "--no-checkout", url, str(clone))
-    else:
-        git("fetch", "--quiet", "--tags", "origin", cwd=clone)
-    git("checkout", "--quiet", "--force", "--detach", sha, cwd=clone)
+    return result.stdout

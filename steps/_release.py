@@ -1,42 +1,29 @@
-"""Lookups the tag, build, publish, merge and next stages share, memoised per command.
+"""The results steps share, declared once: each is read once per command, and a step that
+uses one lists it in ``needs`` (one that changes it, in ``makes``).
 
-Every lookup here is read-only; results are kept in ``ctx.cache`` so one command reads each
-thing once. The engine forgets every read after a write (``Context.forget_reads``), so its
-re-check sees the new state; :func:`forget` is for a step that must re-read within ``run()``.
+Every result here is read-only. The engine forgets them after each write; in a dry run, a
+result that a planned step would change is *pending*, and says so in plans.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
 
-if TYPE_CHECKING:
-    from github.GitRelease import GitRelease
-    from github.Issue import Issue
-    from github.PullRequest import PullRequest
+from releaser.api import (
+    Branch,
+    Issue,
+    PullRequest,
+    Release,
+    RemoteTag,
+    Result,
+    StepContext,
+    Version,
+    VersionError,
+)
 
-    from releaser.clients.git import RemoteTag
-    from releaser.context import Context
-
-T = TypeVar("T")
-_PREFIX = "release:"
-
-
-def memo(ctx: Context, key: str, compute: Callable[[], T]) -> T:
-    """``compute()`` once per command (per ``key``; thread-safe, see ``Context.memo``)."""
-    return ctx.memo(_PREFIX + key, compute)
-
-
-def forget(ctx: Context, *keys: str) -> None:
-    """Drop memoised lookups (all of them without ``keys``) after a write."""
-    if not keys:
-        for key in [k for k in ctx.cache if k.startswith(_PREFIX)]:
-            del ctx.cache[key]
-        return
-    for key in keys:
-        ctx.cache.pop(_PREFIX + key, None)
+TRAILER = "Releaser-Step"  # in the message of every commit releaser makes
 
 
 def sha256(data: bytes) -> str:
@@ -47,68 +34,123 @@ def short(sha: str | None) -> str:
     return (sha or "")[:12]
 
 
-# -- the repository ---------------------------------------------------------------------
+# -- names ----------------------------------------------------------------------------------
 
 
-def html_url(ctx: Context) -> str:
-    """The repository's web page (``https://github.com/owner/name``)."""
-    return memo(ctx, "html_url", lambda: str(ctx.github.repo.html_url))
-
-
-def commit_url(ctx: Context, sha: str) -> str:
-    return f"{html_url(ctx)}/commit/{sha}"
-
-
-def tag_url(ctx: Context) -> str:
-    return f"{html_url(ctx)}/releases/tag/{ctx.tag}"
-
-
-def remote_tag(ctx: Context) -> RemoteTag | None:
-    """The release tag on the forge (ls-remote, memoised by the git client)."""
-    return ctx.git.tag_object(ctx.tag)
-
-
-def tag_missing(ctx: Context) -> str:
-    return f"the tag {ctx.tag} doesn't exist yet: run `releaser tag {ctx.version}`"
-
-
-def default_branch(ctx: Context) -> str:
+def default_branch(ctx: StepContext) -> str:
     return str(ctx.config.project.default_branch)
 
 
-def release_branch(ctx: Context) -> str | None:
+def release_branch(ctx: StepContext) -> str | None:
+    """The long-lived branch finals are merged into (``[project] release_branch``), or None."""
     value = ctx.config.project.release_branch
-    return str(value) if value else None
+    return ctx.fmt(str(value)) if value else None
 
 
-# -- the release PR (version branch -> release branch) -----------------------------------
+def release_pr_base(ctx: StepContext) -> str:
+    """Where the release PR goes: the release branch, else the default branch."""
+    return release_branch(ctx) or default_branch(ctx)
 
 
-def release_pr(ctx: Context) -> PullRequest | None:
-    """The PR merging the version branch into ``release_branch`` for this release.
+def tag_url(ctx: StepContext) -> str:
+    return f"{ctx.forge.html_url}/releases/tag/{ctx.tag}"
 
-    Prefers the PR titled as ``[prepare] pr_title`` says; an open one over a merged one, a
-    merged one over a closed one, the newest first.
-    """
-    branch = release_branch(ctx)
-    if branch is None:
-        return None
 
-    def find() -> PullRequest | None:
-        repo = ctx.github.repo
-        owner = ctx.repo_name.split("/", 1)[0]
-        pulls = list(repo.get_pulls(state="all", head=f"{owner}:{ctx.version_branch}", base=branch))
-        if not pulls:
-            return None
-        title = ctx.config.render(ctx.config.prepare.pr_title, ctx.version)
+def commit_url(ctx: StepContext, sha: str) -> str:
+    return f"{ctx.forge.html_url}/commit/{sha}"
 
-        def rank(pr: PullRequest) -> tuple[int, int, int]:
-            state = 2 if pr.state == "open" else (1 if pr.merged else 0)
-            return (int(pr.title == title), state, pr.number)
 
-        return max(pulls, key=rank)
+def tag_missing(ctx: StepContext) -> str:
+    return f"the tag {ctx.tag} doesn't exist yet: run `releaser tag {ctx.version}`"
 
-    return memo(ctx, "release_pr", find)
+
+def trailer(message: str, step: str) -> str:
+    return f"{message}\n\n{TRAILER}: {step}\n"
+
+
+def gpg_key(ctx: StepContext) -> str | None:
+    key = ctx.config.signing.gpg_key
+    return str(key) if key else None
+
+
+def gnupg_home(ctx: StepContext) -> str | None:
+    """The GnuPG home from ``[signing] gpg_home_env`` (None: gpg's default)."""
+    name = ctx.config.signing.gpg_home_env
+    return ctx.env(str(name)) if name else None
+
+
+# -- the tracking issue ---------------------------------------------------------------------
+
+
+def _tracking_issue(ctx: StepContext) -> Issue | None:
+    labels = list(ctx.config.tracking_issue.labels or [])
+    title = ctx.fmt(ctx.config.tracking_issue.title)
+    return ctx.forge.find_issue(title, labels[0] if labels else None)
+
+
+TRACKING_ISSUE: Result[Issue | None] = Result(
+    "tracking-issue", _tracking_issue, pending="the issue {by} would open"
+)
+
+# -- branches and tags ----------------------------------------------------------------------
+
+VERSION_BRANCH: Result[Branch | None] = Result(
+    "version-branch",
+    lambda ctx: ctx.forge.branch(ctx.version_branch),
+    pending="the version branch as {by} would leave it",
+)
+
+RELEASE_TAG: Result[RemoteTag | None] = Result(
+    "release-tag", lambda ctx: ctx.git.tag_object(ctx.tag), pending="the tag {by} would push"
+)
+
+
+def _tag_regex(ctx: StepContext) -> re.Pattern[str]:
+    parts = re.split(r"(\{[a-z_]+\})", str(ctx.config.project.tag))
+    regex = "".join(
+        "(?P<version>.+)" if p == "{version}" else (".+?" if p.startswith("{") else re.escape(p))
+        for p in parts
+    )
+    return re.compile(regex)
+
+
+def _release_tags(ctx: StepContext) -> list[tuple[Version, str]]:
+    pattern = _tag_regex(ctx)
+    found = []
+    for ref in ctx.forge.refs("tags/"):
+        name = ref.name.removeprefix("refs/tags/")
+        match = pattern.fullmatch(name)
+        if match is None:
+            continue
+        try:
+            found.append((Version.parse(match["version"]), name))
+        except VersionError:
+            continue
+    return sorted(found)
+
+
+RELEASE_TAGS: Result[list[tuple[Version, str]]] = Result("release-tags", _release_tags)
+"""Every tag naming a release (per ``[project] tag``), lowest version first."""
+
+
+def _previous_release(ctx: StepContext) -> tuple[Version, str] | None:
+    """The highest final below this version: v1.2.0-rc2 and v1.2.0 follow v1.1.0 (rcs are
+    not releases to compare against), v1.2.1 follows v1.2.0."""
+    finals = [(v, t) for v, t in ctx.need(RELEASE_TAGS) if v.is_final and v < ctx.version]
+    return finals[-1] if finals else None
+
+
+PREVIOUS_RELEASE: Result[tuple[Version, str] | None] = Result(
+    "previous-release", _previous_release, needs=(RELEASE_TAGS,)
+)
+
+# -- the release PR and the commit to tag ---------------------------------------------------
+
+RELEASE_PR: Result[PullRequest | None] = Result(
+    "release-pr",
+    lambda ctx: ctx.forge.find_pull(ctx.version_branch, release_pr_base(ctx)),
+    pending="the release PR as {by} would leave it",
+)
 
 
 @dataclass(frozen=True)
@@ -120,113 +162,47 @@ class Target:
     blocked: str = ""  # why there is no commit yet (with the command that provides it)
 
 
-def tag_target(ctx: Context) -> Target:
+def _tag_target(ctx: StepContext) -> Target:
     """rc: head of the version branch; final with a release branch: the merge commit of the
     release PR; final without: head of the version branch."""
-
-    def find() -> Target:
-        branch = release_branch(ctx)
-        if ctx.version.is_final and branch:
-            pr = release_pr(ctx)
-            if pr is None:
-                return Target(
-                    None,
-                    "",
-                    f"no release PR from {ctx.version_branch} into {branch}: "
-                    f"run `releaser prepare {ctx.version}`",
-                )
-            if not pr.merged:
-                return Target(
-                    None,
-                    "",
-                    f"merge the release PR #{pr.number} into {branch} first "
-                    f"(`releaser tag {ctx.version} --only merge-release-pr`): {pr.html_url}",
-                )
-            return Target(
-                str(pr.merge_commit_sha), f"merge commit of PR #{pr.number} into {branch}"
-            )
-        sha = ctx.git.resolve(f"refs/heads/{ctx.version_branch}")
-        if sha is None:
+    branch = release_branch(ctx)
+    if ctx.version.is_final and branch:
+        pr = ctx.need(RELEASE_PR)
+        if pr is None:
             return Target(
                 None,
                 "",
-                f"the version branch {ctx.version_branch} doesn't exist: "
+                f"no release PR from {ctx.version_branch} into {branch}: "
                 f"run `releaser prepare {ctx.version}`",
             )
-        return Target(sha, f"head of {ctx.version_branch}")
-
-    return memo(ctx, "tag_target", find)
-
-
-# -- the GitHub release ------------------------------------------------------------------
-
-
-def github_release(ctx: Context) -> GitRelease | None:
-    """The release for the tag (drafts included), or None."""
-
-    def find() -> GitRelease | None:
-        from github import GithubException
-
-        repo = ctx.github.repo
-        try:
-            return repo.get_release(ctx.tag)
-        except GithubException as exc:
-            if exc.status != 404:
-                raise
-        for release in repo.get_releases():  # drafts aren't found by tag
-            if release.tag_name == ctx.tag:
-                return release
-        return None
-
-    return memo(ctx, "github_release", find)
+        if not pr.merged:
+            return Target(
+                None,
+                "",
+                f"merge the release PR #{pr.number} into {branch} first "
+                f"(`releaser tag {ctx.version} --only merge-release-pr`): {pr.html_url}",
+            )
+        return Target(pr.merge_commit_sha, f"merge commit of PR #{pr.number} into {branch}")
+    head = ctx.need(VERSION_BRANCH)
+    if head is None:
+        return Target(
+            None,
+            "",
+            f"the version branch {ctx.version_branch} doesn't exist: "
+            f"run `releaser prepare {ctx.version}`",
+        )
+    return Target(head.sha, f"head of {ctx.version_branch}")
 
 
-def tracking_issue(ctx: Context) -> Issue | None:
-    """The release's tracking issue (``releaser.checklist.find_tracking_issue``), or None."""
+TAG_TARGET: Result[Target] = Result(
+    "tag-target",
+    _tag_target,
+    needs=(VERSION_BRANCH, RELEASE_PR),
+    pending="the commit {by} would make",
+)
 
-    def find() -> Issue | None:
-        try:
-            from releaser.checklist import find_tracking_issue
-        except ImportError:
-            return None
-        found: Any = find_tracking_issue(ctx)
-        return found if found is not None else None
+# -- the GitHub release ---------------------------------------------------------------------
 
-    return memo(ctx, "tracking_issue", find)
-
-
-def download(ctx: Context, url: str, accept: str = "application/octet-stream") -> bytes:
-    """GET an API URL that answers with bytes or redirects to them (assets, artifacts, logs).
-
-    The token goes to the API only: a redirect's target (a signed storage URL on GitHub) is
-    fetched without it.
-    """
-    import httpx
-
-    ctx.ui.debug(f"GET {url}")
-    headers = {"Authorization": f"token {ctx.forge.token}", "Accept": accept}
-    with httpx.Client(timeout=60) as client:
-        response = client.get(url, headers=headers, follow_redirects=False)
-        hops = 0
-        while response.status_code in (301, 302, 303, 307, 308) and hops < 5:
-            location = response.headers["location"]
-            ctx.ui.debug(f"GET {location.split('?', 1)[0]} (redirect)")
-            response = client.get(location, follow_redirects=False)
-            hops += 1
-        response.raise_for_status()
-        return response.content
-
-
-def gnupg_home(ctx: Context) -> str | None:
-    """The GnuPG home from ``[signing] gpg_home_env`` (None: gpg's default)."""
-    name = ctx.config.signing.gpg_home_env
-    if not name:
-        return None
-    import os
-
-    return os.environ.get(str(name)) or ctx.secrets.optional(str(name))
-
-
-def gpg_key(ctx: Context) -> str | None:
-    key = ctx.config.signing.gpg_key
-    return str(key) if key else None
+GITHUB_RELEASE: Result[Release | None] = Result(
+    "github-release", lambda ctx: ctx.forge.release(ctx.tag), pending="the release {by} would make"
+)

@@ -1,22 +1,61 @@
-"""The `promote` stage: tell people the release is out.
-
-The tracking-issue announcement is here; chat rooms, forums and social sites (Matrix,
-Discourse, Reddit, Discord) join this stage as their clients land.
-"""
+"""The `promote` stage: tell people the release is out, once per channel."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
 
-from releaser.step import Action, Outcome, Step
-from steps import _release as rel
+from releaser.api import (
+    Action,
+    Outcome,
+    Pending,
+    Post,
+    Step,
+    StepContext,
+    announcement,
+    post_once,
+)
+from steps._release import GITHUB_RELEASE, TRACKING_ISSUE, tag_url
 
-if TYPE_CHECKING:
-    from releaser.context import Context
 
-
-def _marker(ctx: Context) -> str:
+def _marker(ctx: StepContext) -> str:
     return f"<!-- releaser:announce {ctx.tag} -->"
+
+
+def release_url(ctx: StepContext) -> str:
+    """The release's page (the tag's, before the release exists)."""
+    release = ctx.peek(GITHUB_RELEASE)
+    if release is None or isinstance(release, Pending):
+        return tag_url(ctx)
+    return release.html_url
+
+
+@dataclass(frozen=True)
+class IssueComment:
+    """A comment on an issue, found again by its hidden marker (a channel)."""
+
+    ctx: StepContext
+    number: int
+    marker: str
+    body: str
+    searchable = True
+
+    @property
+    def key(self) -> str:
+        return f"issue-comment:{self.number}"
+
+    @property
+    def where(self) -> str:
+        return f"issue #{self.number}"
+
+    def find(self) -> Post | None:
+        comment = self.ctx.forge.find_comment(self.number, self.marker)
+        return Post(comment.html_url) if comment is not None else None
+
+    def get(self, ref: str) -> Post | None:
+        return self.find()
+
+    def send(self) -> Post:
+        return Post(self.ctx.forge.comment(self.number, self.body).html_url)
 
 
 class AnnounceOnTrackingIssue(Step):
@@ -28,58 +67,45 @@ class AnnounceOnTrackingIssue(Step):
 
     Why: the people following the release issue (and, for an rc, the early testers who
     agreed to try candidates) learn that it is out and where to get it.
-    By hand: comment on the tracking issue "vX.Y.Z is out: <release URL>" (rc: add
+    By hand: comment on the issue "{issue_title}": "{tag} is out: <release URL>" (rc: add
     "@tester1 @tester2: please test and report on this issue").
     """
 
     name = "announce-on-tracking-issue"
+    needs = (TRACKING_ISSUE, GITHUB_RELEASE)
 
-    def applies(self, ctx: Context) -> bool:
+    def applies(self, ctx: StepContext) -> bool:
         promote = ctx.config.promote
         section = promote.tracking_issue if promote is not None else None
         return section is not None and section.applies(ctx.version)
 
-    def _comment(self, ctx: Context) -> Any:
-        issue = rel.tracking_issue(ctx)
-        if issue is None:
-            return None
-        marker = _marker(ctx)
-
-        def find() -> Any:
-            return next((c for c in issue.get_comments() if marker in (c.body or "")), None)
-
-        return rel.memo(ctx, "announce-comment", find)
-
-    def check(self, ctx: Context) -> Outcome:
-        issue = rel.tracking_issue(ctx)
+    def check(self, ctx: StepContext) -> Outcome:
+        issue = ctx.need(TRACKING_ISSUE)
         if issue is None:
             return Outcome.blocked(f"no tracking issue: `releaser start {ctx.version}` opens it")
-        if rel.github_release(ctx) is None:
+        if ctx.need(GITHUB_RELEASE) is None:
             return Outcome.blocked(
                 f"no GitHub release for {ctx.tag} yet: `releaser publish {ctx.version}`"
             )
-        comment = self._comment(ctx)
-        if comment is not None:
-            return Outcome.done(f"announced on #{issue.number}", comment.html_url)
-        return Outcome.todo(f"#{issue.number} has no announcement of {ctx.tag}")
+        return announcement(ctx, self._channel(ctx, issue.number))
 
-    def text(self, ctx: Context) -> str:
+    def _channel(self, ctx: StepContext, number: int) -> IssueComment:
+        return IssueComment(ctx, number, _marker(ctx), self.text(ctx))
+
+    def text(self, ctx: StepContext) -> str:
         section = ctx.config.promote.tracking_issue
-        release = rel.github_release(ctx)
-        release_url = release.html_url if release is not None else rel.tag_url(ctx)
-        lines = [ctx.config.render(section.message, ctx.version, release_url=release_url)]
+        lines = [ctx.fmt(section.message, release_url=release_url(ctx))]
         if ctx.version.is_rc and section.early_testers:
             testers = " ".join(section.early_testers)
             lines.append(f"{testers}: please test {ctx.tag} and report problems on this issue.")
         return "\n\n".join([*lines, _marker(ctx)])
 
-    def plan(self, ctx: Context) -> list[Action]:
-        issue = rel.tracking_issue(ctx)
-        where = f"#{issue.number}" if issue is not None else "the tracking issue"
+    def plan(self, ctx: StepContext) -> list[Action]:
+        issue = ctx.peek(TRACKING_ISSUE)
+        where = f"#{issue.number}" if issue and not isinstance(issue, Pending) else "the issue"
         return [Action("comment", f"on {where}", self.text(ctx))]
 
-    def run(self, ctx: Context) -> None:
-        issue = rel.tracking_issue(ctx)
-        if issue is None or self._comment(ctx) is not None:
-            return
-        issue.create_comment(self.text(ctx))
+    def run(self, ctx: StepContext) -> None:
+        issue = ctx.need(TRACKING_ISSUE)
+        if issue is not None:
+            post_once(ctx, self._channel(ctx, issue.number))

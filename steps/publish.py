@@ -1,10 +1,13 @@
 """The `publish` stage, GitHub part: the release, its assets, and the signed checksums.
 
-The release is found by its tag and created once (a 422 ``already_exists`` race is resolved by
-re-reading it). Assets come from the build's artifacts, a local directory, or the build
-itself (``assets_from``); an asset already on the release with the same bytes (sha256) is
-kept, a different one is an error unless ``--replace-assets``. ``SHA256SUMS`` lists every
-other asset and is signed (``SHA256SUMS.asc``) when ``[signing] gpg_key`` is set.
+The release is found by its tag and created once (a race is resolved by re-reading it).
+Assets come from the build's artifacts, a local directory, or the build itself
+(``assets_from``); an asset already on the release with the same bytes (sha256) is kept, a
+different one is an error unless ``--replace-assets``. ``SHA256SUMS`` lists every other
+asset and is signed (``SHA256SUMS.asc``) when ``[signing] gpg_key`` is set.
+
+Local files are read only when there is something to upload: ``status`` of a published
+release, from any machine, reads the forge alone.
 """
 
 from __future__ import annotations
@@ -14,65 +17,64 @@ import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from releaser.errors import RemoteError
-from releaser.step import Action, Outcome, Status, Step
+from releaser.api import (
+    Action,
+    AlreadyExists,
+    Asset,
+    Outcome,
+    Pending,
+    Release,
+    RemoteError,
+    Result,
+    Status,
+    Step,
+    StepContext,
+    gpg,
+)
 from steps import _release as rel
-from steps.build import BuildWorkflows, WorkflowRuns, configured
+from steps._changelog import CHANGELOG_SECTION
+from steps._release import GITHUB_RELEASE, RELEASE_TAG, TRACKING_ISSUE
+from steps._workflows import WorkflowRuns, WorkflowState, workflow_states
+from steps.build import BUILD_STATES
 
-if TYPE_CHECKING:
-    from github.GitRelease import GitRelease
-    from github.GitReleaseAsset import GitReleaseAsset
-
-    from releaser.context import Context
-
-TRACKING_LINK = "Tracking issue: {url}"
+TRACKING_LINK = "Tracking issue: #{number}"
 
 
-def _github(ctx: Context) -> Any:
+def _github(ctx: StepContext) -> Any:
     return ctx.config.publish.github
 
 
-def _signature_name(ctx: Context) -> str:
-    return f"{_github(ctx).checksums}.asc"
-
-
-def _signs_checksums(ctx: Context) -> bool:
-    return bool(rel.gpg_key(ctx) and _github(ctx).sign_checksums)
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 # -- the release ------------------------------------------------------------------------
 
 
-def changelog_section(ctx: Context) -> str:
-    """This version's changelog section without its heading: the release body."""
-
-    def read() -> str:
-        if ctx.config.changelog is None:
-            return ""
-        from steps._changelog import changelog_section as section
-
-        text = str(section(ctx)).strip()
-        heading = ctx.config.render(str(ctx.config.changelog.heading), ctx.version)
-        first, _, rest = text.partition("\n")
-        return rest.strip() if first.strip() == heading.strip() else text
-
-    return rel.memo(ctx, "changelog_section", read)
+def release_notes(ctx: StepContext) -> str:
+    """This version's changelog section without its heading."""
+    if ctx.config.changelog is None:
+        return ""
+    text = ctx.need(CHANGELOG_SECTION).strip()
+    heading = ctx.fmt(str(ctx.config.changelog.heading)).strip()
+    first, _, rest = text.partition("\n")
+    return rest.strip() if first.strip() == heading else text
 
 
-def release_body(ctx: Context) -> str:
+def release_body(ctx: StepContext) -> str:
     """What the release body must contain: the changelog section (``notes = "changelog"``)
-    and a link to the tracking issue. With ``notes = "generate"``, only the link (GitHub
-    appends its generated notes when the release is created)."""
+    and a link to the tracking issue (``#N``: the same text whatever the forge's address).
+    With ``notes = "generate"``, only the link (GitHub appends its generated notes)."""
     parts: list[str] = []
     if str(_github(ctx).notes) == "changelog":
-        section = changelog_section(ctx)
-        if section:
-            parts.append(section)
-    issue = rel.tracking_issue(ctx)
+        notes = release_notes(ctx)
+        if notes:
+            parts.append(notes)
+    issue = ctx.need(TRACKING_ISSUE)
     if issue is not None:
-        parts.append(TRACKING_LINK.format(url=issue.html_url))
+        parts.append(TRACKING_LINK.format(number=issue.number))
     return "\n\n".join(parts).strip()
 
 
@@ -80,13 +82,13 @@ def _norm(text: str | None) -> str:
     return "\n".join(line.rstrip() for line in (text or "").replace("\r\n", "\n").split("\n"))
 
 
-def release_differences(ctx: Context, release: GitRelease) -> list[str]:
+def release_differences(ctx: StepContext, release: Release) -> list[str]:
     diffs = []
     if release.draft:
         diffs.append("is a draft")
-    if bool(release.prerelease) != ctx.version.is_rc:
+    if release.prerelease != ctx.version.is_rc:
         diffs.append("is a pre-release" if release.prerelease else "is not a pre-release")
-    if (release.name or "") != ctx.tag:
+    if release.name != ctx.tag:
         diffs.append(f"is named {release.name!r}")
     body = release_body(ctx)
     if body and _norm(body).strip() not in _norm(release.body):
@@ -106,19 +108,21 @@ class GitHubRelease(Step):
     existing release is only updated where it differs, never duplicated.
 
     Why: the release page is where users find what changed and download the assets.
-    By hand: `gh release create vX.Y.Z --title vX.Y.Z --notes-file notes.md` (add
+    By hand: `gh release create {tag} --title {tag} --notes-file notes.md` (add
     `--prerelease` for an rc).
     """
 
     name = "github-release"
+    needs = (RELEASE_TAG, GITHUB_RELEASE, CHANGELOG_SECTION, TRACKING_ISSUE)
+    makes = (GITHUB_RELEASE,)
 
-    def applies(self, ctx: Context) -> bool:
+    def applies(self, ctx: StepContext) -> bool:
         return _github(ctx) is not None
 
-    def check(self, ctx: Context) -> Outcome:
-        if rel.remote_tag(ctx) is None:
+    def check(self, ctx: StepContext) -> Outcome:
+        if ctx.need(RELEASE_TAG) is None:
             return Outcome.blocked(rel.tag_missing(ctx))
-        release = rel.github_release(ctx)
+        release = ctx.need(GITHUB_RELEASE)
         if release is None:
             return Outcome.todo(f"no release for {ctx.tag} yet")
         diffs = release_differences(ctx, release)
@@ -127,51 +131,56 @@ class GitHubRelease(Step):
         kind = "pre-release" if release.prerelease else "release"
         return Outcome.done(f"{kind} {release.name}", release.html_url)
 
-    def plan(self, ctx: Context) -> list[Action]:
-        release = rel.github_release(ctx)
-        body = release_body(ctx)
+    def plan(self, ctx: StepContext) -> list[Action]:
+        release = ctx.peek(GITHUB_RELEASE)
+        try:
+            body = release_body(ctx)
+        except Pending as pending:
+            body = f"({pending})"
         flags = "pre-release" if ctx.version.is_rc else "release (not a pre-release)"
         notes = str(_github(ctx).notes)
         preview = body + ("\n\n(+ GitHub's generated notes)" if notes == "generate" else "")
-        if release is None:
+        if release is None or isinstance(release, Pending):
             return [Action("create", f"GitHub {flags} {ctx.tag} named {ctx.tag}", preview)]
         diffs = "; ".join(release_differences(ctx, release))
         return [Action("update", f"GitHub release {ctx.tag} ({diffs})", preview)]
 
-    def run(self, ctx: Context) -> None:
-        from github import GithubException
-
-        release = rel.github_release(ctx)
+    def run(self, ctx: StepContext) -> None:
+        release = ctx.need(GITHUB_RELEASE)
         body = release_body(ctx)
-        generate = str(_github(ctx).notes) == "generate"
         if release is None:
             try:
-                ctx.github.repo.create_git_release(
+                ctx.forge.create_release(
                     ctx.tag,
                     name=ctx.tag,
-                    message=body,
+                    body=body,
                     draft=False,
                     prerelease=ctx.version.is_rc,
-                    generate_release_notes=generate,
+                    generate_release_notes=str(_github(ctx).notes) == "generate",
                     make_latest="false" if ctx.version.is_rc else "true",
                 )
                 return
-            except GithubException as exc:
-                if exc.status != 422 or "already_exists" not in str(exc.data):
-                    raise
-            rel.forget(ctx, "github_release")  # someone made it meanwhile: update it
-            release = rel.github_release(ctx)
-            if release is None:
-                raise RemoteError("the forge says the release exists but it can't be read")
-        new_body = release.body or ""
+            except AlreadyExists:
+                # made meanwhile (another driver, or our own lost answer): update it
+                release = ctx.forge.release(ctx.tag)
+                if release is None:
+                    raise RemoteError(
+                        "the forge says the release exists but it can't be read"
+                    ) from None
+        new_body = release.body
         if body and _norm(body).strip() not in _norm(new_body):
             new_body = body
-        release.update_release(
-            name=ctx.tag,
-            message=new_body,
-            draft=False,
-            prerelease=ctx.version.is_rc,
+        ctx.forge.update_release(
+            release.id, name=ctx.tag, body=new_body, draft=False, prerelease=ctx.version.is_rc
         )
+
+
+PUBLISH_STATES: Result[list[WorkflowState]] = Result(
+    "publish-states",
+    lambda ctx: workflow_states(ctx, "publish-workflows", "publish"),
+    needs=(RELEASE_TAG,),
+    pending="the runs {by} would start",
+)
 
 
 class PublishWorkflows(WorkflowRuns):
@@ -181,22 +190,94 @@ class PublishWorkflows(WorkflowRuns):
     the release, or publishing a package built from them.
 
     Why: some publishing only makes sense once the GitHub release exists.
-    By hand: `gh workflow run FILE --ref vX.Y.Z`, then watch it with `gh run watch`.
+    By hand: `gh workflow run FILE --ref {tag}`, then watch it with `gh run watch`.
     """
 
     name = "publish-workflows"
     stage_key = "publish"
+    states = PUBLISH_STATES
+    needs = (RELEASE_TAG, GITHUB_RELEASE, PUBLISH_STATES)
+    makes = (PUBLISH_STATES,)
 
-    def precondition(self, ctx: Context) -> str | None:
+    def precondition(self, ctx: StepContext) -> str | None:
         blocked = super().precondition(ctx)
         if blocked:
             return blocked
-        if rel.github_release(ctx) is None:
+        if ctx.need(GITHUB_RELEASE) is None:
             return f"no GitHub release for {ctx.tag} yet (step github-release)"
         return None
 
 
 # -- assets -----------------------------------------------------------------------------
+
+
+RELEASE_ASSETS: Result[dict[str, Asset]] = Result(
+    "release-assets",
+    lambda ctx: _remote_assets(ctx),
+    needs=(GITHUB_RELEASE,),
+    pending="the assets {by} would upload",
+)
+
+
+def _remote_assets(ctx: StepContext) -> dict[str, Asset]:
+    release = ctx.need(GITHUB_RELEASE)
+    return {} if release is None else {a.name: a for a in ctx.forge.assets(release)}
+
+
+def asset_sha256(ctx: StepContext, asset: Asset) -> str:
+    """An asset's sha256: the forge's ``digest``, else of its downloaded bytes."""
+    return asset.sha256 or rel.sha256(ctx.forge.download(asset.url))
+
+
+def _excluded(ctx: StepContext) -> set[str]:
+    name = str(_github(ctx).checksums or "")
+    return {name, f"{name}.asc"} if name else set()
+
+
+@dataclass(frozen=True)
+class LocalAssets:
+    files: dict[str, bytes]  # name -> bytes
+    missing: str = ""  # why they can't be read (no directory, build not done)
+
+
+def local_assets(ctx: StepContext) -> LocalAssets:
+    """The assets to publish from ``assets_from`` (read only when about to upload)."""
+    gh = _github(ctx)
+    source = str(gh.assets_from)
+    if source == "release":
+        return LocalAssets({})
+    if source == "dir":
+        directory = Path(str(gh.assets_dir))
+        if not directory.is_absolute():
+            directory = ctx.config.root / directory
+        if not directory.is_dir():
+            return LocalAssets({}, f"the assets directory {directory} doesn't exist")
+        files = sorted(p for p in directory.iterdir() if p.is_file())
+        return LocalAssets({p.name: p.read_bytes() for p in files if p.name not in _excluded(ctx)})
+    states = [s for s in ctx.need(BUILD_STATES) if s.repo == ctx.repo_name]
+    pending = [s for s in states if s.outcome.status is not Status.DONE or s.run is None]
+    if pending:
+        what = "; ".join(s.outcome.detail for s in pending)
+        return LocalAssets({}, f"the build hasn't succeeded yet ({what}): run `releaser build`")
+    out: dict[str, bytes] = {}
+    origin: dict[str, str] = {}
+    for state in states:
+        assert state.run is not None
+        for artifact in ctx.forge.artifacts(state.run.id):
+            data = ctx.forge.download(artifact.download_url)
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                for info in archive.infolist():
+                    if info.is_dir():
+                        continue
+                    name = info.filename.rsplit("/", 1)[-1]
+                    if name in out:
+                        raise RemoteError(
+                            f"two build artifacts hold a file named {name} "
+                            f"({origin[name]}, {artifact.name}): rename one in the workflow"
+                        )
+                    out[name] = archive.read(info)
+                    origin[name] = artifact.name
+    return LocalAssets({k: v for k, v in out.items() if k not in _excluded(ctx)})
 
 
 @dataclass(frozen=True)
@@ -207,81 +288,8 @@ class AssetPlan:
     conflicts: list[str]  # differing content, without --replace-assets
 
 
-def remote_assets(ctx: Context, release: GitRelease) -> dict[str, GitReleaseAsset]:
-    return rel.memo(ctx, f"assets:{release.id}", lambda: {a.name: a for a in release.get_assets()})
-
-
-def asset_sha256(ctx: Context, asset: GitReleaseAsset) -> str:
-    """The sha256 of an asset: its ``digest`` field, else of its downloaded bytes."""
-    digest = asset.raw_data.get("digest") or ""
-    if isinstance(digest, str) and digest.startswith("sha256:"):
-        return digest.split(":", 1)[1]
-    return rel.memo(ctx, f"asset-sha:{asset.id}", lambda: rel.sha256(asset_bytes(ctx, asset)))
-
-
-def asset_bytes(ctx: Context, asset: GitReleaseAsset) -> bytes:
-    return rel.memo(ctx, f"asset-bytes:{asset.id}", lambda: rel.download(ctx, asset.url))
-
-
-def _excluded(ctx: Context) -> set[str]:
-    name = str(_github(ctx).checksums or "")
-    return {name, f"{name}.asc"} if name else set()
-
-
-def build_runs(ctx: Context) -> tuple[list[Any], str | None]:
-    """The successful build runs of the tag in the project repository, or why there are none."""
-    states = [s for s in BuildWorkflows().states(ctx) if s.repo == ctx.repo_name]
-    pending = [s for s in states if s.outcome.status is not Status.DONE or s.run is None]
-    if pending:
-        return [], "; ".join(s.outcome.detail for s in pending)
-    return [s.run for s in states], None
-
-
-def local_assets(ctx: Context) -> tuple[dict[str, bytes], str | None]:
-    """The assets to publish (name -> bytes) from ``assets_from``, or why they aren't known."""
-    gh = _github(ctx)
-    source = str(gh.assets_from)
-    if source == "release":
-        return {}, None
-    if source == "dir":
-        directory = Path(str(gh.assets_dir))
-        if not directory.is_absolute():
-            directory = ctx.config.root / directory
-        if not directory.is_dir():
-            return {}, f"the assets directory {directory} doesn't exist: build the assets first"
-        files = sorted(p for p in directory.iterdir() if p.is_file())
-        return {p.name: p.read_bytes() for p in files if p.name not in _excluded(ctx)}, None
-
-    def from_artifacts() -> tuple[dict[str, bytes], str | None]:
-        if not configured(ctx, "build"):
-            return {}, 'assets_from = "artifacts" needs [[build.workflows]]'
-        runs, pending = build_runs(ctx)
-        if pending:
-            return {}, f"the build hasn't succeeded yet ({pending}): run `releaser build`"
-        out: dict[str, bytes] = {}
-        origin: dict[str, str] = {}
-        for run in runs:
-            for artifact in run.get_artifacts():
-                data = rel.download(ctx, artifact.archive_download_url)
-                with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                    for info in archive.infolist():
-                        if info.is_dir():
-                            continue
-                        name = info.filename.rsplit("/", 1)[-1]
-                        if name in out:
-                            raise RemoteError(
-                                f"two build artifacts hold a file named {name} "
-                                f"({origin[name]}, {artifact.name}): rename one in the workflow"
-                            )
-                        out[name] = archive.read(info)
-                        origin[name] = str(artifact.name)
-        return {k: v for k, v in out.items() if k not in _excluded(ctx)}, None
-
-    return rel.memo(ctx, "local_assets", from_artifacts)
-
-
-def plan_assets(ctx: Context, release: GitRelease, local: dict[str, bytes]) -> AssetPlan:
-    remote = remote_assets(ctx, release)
+def plan_assets(ctx: StepContext, local: dict[str, bytes]) -> AssetPlan:
+    remote = ctx.need(RELEASE_ASSETS)
     upload, replace, kept, conflicts = [], [], [], []
     for name, data in sorted(local.items()):
         asset = remote.get(name)
@@ -296,51 +304,41 @@ def plan_assets(ctx: Context, release: GitRelease, local: dict[str, bytes]) -> A
     return AssetPlan(upload, replace, kept, conflicts)
 
 
-def _upload(ctx: Context, release: GitRelease, name: str, data: bytes, content_type: str) -> None:
-    from github import GithubException
-
-    ctx.ui.debug(f"POST uploads releases/{release.id}/assets?name={name} ({len(data)} bytes)")
-    try:
-        release.upload_asset_from_memory(io.BytesIO(data), len(data), name, content_type)
-    except GithubException as exc:
-        if exc.status == 422 and "already_exists" in str(exc.data):
-            return  # uploaded by an earlier, interrupted attempt: the check compares content
-        raise
-
-
 class ReleaseAssets(Step):
     """Attach the release assets to the GitHub release.
 
     From the tag's build artifacts (`assets_from = "artifacts"`), a local directory
     (`"dir"`), or attached by the build itself (`"release"`: only `expect_assets` is
     verified). An asset already there with the same bytes is kept; one with other bytes
-    stops the step unless `--replace-assets`.
+    stops the step unless `--replace-assets`. Without the local directory (another
+    machine), assets already on the release count as done.
 
     Why: users download the release from its assets; each must be exactly what was built.
-    By hand: `gh release upload vX.Y.Z dist/*` (without `--clobber` unless replacing on
+    By hand: `gh release upload {tag} dist/*` (without `--clobber` unless replacing on
     purpose).
     """
 
     name = "release-assets"
+    needs = (GITHUB_RELEASE, RELEASE_ASSETS, BUILD_STATES)
+    makes = (RELEASE_ASSETS,)
 
-    def applies(self, ctx: Context) -> bool:
+    def applies(self, ctx: StepContext) -> bool:
         return _github(ctx) is not None
 
-    def check(self, ctx: Context) -> Outcome:
-        release = rel.github_release(ctx)
+    def check(self, ctx: StepContext) -> Outcome:
+        release = ctx.need(GITHUB_RELEASE)
         if release is None:
             return Outcome.blocked(f"no GitHub release for {ctx.tag} yet (step github-release)")
-        local, blocked = local_assets(ctx)
-        if blocked:
-            return Outcome.blocked(blocked)
-        remote = remote_assets(ctx, release)
+        remote = ctx.need(RELEASE_ASSETS)
+        published = set(remote) - _excluded(ctx)
         source = str(_github(ctx).assets_from)
-        names = set(local) | (set(remote) - _excluded(ctx))
+        local = local_assets(ctx)
+        if local.missing and not published:
+            return Outcome.blocked(f"{local.missing}: build the assets first")
+        names = set(local.files) | published
         missing = [
             pattern
-            for pattern in (
-                ctx.config.render(str(p), ctx.version) for p in _github(ctx).expect_assets
-            )
+            for pattern in (ctx.fmt(str(p)) for p in _github(ctx).expect_assets)
             if not any(fnmatch.fnmatchcase(n, pattern) for n in names)
         ]
         if missing:
@@ -350,9 +348,9 @@ class ReleaseAssets(Step):
                 f"(found: {', '.join(sorted(names)) or 'none'}): check the build's output",
                 release.html_url,
             )
-        if source != "release" and not local:
+        if source != "release" and not names:
             return Outcome.failed(f"no assets found in the {source}: check the build's output")
-        plan = plan_assets(ctx, release, local)
+        plan = plan_assets(ctx, local.files)
         if plan.conflicts:
             return Outcome.failed(
                 f"assets already on the release with other content: {', '.join(plan.conflicts)}"
@@ -364,18 +362,17 @@ class ReleaseAssets(Step):
             parts = [f"{len(plan.upload)} to upload"] if plan.upload else []
             parts += [f"{len(plan.replace)} to replace"] if plan.replace else []
             return Outcome.todo(", ".join(parts))
-        count = len(names)
-        return Outcome.done(f"{count} asset{'s' if count != 1 else ''}", release.html_url)
+        return Outcome.done(_plural(len(names), "asset"), release.html_url)
 
-    def plan(self, ctx: Context) -> list[Action]:
-        release = rel.github_release(ctx)
-        local, _ = local_assets(ctx)
-        if release is None:
+    def plan(self, ctx: StepContext) -> list[Action]:
+        local = local_assets(ctx).files
+        release = ctx.peek(GITHUB_RELEASE)
+        if release is None or isinstance(release, Pending):
             return [
                 Action("upload", f"{name} ({len(data)} bytes)", f"sha256 {rel.sha256(data)}")
                 for name, data in sorted(local.items())
             ]
-        plan = plan_assets(ctx, release, local)
+        plan = plan_assets(ctx, local)
         actions = [
             Action("replace", f"asset {name}", f"sha256 {rel.sha256(local[name])}")
             for name in plan.replace
@@ -388,29 +385,35 @@ class ReleaseAssets(Step):
         ]
         return actions
 
-    def run(self, ctx: Context) -> None:
-        release = rel.github_release(ctx)
+    def run(self, ctx: StepContext) -> None:
+        release = ctx.need(GITHUB_RELEASE)
         if release is None:
             raise RemoteError(f"no GitHub release for {ctx.tag}")
-        local, blocked = local_assets(ctx)
-        if blocked:
-            raise RemoteError(blocked)
-        plan = plan_assets(ctx, release, local)
-        remote = remote_assets(ctx, release)
+        local = local_assets(ctx)
+        if local.missing:
+            raise RemoteError(local.missing)
+        plan = plan_assets(ctx, local.files)
+        remote = ctx.need(RELEASE_ASSETS)
         for name in plan.replace:
-            ctx.ui.debug(f"DELETE releases/assets/{remote[name].id} ({name})")
-            remote[name].delete_asset()
-            _upload(ctx, release, name, local[name], "application/octet-stream")
-        for name in plan.upload:
-            _upload(ctx, release, name, local[name], "application/octet-stream")
+            ctx.forge.delete_asset(remote[name].id)
+        for name in plan.replace + plan.upload:
+            ctx.forge.upload_asset(release, name, local.files[name], "application/octet-stream")
 
 
 # -- checksums --------------------------------------------------------------------------
 
 
-def checksums_text(ctx: Context, release: GitRelease) -> bytes:
+def _signature_name(ctx: StepContext) -> str:
+    return f"{_github(ctx).checksums}.asc"
+
+
+def _signs_checksums(ctx: StepContext) -> bool:
+    return bool(rel.gpg_key(ctx) and _github(ctx).sign_checksums)
+
+
+def checksums_text(ctx: StepContext) -> bytes:
     """``<sha256>  <name>`` for every other asset of the release, sorted by name."""
-    remote = remote_assets(ctx, release)
+    remote = ctx.need(RELEASE_ASSETS)
     names = sorted(set(remote) - _excluded(ctx))
     return "".join(f"{asset_sha256(ctx, remote[n])}  {n}\n" for n in names).encode()
 
@@ -424,27 +427,27 @@ class Checksums(Step):
     Why: users verify what they downloaded against the checksums, and the checksums against
     the release key.
     By hand: download the assets, `sha256sum * | sort -k2 > SHA256SUMS`,
-    `gpg --armor --detach-sign SHA256SUMS`, then `gh release upload vX.Y.Z SHA256SUMS
+    `gpg --armor --detach-sign SHA256SUMS`, then `gh release upload {tag} SHA256SUMS
     SHA256SUMS.asc`.
     """
 
     name = "checksums"
+    needs = (GITHUB_RELEASE, RELEASE_ASSETS)
+    makes = (RELEASE_ASSETS,)
 
-    def applies(self, ctx: Context) -> bool:
+    def applies(self, ctx: StepContext) -> bool:
         return _github(ctx) is not None and bool(_github(ctx).checksums)
 
-    def _state(self, ctx: Context) -> tuple[Outcome, list[str]]:
+    def _state(self, ctx: StepContext) -> tuple[Outcome, list[str]]:
         """The outcome and the names of the files to (re)write."""
         name = str(_github(ctx).checksums)
-        release = rel.github_release(ctx)
+        release = ctx.need(GITHUB_RELEASE)
         if release is None:
             return Outcome.blocked(f"no GitHub release for {ctx.tag} yet"), []
-        if "release-assets" in ctx.planned:
-            return Outcome.blocked("the assets aren't uploaded yet (step release-assets)"), [name]
-        remote = remote_assets(ctx, release)
+        remote = ctx.need(RELEASE_ASSETS)
         if not set(remote) - _excluded(ctx):
             return Outcome.blocked("the release has no assets yet (step release-assets)"), []
-        expected = checksums_text(ctx, release)
+        expected = checksums_text(ctx)
         todo: list[str] = []
         stale: list[str] = []
         current = remote.get(name)
@@ -460,12 +463,10 @@ class Checksums(Step):
             elif name in todo or name in stale:
                 stale.append(sig_name)
             else:
-                from releaser.clients.gpg import verify_detached
-
-                good = verify_detached(
-                    expected, asset_bytes(ctx, sig), rel.gpg_key(ctx), rel.gnupg_home(ctx)
-                )
-                if not good:
+                signature = ctx.forge.download(sig.url)
+                if not gpg.verify_detached(
+                    expected, signature, rel.gpg_key(ctx), rel.gnupg_home(ctx)
+                ):
                     stale.append(sig_name)
         if stale and not ctx.options.replace_assets:
             return (
@@ -481,18 +482,20 @@ class Checksums(Step):
             return Outcome.todo(f"to write: {', '.join(todo)}"), todo
         signed = " (signed)" if _signs_checksums(ctx) else ""
         count = len(set(remote) - _excluded(ctx))
-        return Outcome.done(f"{name} lists {count} assets{signed}", release.html_url), []
+        return Outcome.done(f"{name} lists {_plural(count, 'asset')}{signed}", release.html_url), []
 
-    def check(self, ctx: Context) -> Outcome:
+    def check(self, ctx: StepContext) -> Outcome:
         return self._state(ctx)[0]
 
-    def plan(self, ctx: Context) -> list[Action]:
-        release = rel.github_release(ctx)
-        _, todo = self._state(ctx)
+    def plan(self, ctx: StepContext) -> list[Action]:
         name = str(_github(ctx).checksums)
-        if not todo:
-            todo = [name] + ([_signature_name(ctx)] if _signs_checksums(ctx) else [])
-        preview = checksums_text(ctx, release).decode() if release is not None else ""
+        everything = [name] + ([_signature_name(ctx)] if _signs_checksums(ctx) else [])
+        assets = ctx.peek(RELEASE_ASSETS)
+        if isinstance(assets, Pending):
+            todo, preview = everything, f"(sha256 of {assets})"
+        else:
+            todo = self._state(ctx)[1] or everything
+            preview = checksums_text(ctx).decode()
         actions = []
         for item in todo:
             if item == name:
@@ -501,24 +504,21 @@ class Checksums(Step):
                 actions.append(Action("upload", f"{item} (signed with GPG key {rel.gpg_key(ctx)})"))
         return actions
 
-    def run(self, ctx: Context) -> None:
-        from releaser.clients.gpg import sign_detached
-
-        release = rel.github_release(ctx)
+    def run(self, ctx: StepContext) -> None:
+        release = ctx.need(GITHUB_RELEASE)
         if release is None:
             raise RemoteError(f"no GitHub release for {ctx.tag}")
         _, todo = self._state(ctx)
         name = str(_github(ctx).checksums)
-        expected = checksums_text(ctx, release)
-        remote = remote_assets(ctx, release)
+        expected = checksums_text(ctx)
+        remote = ctx.need(RELEASE_ASSETS)
         for item in todo:
             if item in remote:
-                ctx.ui.debug(f"DELETE releases/assets/{remote[item].id} ({item})")
-                remote[item].delete_asset()
+                ctx.forge.delete_asset(remote[item].id)
             if item == name:
-                _upload(ctx, release, name, expected, "text/plain")
+                ctx.forge.upload_asset(release, name, expected, "text/plain")
             else:
                 key = rel.gpg_key(ctx)
                 assert key is not None
-                signature = sign_detached(expected, key, rel.gnupg_home(ctx))
-                _upload(ctx, release, item, signature, "application/pgp-signature")
+                signature = gpg.sign_detached(expected, key, rel.gnupg_home(ctx))
+                ctx.forge.upload_asset(release, item, signature, "application/pgp-signature")

@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from releaser.checklist import (
-    create_issue,
-    find_tracking_issue,
-    has_checklist,
-    issue_title,
-    remember_issue,
-    render_checklist,
-)
-from releaser.step import Action, Outcome, Step
-
-if TYPE_CHECKING:
-    from releaser.context import Context
+from releaser.api import Action, Outcome, Step, StepContext, checklist
+from steps._release import TRACKING_ISSUE
 
 
 class TrackingIssue(Step):
@@ -27,37 +15,42 @@ class TrackingIssue(Step):
 
     Why: the tracking issue is where people follow the release; its checklist, ticked as
     steps complete with links to their evidence, shows what is done and what is left.
-    By hand: open an issue titled "Release vX.Y.Z" (with the configured labels) whose body
-    lists the steps of `releaser plan vX.Y.Z`; tick them as you go.
+    By hand: open an issue titled "{issue_title}" (with the configured labels) whose body
+    lists the steps of `releaser plan {tag}`; tick them as you go.
     """
 
     name = "tracking-issue"
+    needs = (TRACKING_ISSUE,)
+    makes = (TRACKING_ISSUE,)
 
-    def check(self, ctx: Context) -> Outcome:
-        issue = find_tracking_issue(ctx)
+    def check(self, ctx: StepContext) -> Outcome:
+        issue = ctx.need(TRACKING_ISSUE)
         if issue is None:
-            return Outcome.todo(f'no issue titled "{issue_title(ctx)}"')
-        if ctx.config.tracking_issue.checklist and not has_checklist(issue.body):
+            return Outcome.todo(f'no issue titled "{checklist.issue_title(ctx)}"')
+        if ctx.config.tracking_issue.checklist and not checklist.has_checklist(issue.body):
             return Outcome.todo(f"issue #{issue.number} has no checklist section")
         state = "" if issue.state == "open" else f" ({issue.state})"
         return Outcome.done(f"issue #{issue.number}{state}", issue.html_url)
 
-    def plan(self, ctx: Context) -> list[Action]:
-        body = render_checklist(ctx) if ctx.config.tracking_issue.checklist else ""
-        issue = find_tracking_issue(ctx)
+    def _body(self, ctx: StepContext) -> str:
+        return checklist.render_checklist(ctx) if ctx.config.tracking_issue.checklist else ""
+
+    def plan(self, ctx: StepContext) -> list[Action]:
+        issue = ctx.need(TRACKING_ISSUE)
         if issue is not None:
-            return [Action("update", f"issue #{issue.number}: append the checklist", body)]
+            return [
+                Action("update", f"issue #{issue.number}: append the checklist", self._body(ctx))
+            ]
         labels = list(ctx.config.tracking_issue.labels or [])
         shown = f" with labels {', '.join(labels)}" if labels else ""
-        return [Action("create", f'issue "{issue_title(ctx)}"{shown}', body)]
+        return [Action("create", f'issue "{checklist.issue_title(ctx)}"{shown}', self._body(ctx))]
 
-    def run(self, ctx: Context) -> None:
-        body = render_checklist(ctx) if ctx.config.tracking_issue.checklist else ""
-        issue = find_tracking_issue(ctx, refresh=True)
+    def run(self, ctx: StepContext) -> None:
+        issue = ctx.need(TRACKING_ISSUE)
         if issue is None:
             labels = list(ctx.config.tracking_issue.labels or [])
-            issue = create_issue(ctx, issue_title(ctx), body, labels)
+            ctx.forge.create_issue(checklist.issue_title(ctx), self._body(ctx), labels)
         else:
-            current = (issue.body or "").rstrip()
-            issue.edit(body=f"{current}\n\n{body}" if current else body)
-        remember_issue(ctx, issue)
+            current = issue.body.rstrip()
+            body = self._body(ctx)
+            ctx.forge.update_issue(issue.number, body=f"{current}\n\n{body}" if current else body)

@@ -7,41 +7,26 @@ without one: the head of the version branch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from releaser.errors import RemoteError
-from releaser.step import Action, Outcome, Step
+from releaser.api import Action, Outcome, Pending, RemoteError, Step, StepContext
 from steps import _release as rel
+from steps._release import RELEASE_PR, RELEASE_TAG, TAG_TARGET
+from steps._versions import version_changes
 
-if TYPE_CHECKING:
-    from releaser.context import Context
 
-
-def tag_message(ctx: Context) -> str:
+def tag_message(ctx: StepContext) -> str:
     project = ctx.config.project
     template = project.rc_tag_message if ctx.version.is_rc else project.tag_message
-    return ctx.config.render(str(template), ctx.version)
+    return ctx.fmt(str(template))
 
 
-def tagger(ctx: Context) -> str:
-    """``Name <email>``: ``[git] author_*``, else git's user.name / user.email, else the
-    forge login."""
-    git_cfg = ctx.config.git
-    name, email = git_cfg.author_name, git_cfg.author_email
-    if not (name and email):
-        try:
-            from dulwich.config import StackedConfig
-
-            config = StackedConfig.default()
-            name = name or config.get((b"user",), b"name").decode()
-            email = email or config.get((b"user",), b"email").decode()
-        except (KeyError, OSError, UnicodeDecodeError):
-            pass
-    if not (name and email):
-        login = ctx.github.login
-        name = name or login
-        email = email or f"{login}@users.noreply.github.com"
-    return f"{name} <{email}>"
+def tagger(ctx: StepContext) -> str:
+    """``Name <email>``: the driver's identity (``[git]``, else the repository's git config),
+    else the forge login."""
+    author = ctx.author()
+    if author is not None:
+        return f"{author['name']} <{author['email']}>"
+    login = ctx.forge.login()
+    return f"{login} <{login}@users.noreply.github.com>"
 
 
 class MergeReleasePR(Step):
@@ -59,13 +44,15 @@ class MergeReleasePR(Step):
     name = "merge-release-pr"
     dangerous = True
     only = ("final",)
+    needs = (RELEASE_PR,)
+    makes = (RELEASE_PR,)
 
-    def applies(self, ctx: Context) -> bool:
+    def applies(self, ctx: StepContext) -> bool:
         return rel.release_branch(ctx) is not None
 
-    def check(self, ctx: Context) -> Outcome:
+    def check(self, ctx: StepContext) -> Outcome:
         branch = rel.release_branch(ctx)
-        pr = rel.release_pr(ctx)
+        pr = ctx.need(RELEASE_PR)
         if pr is None:
             return Outcome.blocked(
                 f"no release PR from {ctx.version_branch} into {branch}: "
@@ -93,10 +80,10 @@ class MergeReleasePR(Step):
                 f"{ctx.version_branch} (`git merge origin/{branch}`), push, then re-run",
                 pr.html_url,
             )
-        return Outcome.todo(f"PR #{pr.number} is open, head {rel.short(pr.head.sha)}")
+        return Outcome.todo(f"PR #{pr.number} is open, head {rel.short(pr.head_sha)}")
 
-    def plan(self, ctx: Context) -> list[Action]:
-        pr = rel.release_pr(ctx)
+    def plan(self, ctx: StepContext) -> list[Action]:
+        pr = ctx.need(RELEASE_PR)
         if pr is None:
             return [Action("merge", f"the release PR into {rel.release_branch(ctx)}")]
         return [
@@ -104,16 +91,15 @@ class MergeReleasePR(Step):
                 "merge",
                 f"PR #{pr.number} {ctx.version_branch} -> {rel.release_branch(ctx)} "
                 "(merge commit, never squash)",
-                f"{pr.title}\n{pr.html_url}\nhead {pr.head.sha}",
+                f"{pr.title}\n{pr.html_url}\nhead {pr.head_sha}",
             )
         ]
 
-    def run(self, ctx: Context) -> None:
-        pr = rel.release_pr(ctx)
+    def run(self, ctx: StepContext) -> None:
+        pr = ctx.need(RELEASE_PR)
         if pr is None:
             raise RemoteError("the release PR disappeared", "re-run the command")
-        ctx.ui.debug(f"PUT pulls/{pr.number}/merge merge_method=merge sha={pr.head.sha}")
-        pr.merge(merge_method="merge", sha=pr.head.sha)
+        ctx.forge.merge_pull(pr.number, pr.head_sha, "merge")
 
 
 class TagCommitReady(Step):
@@ -128,9 +114,10 @@ class TagCommitReady(Step):
     """
 
     name = "tag-commit-ready"
+    needs = (TAG_TARGET,)
 
-    def check(self, ctx: Context) -> Outcome:
-        target = rel.tag_target(ctx)
+    def check(self, ctx: StepContext) -> Outcome:
+        target = ctx.need(TAG_TARGET)
         if target.sha is None:
             return Outcome.blocked(target.blocked)
         return Outcome.done(
@@ -152,11 +139,13 @@ class PushTag(Step):
 
     name = "push-tag"
     dangerous = True
+    needs = (RELEASE_TAG, TAG_TARGET)
+    makes = (RELEASE_TAG,)
 
-    def check(self, ctx: Context) -> Outcome:
+    def check(self, ctx: StepContext) -> Outcome:
         tag = ctx.tag
-        remote = rel.remote_tag(ctx)
-        target = rel.tag_target(ctx)
+        remote = ctx.need(RELEASE_TAG)
+        target = ctx.need(TAG_TARGET)
         if remote is None:
             if target.sha is None:
                 return Outcome.blocked(target.blocked)
@@ -199,21 +188,22 @@ class PushTag(Step):
             rel.tag_url(ctx),
         )
 
-    def plan(self, ctx: Context) -> list[Action]:
-        target = rel.tag_target(ctx)
+    def plan(self, ctx: StepContext) -> list[Action]:
+        target = ctx.peek(TAG_TARGET)
+        on = str(target) if isinstance(target, Pending) else (target.sha or target.blocked)
         key = rel.gpg_key(ctx)
         signing = f"signed with GPG key {key}" if key else "not signed (no [signing] gpg_key)"
         message = tag_message(ctx)
         return [
             Action(
                 "push",
-                f"tag {ctx.tag} on {target.sha or '(the release commit)'} (that tag only)",
+                f"tag {ctx.tag} on {on} (that tag only)",
                 f"annotated, {signing}\nmessage: {message}",
             )
         ]
 
-    def run(self, ctx: Context) -> None:
-        target = rel.tag_target(ctx)
+    def run(self, ctx: StepContext) -> None:
+        target = ctx.need(TAG_TARGET)
         if target.sha is None:
             raise RemoteError(target.blocked)
         sha = ctx.git.create_tag(
@@ -227,12 +217,10 @@ class PushTag(Step):
         ctx.git.push_ref(f"refs/tags/{ctx.tag}", sha)
 
 
-def _superseded(ctx: Context, tagged: str, head: str) -> bool:
+def _superseded(ctx: StepContext, tagged: str, head: str) -> bool:
     """Whether a tag on ``tagged`` is this release's, made before its branch moved on to
     ``head``: an ancestor of it whose version files hold this version. (A tag on an older
     commit without the bump was made too early: that is a failure, not a release.)"""
-    from steps.prepare import version_changes
-
     if not ctx.config.version_files or not ctx.git.is_ancestor(tagged, head):
         return False
     return not version_changes(ctx, tagged)

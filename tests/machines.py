@@ -29,7 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 RACE_PRELUDE = """\
 import os, sys, time
 from releaser.cli import main
-import releaser.commands.stage, releaser.ledger_store, github  # noqa: F401
+import releaser.commands.stage, releaser.ledger_store, releaser.forge  # noqa: F401
 go = sys.argv[1]
 if go:
     open(go + f".ready.{os.getpid()}", "w").close()
@@ -109,7 +109,8 @@ class Machine:
     def context(self, version: str, **options: Any) -> Any:
         """A Context as this machine's driver (non-interactive, --yes), for threads."""
         from releaser.config import load_config
-        from releaser.context import Context, Options
+        from releaser.commands import make_context
+        from releaser.context import Options
         from releaser.ledger import open_ledger
         from releaser.secrets import Secrets
         from releaser.ui import UI
@@ -120,12 +121,12 @@ class Machine:
         options.setdefault("driver", self.driver)
         out = io.StringIO()
         ui = UI(out=out, err=out)
-        ctx = Context(
-            config=load_config(self.work / "releaser.toml"),
-            version=Version.parse(version),
-            options=Options(**options),
-            ui=ui,
-            secrets=Secrets(ui.redactor, environ={TOKEN_ENV: self.project.token}),
+        ctx = make_context(
+            load_config(self.work / "releaser.toml"),
+            Version.parse(version),
+            Options(**options),
+            ui,
+            Secrets(ui.redactor, environ={TOKEN_ENV: self.project.token}),
         )
         ledger = open_ledger(ctx)
         ledger.host = self.host

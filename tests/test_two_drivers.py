@@ -113,10 +113,8 @@ class TrialBranch(Step):
     runs: Counter[str] = Counter()
 
     def check(self, ctx: Any) -> Outcome:
-        status, _ = ctx.github.request_json(
-            "GET", f"/repos/{ctx.repo_name}/branches/trial/{ctx.tag}"
-        )
-        return Outcome.done("there") if status == 200 else Outcome.todo("missing")
+        there = ctx.forge.branch(f"trial/{ctx.tag}") is not None
+        return Outcome.done("there") if there else Outcome.todo("missing")
 
     def plan(self, ctx: Any) -> list[Action]:
         return [Action("create", f"branch trial/{ctx.tag}")]
@@ -124,8 +122,8 @@ class TrialBranch(Step):
     def run(self, ctx: Any) -> None:
         TrialBranch.runs[ctx.tag] += 1
         time.sleep(0.3)  # a write that takes a while: the other driver arrives meanwhile
-        repo = ctx.github.repo
-        repo.create_git_ref(f"refs/heads/trial/{ctx.tag}", repo.get_branch("main").commit.sha)
+        main = ctx.forge.branch("main")
+        ctx.forge.create_branch(f"trial/{ctx.tag}", main.sha)
 
 
 def _race(contexts: list[Any], stage: str) -> list[BaseException | None]:
@@ -136,7 +134,7 @@ def _race(contexts: list[Any], stage: str) -> list[BaseException | None]:
 
     def drive(i: int) -> None:
         ctx = contexts[i]
-        ctx.github.repo  # noqa: B018 - connected before the start line, like a started CLI
+        ctx.forge.repository()  # connected before the start line, like a started CLI
         barrier.wait()
         try:
             run_stages(ctx, [stage])

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
     from dulwich.repo import Repo
 
     from releaser.context import ForgeEndpoint
+    from releaser.memo import Memo
     from releaser.ui import UI
 
 __all__ = ["Git", "RemoteTag", "TagInfo"]
@@ -65,7 +65,9 @@ class TagInfo:
 class Git:
     """The project's repository on the forge, through a local bare mirror under ``cache_dir``."""
 
-    def __init__(self, forge: ForgeEndpoint, repo_name: str, ui: UI, cache_dir: Path) -> None:
+    def __init__(
+        self, forge: ForgeEndpoint, repo_name: str, ui: UI, cache_dir: Path, memo: Memo
+    ) -> None:
         self.forge = forge
         self.repo_name = repo_name
         self.ui = ui
@@ -73,8 +75,8 @@ class Git:
         ui.redactor.add(forge.token)
         digest = hashlib.sha256(self.url.encode()).hexdigest()[:10]
         self.path = Path(cache_dir) / f"{repo_name.replace('/', '__')}-{digest}.git"
-        self._refs: dict[str, str] | None = None
-        self._refs_lock = threading.Lock()  # `status` checks steps from several threads
+        self.memo = memo  # the command's memo: ls-remote is read once until the engine forgets
+        self._key = ("git", self.url, "refs")
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -114,12 +116,12 @@ class Git:
     def ls_remote(self, refresh: bool = False) -> dict[str, str]:
         """Every ref of the remote (tags also as ``refs/tags/X^{}`` when annotated).
 
-        Memoised for the command; ``refresh`` reads again (a push refreshes it too).
+        Memoised for the command; ``refresh`` reads again.
         """
-        with self._refs_lock:
-            if self._refs is not None and not refresh:
-                return self._refs
-            return self._read_refs()
+        if refresh:
+            self.memo.drop(self._key)
+        refs: dict[str, str] = self.memo.get(self._key, self._read_refs)
+        return refs
 
     def _read_refs(self) -> dict[str, str]:
         client, path = self._transport
@@ -128,15 +130,7 @@ class Git:
             result = client.get_refs(path.encode())
         except Exception as exc:
             raise self._remote_error("ls-remote", exc) from exc
-        self._refs = {
-            k.decode(): v.decode() for k, v in (result.refs or {}).items() if v is not None
-        }
-        return self._refs
-
-    def forget(self) -> None:
-        """Drop the memoised remote refs: the next look reads them again."""
-        with self._refs_lock:
-            self._refs = None
+        return {k.decode(): v.decode() for k, v in (result.refs or {}).items() if v is not None}
 
     def ref_sha(self, ref: str) -> str | None:
         """The sha a full ref (``refs/heads/main``) points at on the remote, or None."""
@@ -304,7 +298,7 @@ class Git:
         except Exception as exc:
             raise self._remote_error("push", exc) from exc
         finally:
-            self._refs = None
+            self.memo.drop(self._key)
         status = (result.ref_status or {}).get(ref_b)
         if status is not None:
             reason = status.decode("utf-8", "replace") if isinstance(status, bytes) else status
@@ -329,3 +323,73 @@ class Git:
                 break
         walker = self.repo.get_walker(include=[ObjectID(descendant.encode())])
         return any(entry.commit.id.decode() == ancestor for entry in walker)
+
+    # -- working trees for commands ------------------------------------------------------
+
+    def checkout(
+        self, dest: Path, ref: str, *, repo: str | None = None, depth: int | None = None
+    ) -> Path:
+        """A working tree of ``repo`` (default: the project's) at ``ref`` in ``dest``, made
+        with the git CLI for commands that need files (a changelog generator, a downstream
+        update). ``depth`` makes it shallow. The token goes in a header, never in the URL or
+        ``.git/config``, and is not in the environment of what later runs there."""
+        import base64
+        import shutil
+        import subprocess
+
+        url = f"{self.forge.git_url.rstrip('/')}/{repo or self.repo_name}.git"
+        basic = base64.b64encode(f"{USERNAME}:{self.forge.token}".encode()).decode()
+        self.ui.redactor.add_basic(USERNAME, self.forge.token)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        env.update(
+            GIT_TERMINAL_PROMPT="0",
+            GIT_CONFIG_COUNT="1",
+            GIT_CONFIG_KEY_0="http.extraHeader",
+            GIT_CONFIG_VALUE_0=f"Authorization: Basic {basic}",
+        )
+
+        def git(*args: str, cwd: Path | None = None) -> None:
+            self.ui.debug("git " + " ".join(args))
+            proc = subprocess.run(
+                ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+            )
+            if proc.returncode != 0:
+                raise RemoteError(
+                    f"git {args[0]} of {url} failed: "
+                    f"{self.ui.redactor.redact(proc.stderr.strip())}",
+                    "check [forge] git_url and the token's access to the repository",
+                )
+
+        shallow = ["--depth", str(depth)] if depth else []
+        if not (dest / ".git").is_dir():
+            shutil.rmtree(dest, ignore_errors=True)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            git("init", "--quiet", str(dest))
+        git("fetch", "--quiet", *shallow, "--tags", url, ref, cwd=dest)
+        git("checkout", "--quiet", "--force", "--detach", "FETCH_HEAD", cwd=dest)
+        return dest
+
+    def run_command(self, command: str, cwd: Path, env: dict[str, str]) -> CommandResult:
+        """Run a configured shell command in a working tree, with ``env`` added and every
+        credential variable of this process removed (the command gets no token)."""
+        import subprocess
+
+        from releaser.secrets import looks_secret
+
+        clean = {k: v for k, v in os.environ.items() if not looks_secret(k)}
+        clean.update(env)
+        self.ui.debug(f"run in {cwd.name}: {command}")
+        proc = subprocess.run(
+            command, shell=True, cwd=cwd, env=clean, capture_output=True, text=True, check=False
+        )
+        lines = proc.stderr.strip().splitlines()
+        return CommandResult(
+            proc.returncode, proc.stdout, self.ui.redactor.redact(lines[-1] if lines else "")
+        )
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    returncode: int
+    stdout: str
+    last_error: str  # the last line of stderr, redacted

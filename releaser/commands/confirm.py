@@ -11,14 +11,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from releaser.errors import UsageError
-from releaser.step import Status, StepResult
+from releaser.step import Status, StepResult, skip_reason
 
 if TYPE_CHECKING:
     from releaser.context import Context
 
 
 def confirm_step(ctx: Context, name: str, evidence: str | None) -> None:
-    from releaser.engine import step_applies
     from steps import all_steps, find_step
 
     found = find_step(name)
@@ -31,7 +30,7 @@ def confirm_step(ctx: Context, name: str, evidence: str | None) -> None:
             f"evidence must be a URL, got {ctx.ui.redactor.redact(evidence)!r}",
             "pass --evidence https://...",
         )
-    if not step_applies(step, ctx):
+    if skip_reason(step, ctx) is not None:
         raise UsageError(
             f"step {name} is not part of a {ctx.version.kind} release like {ctx.tag}",
             f"`releaser plan {ctx.version}` lists its steps",
@@ -54,7 +53,7 @@ def confirm_step(ctx: Context, name: str, evidence: str | None) -> None:
 
 def _tick(ctx: Context, result: StepResult) -> None:
     from releaser.checklist import sync_checklist
-    from releaser.engine import describe_exception
+    from releaser.errors import describe_exception
 
     try:
         sync_checklist(ctx, [result])

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
-from releaser.engine import skip_reason
+from releaser.step import skip_reason
 
 if TYPE_CHECKING:
     from releaser.context import Context

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from releaser.engine import Engine
-from releaser.errors import ClaimHeld, InputNeeded, ReleaserError
+from releaser.errors import ClaimHeld, InputNeeded, ReleaserError, StepFailed
 from releaser.ledger import iso, utcnow
 from releaser.step import StepResult
 
@@ -97,7 +97,7 @@ class StageClaim:
         try:
             self.ctx.ledger.release_claim(last)
         except Exception as exc:  # the claim expires by itself: don't hide the real outcome
-            from releaser.engine import describe_exception
+            from releaser.errors import describe_exception
 
             self.ctx.ui.warn(
                 f"could not release the claim (it expires by itself): {describe_exception(exc)}"
@@ -105,7 +105,7 @@ class StageClaim:
 
 
 def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
-    from steps import PLANS, STAGES
+    from releaser.stages import STAGES
 
     engine = Engine(ctx)
     name = stages[0] if len(stages) == 1 else "release"
@@ -126,7 +126,7 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
             try:
                 while True:
                     try:
-                        results = engine.run_stage(stage, PLANS[stage])
+                        results = engine.run_stage(stage, ctx.plans[stage])
                         break
                     except Recheck:
                         ctx.forget_reads()  # what we read may predate the other driver
@@ -149,6 +149,13 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
     following = STAGES.index(last) + 1
     if ctx.options.dry_run:
         ctx.ui.print("[blue]dry run: nothing was written.[/blue]")
+        problems = engine.dry_run_problems
+        if problems:
+            listed = "; ".join(f"{r.step} {r.status}: {r.detail}" for r in problems)
+            raise StepFailed(
+                f"the release would stop at {len(problems)} step(s): {listed}",
+                "fix what they say, then dry-run again",
+            )
     elif following < len(STAGES):
         ctx.ui.print(f"next: [bold]releaser {STAGES[following]} {ctx.version}[/bold]")
     else:
@@ -160,7 +167,7 @@ def _record_stage(ctx: Context, entry: dict[str, Any]) -> None:
     try:
         ctx.ledger.append(entry)
     except Exception as exc:  # the forge holds the truth; the record is for people
-        from releaser.engine import describe_exception
+        from releaser.errors import describe_exception
 
         ctx.ui.warn(f"could not record the stage run in the ledger: {describe_exception(exc)}")
 
@@ -174,6 +181,6 @@ def _tick_checklist(ctx: Context, results: list[StepResult]) -> None:
     try:
         sync_checklist(ctx, results)
     except Exception as exc:  # a failed tick must not hide the stage's own outcome
-        from releaser.engine import describe_exception
+        from releaser.errors import describe_exception
 
         ctx.ui.warn(f"could not tick the tracking issue: {describe_exception(exc)}")

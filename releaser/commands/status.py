@@ -55,10 +55,9 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.table import Table
 
-from releaser.engine import describe_exception, step_applies
-from releaser.errors import ReleaserError
+from releaser.errors import ReleaserError, describe_exception
 from releaser.ledger import Answer, iso, live_claim, utcnow
-from releaser.step import Outcome, Status, Step
+from releaser.step import Outcome, Pending, Status, Step, skip_reason
 
 if TYPE_CHECKING:
     from releaser.context import Context
@@ -82,7 +81,10 @@ RECENT = 10
 
 def _check(ctx: Context, step: Step) -> Outcome:
     try:
-        return step.check(ctx)
+        with ctx.running(step):
+            return step.check(ctx)
+    except Pending as pending:  # not in status (nothing is planned), but be safe
+        return Outcome.blocked(f"waits for {pending.by}")
     except ReleaserError as exc:
         return Outcome.failed(exc.message)
     except Exception as exc:
@@ -106,11 +108,13 @@ def _answers(entries: list[dict[str, Any]]) -> dict[str, Answer]:
 
 def collect(ctx: Context) -> dict[str, Any]:
     """The whole status document (see the module docstring)."""
-    from steps import PLANS
-
-    ctx.github.repo  # noqa: B018 - connect once, before the pool shares the client
+    plans = ctx.plans
+    ctx.forge.repository()  # connect once, before the pool shares the client
     work = [
-        (stage, step) for stage, steps in PLANS.items() for step in steps if step_applies(step, ctx)
+        (stage, step)
+        for stage, steps in plans.items()
+        for step in steps
+        if skip_reason(step, ctx) is None
     ]
     workers = max(1, int(ctx.config.engine.concurrency))
     ledger = ctx.ledger
@@ -120,7 +124,7 @@ def collect(ctx: Context) -> dict[str, Any]:
         entries = entries_future.result()
         outcomes = [f.result() for f in futures]
     answers = _answers(entries)
-    stages: dict[str, list[dict[str, Any]]] = {stage: [] for stage in PLANS}
+    stages: dict[str, list[dict[str, Any]]] = {stage: [] for stage in plans}
     next_command = None
     for (stage, step), outcome in zip(work, outcomes, strict=True):
         answer = answers.get(step.name) if outcome.status is Status.UNKNOWN else None

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from releaser.config import load_config
+from releaser.commands import make_context
 from releaser.context import Context, Options
 from releaser.ledger import Ledger, MemoryStore
 from releaser.secrets import Secrets
@@ -39,12 +40,8 @@ class Harness:
     def context(self, version: str = "v1.2.0", **options: Any) -> Context:
         options.setdefault("non_interactive", True)
         ui = UI(verbose=options.get("verbose", False), out=self.out, err=self.out)
-        ctx = Context(
-            config=self.config,
-            version=Version.parse(version),
-            options=Options(**options),
-            ui=ui,
-            secrets=Secrets(ui.redactor, environ={}),
+        ctx = make_context(
+            self.config, Version.parse(version), Options(**options), ui, Secrets(ui.redactor, environ={})
         )
         ctx.__dict__["ledger"] = Ledger(self.store, ctx.tag, driver="tester", host="here")
         return ctx

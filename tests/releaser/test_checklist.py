@@ -23,11 +23,11 @@ from releaser.checklist import (
     ticked,
 )
 from releaser.config import load_config
+from releaser.commands import make_context
 from releaser.context import Context, Options
-from releaser.engine import step_applies
 from releaser.sandbox.seed import SeedInfo, write_example_config
 from releaser.secrets import Secrets
-from releaser.step import Status, StepResult
+from releaser.step import Status, StepResult, skip_reason
 from releaser.ui import UI
 from releaser.version import Version
 from steps import PLANS
@@ -40,12 +40,12 @@ def offline_context(tmp_path: Path, version: str) -> Context:
     forge = {"api_url": seed.api_url, "git_url": seed.git_url, "token_env": "NO_SUCH_TOKEN"}
     path = write_example_config(tmp_path / "offline", seed, forge)
     ui = UI(out=io.StringIO(), err=io.StringIO())
-    return Context(
-        config=load_config(path),
-        version=Version.parse(version),
-        options=Options(non_interactive=True),
-        ui=ui,
-        secrets=Secrets(ui.redactor, environ={}),
+    return make_context(
+        load_config(path),
+        Version.parse(version),
+        Options(non_interactive=True),
+        ui,
+        Secrets(ui.redactor, environ={}),
     )
 
 
@@ -58,15 +58,15 @@ def test_render_lists_every_applicable_step(tmp_path: Path, version: str) -> Non
     body = render_checklist(ctx)
     assert START_MARKER in body and END_MARKER in body
     assert body.index(START_MARKER) < body.index(END_MARKER)
-    expected = {s.name for steps in PLANS.values() for s in steps if step_applies(s, ctx)}
+    expected = {s.name for steps in PLANS.values() for s in steps if skip_reason(s, ctx) is None}
     assert items(body) == expected
     assert ticked(body) == set()
     assert f"Release v{Version.parse(version)}"[8:] in body
     assert f"releaser prepare {Version.parse(version)}" in body
     for stage, steps in PLANS.items():
-        if any(step_applies(s, ctx) for s in steps):
+        if any(skip_reason(s, ctx) is None for s in steps):
             assert f"### {stage}" in body
-    assert "github" not in ctx.__dict__, "rendering is offline"
+    assert "api" not in ctx.__dict__, "rendering is offline"
 
 
 def test_render_follows_release_kinds(tmp_path: Path) -> None:

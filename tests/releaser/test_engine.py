@@ -12,7 +12,7 @@ import pytest
 
 from releaser.engine import Engine
 from releaser.errors import InputNeeded, StepFailed, StillRunning
-from releaser.step import Action, Outcome, Status, Step
+from releaser.step import Action, Outcome, Pending, Result, Status, Step
 from tests.releaser.conftest import Harness
 
 
@@ -126,24 +126,31 @@ class Crashy(Make):
 
 
 class Blocked(Step):
-    """Needs something another step makes.
+    """Needs something another step makes (declared: ``needs`` the result ``thing``).
 
-    Why: tests BLOCKED.
+    Why: tests BLOCKED and declared results.
     By hand: make the other thing first.
     """
 
     name = "needs-thing"
 
-    def __init__(self, remote: Remote) -> None:
+    def __init__(self, remote: Remote, maker: Make | None = None) -> None:
         self.remote = remote
+        self.thing: Result[bool] = Result(
+            "thing", lambda ctx: bool(remote.state.get("thing")), pending="the thing {by} makes"
+        )
+        self.needs = (self.thing,)  # type: ignore[misc]
+        if maker is not None:
+            maker.makes = (self.thing,)  # type: ignore[misc]
 
     def check(self, ctx: Any) -> Outcome:
-        if not self.remote.state.get("thing"):
+        if not ctx.need(self.thing):
             return Outcome.blocked("the thing does not exist: run make-thing first")
         return Outcome.done("ok")
 
     def plan(self, ctx: Any) -> list[Action]:
-        return [Action("use", "the thing")]
+        thing = ctx.peek(self.thing)
+        return [Action("use", str(thing) if isinstance(thing, Pending) else "the thing")]
 
 
 def test_runs_missing_work_then_rerun_makes_no_run_calls(harness: Harness) -> None:
@@ -162,7 +169,8 @@ def test_runs_missing_work_then_rerun_makes_no_run_calls(harness: Harness) -> No
 
 def test_dry_run_never_calls_run_and_prints_the_plan(harness: Harness) -> None:
     remote = Remote()
-    steps = [Make(remote), Dangerous(remote, "pushed"), Blocked(remote)]
+    make = Make(remote)
+    steps = [make, Dangerous(remote, "pushed"), Blocked(remote, make)]
     results = Engine(harness.context(dry_run=True)).run_stage("tag", steps)
     assert remote.runs == []
     assert remote.state == {}
@@ -170,7 +178,26 @@ def test_dry_run_never_calls_run_and_prints_the_plan(harness: Harness) -> None:
     out = harness.output()
     assert "would create thing" in out
     assert "preview of the content" in out
-    assert "would use the thing" in out  # planned after the step it depends on
+    # planned after the step it depends on, naming what it waits for (never a stale value)
+    assert "after make-thing (needs the thing make-thing makes)" in out
+    assert "would use the thing make-thing makes" in out
+
+
+def test_dry_run_reports_a_real_blocker_and_goes_on(harness: Harness) -> None:
+    remote = Remote()
+    steps = [Blocked(remote), Make(remote, "later", "make-later")]  # nothing makes the thing
+    engine = Engine(harness.context(dry_run=True))
+    results = engine.run_stage("tag", steps)
+    assert [str(r.status) for r in results] == ["blocked", "planned"]
+    assert [r.step for r in engine.dry_run_problems] == ["needs-thing"]
+
+
+def test_a_step_asking_for_a_result_it_does_not_declare_is_a_bug(harness: Harness) -> None:
+    remote = Remote()
+    step = Blocked(remote)
+    step.needs = ()  # type: ignore[misc]
+    with pytest.raises(StepFailed, match="without declaring it in needs"):
+        Engine(harness.context()).run_stage("tag", [step])
 
 
 def test_dangerous_step_needs_yes_when_non_interactive(harness: Harness) -> None:

@@ -11,8 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from releaser.clients.github import GitHub
-from releaser.context import ForgeEndpoint
+from releaser.clients.github import GitHubAPI
 from releaser.errors import ClaimHeld
 from releaser.ledger import Ledger
 from releaser.ledger_store import FILE, ForgeRefStore
@@ -31,18 +30,21 @@ class Forge:
         self.info = server.info()
         make_repo(server, REPO)
 
-    def github(self) -> GitHub:
-        ui = UI()
-        endpoint = ForgeEndpoint(self.info["api_url"], self.info["git_url"], self.info["token"])
-        return GitHub(endpoint, REPO, ui)
+    def github(self) -> GitHubAPI:
+        return GitHubAPI(self.info["api_url"], self.info["token"], UI(), local=True)
 
     def store(self) -> ForgeRefStore:
-        return ForgeRefStore(self.github(), REF)
+        return ForgeRefStore(self.github(), REPO, REF)
 
     def ledger(self, driver: str, host: str = "h", **kw: Any) -> Ledger:
         gh = self.github()
         return Ledger(
-            ForgeRefStore(gh, REF), "v1.2.0", driver, host, redact=gh.ui.redactor.redact, **kw
+            ForgeRefStore(gh, REPO, REF),
+            "v1.2.0",
+            driver,
+            host,
+            redact=gh.ui.redactor.redact,
+            **kw,
         )
 
     def mark(self) -> int:
@@ -85,7 +87,6 @@ def forge(sandbox: SandboxServer) -> Iterator[Forge]:  # noqa: F811
 
 def test_read_and_write_make_exactly_the_minimal_requests(forge: Forge) -> None:
     store = forge.store()
-    store.github.repo  # noqa: B018 - not part of the ledger's requests
     mark = forge.mark()
     assert store.read() == (None, {"entries": []})
     assert forge.calls(mark) == [f"GET /git/ref/{REF} 404"]

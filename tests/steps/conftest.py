@@ -78,8 +78,9 @@ class Project:
 
     def context(self, version: str, **options: Any) -> Any:
         """A real Context (non-interactive, --yes) whose UI writes into ``output()``."""
+        from releaser.commands import make_context
         from releaser.config import load_config
-        from releaser.context import Context, Options
+        from releaser.context import Options
         from releaser.secrets import Secrets
         from releaser.ui import UI
         from releaser.version import Version
@@ -93,12 +94,8 @@ class Project:
         self._out = io.StringIO()
         ui = UI(verbose=bool(options.get("verbose")), out=self._out, err=self._out)
         secrets = Secrets(ui.redactor, environ={TOKEN_ENV: self.token})
-        return Context(
-            config=load_config(self.config_path),
-            version=Version.parse(version),
-            options=Options(**options),
-            ui=ui,
-            secrets=secrets,
+        return make_context(
+            load_config(self.config_path), Version.parse(version), Options(**options), ui, secrets
         )
 
     def output(self) -> str:

@@ -120,14 +120,14 @@ def test_dry_run_writes_nothing_and_names_every_write(project: Project) -> None:
     out = project.output()
     for line in [
         "would create branch release-v1.2 at",
-        "would commit on release-v1.2 (to be created at main head): set version 1.2.0-rc1 in "
-        "example/__init__.py, pyproject.toml",
+        "would commit on release-v1.2 (to be created at main head): set 1.2.0-rc1 in "
+        "example/__init__.py, 1.2.0-rc1 in pyproject.toml",
         '+ __version__ = "1.2.0-rc1"',
         'add "## v1.2.0-rc1" to CHANGELOG.md',
         "- Support JSON output (#2) by @bob",
         'would create pull request release-v1.2 -> main: "Release v1.2.0-rc1" (draft)',
         "would create branch bump-v1.3.0-dev at",
-        "set version 1.3.0-dev in example/__init__.py, pyproject.toml",
+        "set 1.3.0-dev in example/__init__.py, 1.3.0-dev in pyproject.toml",
         'would create pull request bump-v1.3.0-dev -> main: "Start v1.3.0-dev development"',
     ]:
         assert line in out, line
@@ -200,9 +200,9 @@ def test_changelog_command_output_is_the_section(project: Project) -> None:
 
 def test_changelog_section_is_read_back(project: Project) -> None:
     project.run_stage(RC1, "prepare")
-    from steps.prepare import changelog_section
+    from steps._changelog import CHANGELOG_SECTION
 
-    section = changelog_section(project.context(RC1))
+    section = project.context(RC1).need(CHANGELOG_SECTION)
     assert section.startswith("## v1.2.0-rc1\n\nChanges since v1.1.0.")
     assert "## v1.1.0" not in section and "### Contributors" in section
 

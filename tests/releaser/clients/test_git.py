@@ -12,6 +12,7 @@ from releaser.clients.git import Git
 from releaser.context import ForgeEndpoint
 from releaser.errors import RemoteError
 from releaser.sandbox.server import SandboxServer
+from releaser.memo import Memo
 from releaser.ui import UI
 from tests.sandbox.helpers import git_env, make_repo
 from tests.steps.release_helpers import gpg_env, make_gpg_key
@@ -34,7 +35,7 @@ def client(server: SandboxServer, tmp_path: Path, name: str = "cache") -> tuple[
     out = io.StringIO()
     ui = UI(verbose=True, out=out, err=out)
     endpoint = ForgeEndpoint(info["api_url"], info["git_url"], info["token"])
-    return Git(endpoint, "release-bot/lib", ui, tmp_path / name), out
+    return Git(endpoint, "release-bot/lib", ui, tmp_path / name, Memo()), out
 
 
 def clone(server: SandboxServer, tmp_path: Path) -> Path:
@@ -118,7 +119,7 @@ def test_bad_token_push_is_a_remote_error(forge: SandboxServer, tmp_path: Path) 
     info = forge.info()
     ui = UI(out=io.StringIO(), err=io.StringIO())
     endpoint = ForgeEndpoint(info["api_url"], info["git_url"], "ghp_wrongtoken0000000000")
-    git = Git(endpoint, "release-bot/lib", ui, tmp_path / "c3")
+    git = Git(endpoint, "release-bot/lib", ui, tmp_path / "c3", Memo())
     head = git.resolve("main")
     assert head
     with pytest.raises(RemoteError) as err:

@@ -1,0 +1,580 @@
+"""The forge facade: every forge operation a step makes, typed, memoised, errors mapped once.
+
+Steps see ``ctx.forge``, a :class:`Forge` bound to the project's repository
+(``ctx.forge.other("owner/name")`` for another one). Reads are memoised in the command's one
+:class:`~releaser.memo.Memo` (the engine forgets them after each write); they return the
+plain dataclasses of :mod:`releaser.models` or None when a thing does not exist. Writes
+return what the forge answered. Errors are the project's own (:mod:`releaser.errors`):
+:class:`AlreadyExists` for a create that lost a race or repeats an applied write, and the HTTP
+client's mapping for the rest.
+
+One rule per lookup, here and nowhere else: e.g. :meth:`Forge.find_pull` is the only way a
+pull request is found from its branches.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from releaser.errors import HTTPError, RemoteError
+from releaser.models import (
+    Artifact,
+    Asset,
+    Branch,
+    Comment,
+    Commit,
+    File,
+    Issue,
+    Job,
+    PullRequest,
+    Ref,
+    Release,
+    Repository,
+    Workflow,
+    WorkflowRun,
+)
+
+if TYPE_CHECKING:
+    from releaser.clients.github import GitHubAPI
+    from releaser.memo import Memo
+
+
+class AlreadyExists(RemoteError):
+    """The forge refused a create because the object exists (422 ``already_exists``)."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``base...head``: the commits of head not in base (oldest first) and the merge base."""
+
+    commits: list[Commit]
+    merge_base: Commit
+    status: str = ""  # ahead, behind, identical or diverged (head relative to base)
+
+
+def _already_exists(exc: HTTPError) -> bool:
+    return exc.status == 422 and "already" in str(exc.body).lower()
+
+
+class Forge:
+    """One repository on the forge, through the GitHub API client and the command's memo."""
+
+    def __init__(self, api: GitHubAPI, memo: Memo, repo: str) -> None:
+        self.api = api
+        self.memo = memo
+        self.repo = repo  # owner/name
+        self.owner = repo.split("/", 1)[0]
+        self._path = f"/repos/{repo}"
+
+    def other(self, repo: str) -> Forge:
+        """Another repository (a downstream, a workflow's home), same client and memo."""
+        return self if repo == self.repo else Forge(self.api, self.memo, repo)
+
+    def _memo(self, *key: Any, compute: Any) -> Any:
+        return self.memo.get(("forge", self.repo, *key), compute)
+
+    # -- the repository --------------------------------------------------------------------
+
+    def repository(self) -> Repository:
+        """The repository (404: a clear error naming it and the config key)."""
+
+        def read() -> Repository:
+            data = self.api.find_json(self._path)
+            if data is None:
+                raise RemoteError(
+                    f"repository {self.repo} not found on {self.api.base_url}",
+                    "check [project] repo in releaser.toml and that the token can read it",
+                )
+            return Repository.from_json(data)
+
+        result: Repository = self._memo("repository", compute=read)
+        return result
+
+    @property
+    def html_url(self) -> str:
+        return self.repository().html_url
+
+    def login(self) -> str:
+        """The token's user."""
+        return str(self.memo.get(("forge", "login"), lambda: self.api.get_json("/user")["login"]))
+
+    # -- branches, files, commits ----------------------------------------------------------
+
+    def branch(self, name: str) -> Branch | None:
+        def read() -> Branch | None:
+            data = self.api.find_json(f"{self._path}/branches/{quote(name, safe='')}")
+            return None if data is None else Branch.from_json(data)
+
+        result: Branch | None = self._memo("branch", name, compute=read)
+        return result
+
+    def file(self, path: str, ref: str) -> File | None:
+        """A file's text at a ref (None when absent; a directory is an error)."""
+
+        def read() -> File | None:
+            data = self.api.find_json(f"{self._path}/contents/{quote(path)}", params={"ref": ref})
+            if data is None:
+                return None
+            if isinstance(data, list):
+                raise RemoteError(f"{path} is a directory, not a file")
+            if data.get("content") is None or data.get("encoding") != "base64":
+                blob = self.api.get_json(f"{self._path}/git/blobs/{data['sha']}")
+                data = {**data, "content": blob["content"]}
+            text = base64.b64decode(data["content"]).decode("utf-8")
+            return File(path, text, str(data["sha"]))
+
+        result: File | None = self._memo("file", path, ref, compute=read)
+        return result
+
+    def commit(self, sha: str) -> Commit:
+        result: Commit = self._memo(
+            "commit",
+            sha,
+            compute=lambda: Commit.from_json(self.api.get_json(f"{self._path}/commits/{sha}")),
+        )
+        return result
+
+    def commits(self, sha: str, limit: int = 1000) -> list[Commit]:
+        """History from ``sha`` (newest first), at most ``limit`` commits."""
+
+        def read() -> list[Commit]:
+            out = []
+            for item in self.api.paginate(f"{self._path}/commits", {"sha": sha}):
+                out.append(Commit.from_json(item))
+                if len(out) >= limit:
+                    break
+            return out
+
+        result: list[Commit] = self._memo("commits", sha, limit, compute=read)
+        return result
+
+    def compare(self, base: str, head: str) -> Comparison:
+        def read() -> Comparison:
+            data = self.api.get_json(f"{self._path}/compare/{quote(base)}...{quote(head)}")
+            return Comparison(
+                [Commit.from_json(c) for c in data.get("commits") or []],
+                Commit.from_json(data["merge_base_commit"]),
+                str(data.get("status") or ""),
+            )
+
+        result: Comparison = self._memo("compare", base, head, compute=read)
+        return result
+
+    def refs(self, prefix: str) -> list[Ref]:
+        """Refs under ``prefix`` (``tags/``, ``heads/release-``), one listing."""
+
+        def read() -> list[Ref]:
+            items = self.api.paginate(f"{self._path}/git/matching-refs/{prefix}")
+            return [Ref(str(r["ref"]), str(r["object"]["sha"])) for r in items]
+
+        result: list[Ref] = self._memo("refs", prefix, compute=read)
+        return result
+
+    def create_branch(self, name: str, sha: str) -> None:
+        self._create_ref(f"refs/heads/{name}", sha)
+
+    def _create_ref(self, ref: str, sha: str) -> None:
+        try:
+            self.api.send_json("POST", f"{self._path}/git/refs", {"ref": ref, "sha": sha})
+        except HTTPError as exc:
+            if _already_exists(exc):
+                raise AlreadyExists(f"{ref} already exists") from exc
+            raise
+
+    def move_branch(self, name: str, sha: str, *, force: bool = False) -> None:
+        """Point a branch at ``sha`` (fast-forward only unless ``force``)."""
+        self.api.send_json(
+            "PATCH", f"{self._path}/git/refs/heads/{quote(name)}", {"sha": sha, "force": force}
+        )
+
+    def make_commit(
+        self,
+        parent: str,
+        parent_tree: str,
+        files: Mapping[str, str],
+        message: str,
+        author: Mapping[str, str] | None = None,
+    ) -> tuple[str, str]:
+        """A commit on top of ``parent`` writing ``files`` (no ref moves); (sha, tree sha)."""
+        tree = self.api.send_json(
+            "POST",
+            f"{self._path}/git/trees",
+            {
+                "base_tree": parent_tree,
+                "tree": [
+                    {"path": p, "mode": "100644", "type": "blob", "content": text}
+                    for p, text in files.items()
+                ],
+            },
+        )
+        body: dict[str, Any] = {"message": message, "tree": tree["sha"], "parents": [parent]}
+        if author:
+            body["author"] = dict(author)
+            body["committer"] = dict(author)
+        commit = self.api.send_json("POST", f"{self._path}/git/commits", body)
+        return str(commit["sha"]), str(tree["sha"])
+
+    def commit_files(
+        self,
+        branch: str,
+        base: Branch,
+        files: Mapping[str, str],
+        message: str,
+        author: Mapping[str, str] | None = None,
+    ) -> Branch:
+        """One commit on ``branch`` (whose head is ``base``) writing ``files``; the new head.
+
+        Tree, commit, then a fast-forward ref update: if the branch moved meanwhile the forge
+        refuses and nothing changed (the tree and commit are unreferenced objects).
+        """
+        sha, tree = self.make_commit(base.sha, base.tree_sha, files, message, author)
+        self.move_branch(branch, sha)
+        head = Branch(branch, sha, tree)
+        self.memo.put(("forge", self.repo, "branch", branch), head)
+        return head
+
+    # -- pull requests ---------------------------------------------------------------------
+
+    def pulls(self, head: str, base: str) -> list[PullRequest]:
+        """Every pull request (open, merged, closed) from branch ``head`` into ``base``."""
+
+        def read() -> list[PullRequest]:
+            params = {"state": "all", "head": f"{self.owner}:{head}", "base": base}
+            return [
+                PullRequest.from_json(p) for p in self.api.paginate(self._path + "/pulls", params)
+            ]
+
+        result: list[PullRequest] = self._memo("pulls", head, base, compute=read)
+        return result
+
+    def find_pull(self, head: str, base: str) -> PullRequest | None:
+        """THE pull request from ``head`` into ``base``: an open one, else a merged one, else a
+        closed one; the newest of its kind. Callers decide what a closed one means."""
+        rank = {"open": 3, "draft": 3, "merged": 2, "closed": 1}
+        pulls = self.pulls(head, base)
+        return max(pulls, key=lambda p: (rank[p.status], p.number)) if pulls else None
+
+    def pull(self, number: int) -> PullRequest:
+        result: PullRequest = self._memo(
+            "pull",
+            number,
+            compute=lambda: PullRequest.from_json(
+                self.api.get_json(f"{self._path}/pulls/{number}")
+            ),
+        )
+        return result
+
+    def closed_pulls(self) -> Iterator[PullRequest]:
+        """Closed pull requests, most recently updated first (read page by page)."""
+        params = {"state": "closed", "sort": "updated", "direction": "desc"}
+        for item in self.api.paginate(self._path + "/pulls", params):
+            yield PullRequest.from_json(item)
+
+    def create_pull(
+        self, head: str, base: str, title: str, body: str, *, draft: bool = False
+    ) -> PullRequest:
+        data = self.api.send_json(
+            "POST",
+            self._path + "/pulls",
+            {"head": head, "base": base, "title": title, "body": body, "draft": draft},
+        )
+        return PullRequest.from_json(data)
+
+    def update_pull(self, number: int, **fields: Any) -> PullRequest:
+        """Change a pull request's title, body, state or base."""
+        data = self.api.send_json("PATCH", f"{self._path}/pulls/{number}", fields)
+        return PullRequest.from_json(data)
+
+    def merge_pull(self, number: int, sha: str | None = None, method: str = "merge") -> str:
+        """Merge (``merge`` / ``squash`` / ``rebase``), only if the head is still ``sha``;
+        the merge commit's sha."""
+        body: dict[str, Any] = {"merge_method": method}
+        if sha:
+            body["sha"] = sha
+        data = self.api.send_json("PUT", f"{self._path}/pulls/{number}/merge", body)
+        return str(data.get("sha") or "")
+
+    def mark_ready(self, pull: PullRequest) -> None:
+        """A draft pull request marked ready for review (GraphQL; REST cannot)."""
+        self.api.graphql(
+            "mutation($id: ID!) { markPullRequestReadyForReview(input: {pullRequestId: $id})"
+            " { pullRequest { isDraft } } }",
+            {"id": pull.node_id},
+        )
+
+    def enable_auto_merge(self, pull: PullRequest, method: str = "MERGE") -> None:
+        self.api.graphql(
+            "mutation($id: ID!, $m: PullRequestMergeMethod) { enablePullRequestAutoMerge("
+            "input: {pullRequestId: $id, mergeMethod: $m}) { pullRequest { number } } }",
+            {"id": pull.node_id, "m": method},
+        )
+
+    def request_reviewers(
+        self, number: int, users: list[str], teams: list[str] | None = None
+    ) -> None:
+        self.api.send_json(
+            "POST",
+            f"{self._path}/pulls/{number}/requested_reviewers",
+            {"reviewers": users, "team_reviewers": list(teams or [])},
+        )
+
+    # -- issues and comments ---------------------------------------------------------------
+
+    def issue(self, number: int, *, fresh: bool = False) -> Issue:
+        """An issue by number (``fresh``: read it again, e.g. right before editing its body)."""
+        if fresh:
+            self.memo.drop(("forge", self.repo, "issue", number))
+        result: Issue = self._memo(
+            "issue",
+            number,
+            compute=lambda: Issue.from_json(self.api.get_json(f"{self._path}/issues/{number}")),
+        )
+        return result
+
+    def find_issue(self, title: str, label: str | None = None) -> Issue | None:
+        """The newest issue (open or closed, not a pull request) with exactly ``title``.
+
+        With a label, the issues carrying it are listed; without, the search API is asked,
+        then the 100 most recent issues are read (search lags behind a new issue).
+        """
+
+        def titled(items: Any) -> Issue | None:
+            for item in items:
+                if item.get("title") == title and "pull_request" not in item:
+                    return Issue.from_json(item)
+            return None
+
+        def read() -> Issue | None:
+            recent = {"state": "all", "sort": "created", "direction": "desc"}
+            if label:
+                return titled(
+                    self.api.paginate(self._path + "/issues", {**recent, "labels": label})
+                )
+            query = f'repo:{self.repo} is:issue in:title "{title}"'
+            found = titled(self.api.get_json("/search/issues", params={"q": query})["items"])
+            if found is None:
+                found = titled(
+                    self.api.get_json(self._path + "/issues", params={**recent, "per_page": 100})
+                )
+            return found
+
+        result: Issue | None = self._memo("find-issue", title, label, compute=read)
+        return result
+
+    def create_issue(self, title: str, body: str, labels: list[str] | None = None) -> Issue:
+        data = self.api.send_json(
+            "POST", self._path + "/issues", {"title": title, "body": body, "labels": labels or []}
+        )
+        return Issue.from_json(data)
+
+    def update_issue(self, number: int, **fields: Any) -> Issue:
+        """Change an issue's body, title, state (``state_reason``) or labels."""
+        data = self.api.send_json("PATCH", f"{self._path}/issues/{number}", fields)
+        issue = Issue.from_json(data)
+        self.memo.put(("forge", self.repo, "issue", number), issue)
+        return issue
+
+    def comments(self, number: int) -> list[Comment]:
+        result: list[Comment] = self._memo(
+            "comments",
+            number,
+            compute=lambda: [
+                Comment.from_json(c)
+                for c in self.api.paginate(f"{self._path}/issues/{number}/comments")
+            ],
+        )
+        return result
+
+    def find_comment(self, number: int, marker: str) -> Comment | None:
+        """The first comment on an issue or pull request containing ``marker``."""
+        return next((c for c in self.comments(number) if marker in c.body), None)
+
+    def comment(self, number: int, body: str) -> Comment:
+        data = self.api.send_json("POST", f"{self._path}/issues/{number}/comments", {"body": body})
+        return Comment.from_json(data)
+
+    # -- releases and assets ---------------------------------------------------------------
+
+    def release(self, tag: str) -> Release | None:
+        """The release for ``tag``, drafts included (drafts aren't found by tag)."""
+
+        def read() -> Release | None:
+            data = self.api.find_json(f"{self._path}/releases/tags/{quote(tag)}")
+            if data is not None:
+                return Release.from_json(data)
+            for item in self.api.paginate(self._path + "/releases"):
+                if item.get("tag_name") == tag:
+                    return Release.from_json(item)
+            return None
+
+        result: Release | None = self._memo("release", tag, compute=read)
+        return result
+
+    def releases(self) -> list[Release]:
+        result: list[Release] = self._memo(
+            "releases",
+            compute=lambda: [
+                Release.from_json(r) for r in self.api.paginate(self._path + "/releases")
+            ],
+        )
+        return result
+
+    def create_release(self, tag: str, **fields: Any) -> Release:
+        try:
+            data = self.api.send_json("POST", self._path + "/releases", {"tag_name": tag, **fields})
+        except HTTPError as exc:
+            if _already_exists(exc):
+                raise AlreadyExists(f"a release for {tag} already exists") from exc
+            raise
+        return Release.from_json(data)
+
+    def update_release(self, release_id: int, **fields: Any) -> Release:
+        data = self.api.send_json("PATCH", f"{self._path}/releases/{release_id}", fields)
+        return Release.from_json(data)
+
+    def assets(self, release: Release) -> list[Asset]:
+        result: list[Asset] = self._memo(
+            "assets",
+            release.id,
+            compute=lambda: [
+                Asset.from_json(a)
+                for a in self.api.paginate(f"{self._path}/releases/{release.id}/assets")
+            ],
+        )
+        return result
+
+    def upload_asset(
+        self, release: Release, name: str, data: bytes, content_type: str
+    ) -> Asset | None:
+        """Upload one asset; None when one of that name is already there (an earlier,
+        interrupted upload: the caller compares contents)."""
+        url = release.upload_url or (
+            self.api.origin + f"/api/uploads/repos/{self.repo}/releases/{release.id}/assets"
+        )
+        try:
+            answer = self.api.request(
+                "POST",
+                url,
+                params={"name": name},
+                content=data,
+                headers={"Content-Type": content_type},
+            )
+        except HTTPError as exc:
+            if _already_exists(exc):
+                return None
+            raise
+        return Asset.from_json(answer.json())
+
+    def delete_asset(self, asset_id: int) -> None:
+        self.api.request("DELETE", f"{self._path}/releases/assets/{asset_id}", ok=(404,))
+
+    def download(self, url: str, accept: str = "application/octet-stream") -> bytes:
+        """Bytes behind an API URL (asset, artifact, log) that may redirect to storage; the
+        token goes to the API only, never to the redirect's host."""
+
+        def read() -> bytes:
+            response = self.api.request(
+                "GET", url, headers={"Accept": accept}, ok=(301, 302, 303, 307, 308)
+            )
+            hops = 0
+            while response.is_redirect and hops < 5:
+                import httpx
+
+                location = response.headers["location"]
+                self.api.ui.debug(f"GET {location.split('?', 1)[0]} (redirect, no token)")
+                response = httpx.get(location, follow_redirects=False, timeout=60)
+                hops += 1
+            response.raise_for_status()
+            return response.content
+
+        result: bytes = self._memo("download", url, accept, compute=read)
+        return result
+
+    # -- Actions ---------------------------------------------------------------------------
+
+    def workflow(self, file: str) -> Workflow | None:
+        def read() -> Workflow | None:
+            data = self.api.find_json(f"{self._path}/actions/workflows/{quote(file)}")
+            return None if data is None else Workflow.from_json(data)
+
+        result: Workflow | None = self._memo("workflow", file, compute=read)
+        return result
+
+    def runs(
+        self,
+        file: str,
+        *,
+        event: str | None = None,
+        branch: str | None = None,
+        head_sha: str | None = None,
+    ) -> list[WorkflowRun]:
+        """Runs of a workflow file, newest first (one page of 100)."""
+        params = {
+            k: v for k, v in {"event": event, "branch": branch, "head_sha": head_sha}.items() if v
+        }
+
+        def read() -> list[WorkflowRun]:
+            data = self.api.find_json(
+                f"{self._path}/actions/workflows/{quote(file)}/runs",
+                params={**params, "per_page": 100},
+            )
+            return [WorkflowRun.from_json(r) for r in (data or {}).get("workflow_runs", [])]
+
+        result: list[WorkflowRun] = self._memo(
+            "runs", file, tuple(sorted(params.items())), compute=read
+        )
+        return result
+
+    def run(self, run_id: int) -> WorkflowRun:
+        result: WorkflowRun = self._memo(
+            "run",
+            run_id,
+            compute=lambda: WorkflowRun.from_json(
+                self.api.get_json(f"{self._path}/actions/runs/{run_id}")
+            ),
+        )
+        return result
+
+    def jobs(self, run_id: int) -> list[Job]:
+        result: list[Job] = self._memo(
+            "jobs",
+            run_id,
+            compute=lambda: [
+                Job.from_json(j)
+                for j in self.api.paginate(f"{self._path}/actions/runs/{run_id}/jobs")
+            ],
+        )
+        return result
+
+    def artifacts(self, run_id: int) -> list[Artifact]:
+        result: list[Artifact] = self._memo(
+            "artifacts",
+            run_id,
+            compute=lambda: [
+                Artifact.from_json(a)
+                for a in self.api.paginate(f"{self._path}/actions/runs/{run_id}/artifacts")
+            ],
+        )
+        return result
+
+    def job_log(self, job: Job) -> str:
+        url = f"{self._path}/actions/jobs/{job.id}/logs"
+        return self.download(url, accept="application/vnd.github+json").decode("utf-8", "replace")
+
+    def dispatch(self, file: str, ref: str, inputs: Mapping[str, str]) -> str | None:
+        """Start a ``workflow_dispatch`` run; the run's web URL when the forge says it
+        (API version 2026-03-10 answers with run details), else None."""
+        response = self.api.request(
+            "POST",
+            f"{self._path}/actions/workflows/{quote(file)}/dispatches",
+            json_body={"ref": ref, "inputs": dict(inputs), "return_run_details": True},
+        )
+        if response.status_code == 200 and response.content:
+            body = response.json()
+            url = body.get("html_url") or body.get("run_url")
+            return str(url) if url else None
+        return None
