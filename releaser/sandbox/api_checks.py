@@ -101,7 +101,7 @@ def check_run_json(forge: Forge, full: str, run: dict[str, Any], job: JobState) 
 def check_suite_json(forge: Forge, full: str, run: dict[str, Any]) -> dict[str, Any]:
     from releaser.sandbox import render
 
-    status, conclusion = actions.run_status(run)
+    status, conclusion = actions.run_status(run, forge.clock.now())
     repo = forge.repo(*full.split("/", 1))
     return {
         "id": run["id"],
@@ -135,7 +135,7 @@ def list_check_runs(forge: Forge, req: Request) -> Response:
         runs = latest_per_workflow(runs)
     items = []
     for run in runs:
-        for job in actions.job_states(run):
+        for job in actions.job_states(run, forge.clock.now()):
             items.append(check_run_json(forge, full, run, job))
     if req.query.get("check_name"):
         items = [i for i in items if i["name"] == req.query["check_name"]]
@@ -160,7 +160,7 @@ def get_check_run(forge: Forge, req: Request) -> dict[str, Any]:
     except ValueError:
         raise not_found() from None
     run = actions.settle(forge, full, forge.get("run", run_id, repo=full))
-    jobs = actions.job_states(run)
+    jobs = actions.job_states(run, forge.clock.now())
     if attempt != int(run["run_attempt"]) or not 0 <= index < len(jobs):
         raise not_found()
     return check_run_json(forge, full, run, jobs[index])
@@ -188,7 +188,7 @@ def combined_status(forge: Forge, req: Request) -> dict[str, Any]:
     runs = latest_per_workflow(runs_on(forge, full, sha))
     statuses = []
     for run in runs:
-        status, conclusion = actions.run_status(run)
+        status, conclusion = actions.run_status(run, forge.clock.now())
         state = status_state(status, conclusion)
         statuses.append(
             {

@@ -319,11 +319,13 @@ def get_git_commit(forge: Forge, req: Request) -> dict[str, Any]:
 # ---- annotated tags -----------------------------------------------------------------------
 
 
-def _tagger_line(tagger: dict[str, Any] | None) -> str:
+def _tagger_line(forge: Forge, tagger: dict[str, Any] | None) -> str:
     tagger = tagger or {"name": "Sandbox Forge", "email": "forge@sandbox.invalid"}
     date = tagger.get("date")
-    when = datetime.fromisoformat(str(date).replace("Z", "+00:00")) if date else datetime.now()
-    when = when.astimezone()
+    if date:
+        when = datetime.fromisoformat(str(date).replace("Z", "+00:00"))
+    else:
+        when = datetime.fromtimestamp(forge.clock.now(), UTC)
     offset = when.strftime("%z") or "+0000"
     return f"{tagger['name']} <{tagger['email']}> {int(when.timestamp())} {offset}"
 
@@ -340,7 +342,9 @@ def create_tag(forge: Forge, req: Request) -> Response:
     if gitdata.object_type(forge, full, obj) != kind:
         raise ApiError(422, "Object does not exist")
     tagger = _identity(data.get("tagger"), "tagger")
-    text = f"object {obj}\ntype {kind}\ntag {tag}\ntagger {_tagger_line(tagger)}\n\n{message}"
+    text = (
+        f"object {obj}\ntype {kind}\ntag {tag}\ntagger {_tagger_line(forge, tagger)}\n\n{message}"
+    )
     if not text.endswith("\n"):
         text += "\n"
     sha = gitdata.run(forge, full, "mktag", input=text.encode()).strip()

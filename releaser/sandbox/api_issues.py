@@ -19,7 +19,7 @@ import shlex
 from typing import Any
 from urllib.parse import quote
 
-from releaser.sandbox.forge import Forge, now_iso
+from releaser.sandbox.forge import Forge
 from releaser.sandbox.http import (
     ROUTER,
     ApiError,
@@ -198,7 +198,7 @@ def issue_json(forge: Forge, full: str, doc: dict[str, Any]) -> dict[str, Any]:
 
 def new_issue(forge: Forge, full: str, data: dict[str, Any], user: str | None) -> dict[str, Any]:
     """Store a new issue document (also used for pull requests) with the next number."""
-    stamp = now_iso()
+    stamp = forge.now_iso()
     with forge.lock:
         number = forge.next_number(full)
         labels = [ensure_label(forge, full, str(n))["name"] for n in data.get("labels") or []]
@@ -245,7 +245,7 @@ def edit_issue(
         if state != doc["state"]:
             changes["state"] = state
             if state == "closed":
-                changes["closed_at"] = now_iso()
+                changes["closed_at"] = forge.now_iso()
                 changes["closed_by"] = user or forge.login
                 changes["state_reason"] = data.get("state_reason") or "completed"
             else:
@@ -268,7 +268,7 @@ def edit_issue(
         changes["assignees"] = [str(a) for a in data["assignees"]]
     elif "assignee" in data:
         changes["assignees"] = [data["assignee"]] if data["assignee"] else []
-    changes["updated_at"] = now_iso()
+    changes["updated_at"] = forge.now_iso()
     return forge.update("issue", int(doc["id"]), changes)
 
 
@@ -368,7 +368,9 @@ def add_issue_labels(forge: Forge, req: Request) -> list[dict[str, Any]]:
             if str(label["name"]).lower() not in lowered:
                 current.append(label["name"])
                 lowered.add(str(label["name"]).lower())
-        doc = forge.update("issue", int(doc["id"]), {"labels": current, "updated_at": now_iso()})
+        doc = forge.update(
+            "issue", int(doc["id"]), {"labels": current, "updated_at": forge.now_iso()}
+        )
     return labels_of(forge, full, doc)
 
 
@@ -379,7 +381,9 @@ def set_issue_labels(forge: Forge, req: Request) -> list[dict[str, Any]]:
     with forge.lock:
         doc = get_issue_doc(forge, full, req.params["number"])
         labels = [ensure_label(forge, full, n)["name"] for n in names]
-        doc = forge.update("issue", int(doc["id"]), {"labels": labels, "updated_at": now_iso()})
+        doc = forge.update(
+            "issue", int(doc["id"]), {"labels": labels, "updated_at": forge.now_iso()}
+        )
     return labels_of(forge, full, doc)
 
 
@@ -393,7 +397,9 @@ def remove_issue_label(forge: Forge, req: Request) -> list[dict[str, Any]]:
         if name not in {str(n).lower() for n in current}:
             raise ApiError(404, "Label does not exist")
         current = [n for n in current if str(n).lower() != name]
-        doc = forge.update("issue", int(doc["id"]), {"labels": current, "updated_at": now_iso()})
+        doc = forge.update(
+            "issue", int(doc["id"]), {"labels": current, "updated_at": forge.now_iso()}
+        )
     return labels_of(forge, full, doc)
 
 
@@ -430,7 +436,7 @@ def create_comment(forge: Forge, req: Request) -> Response:
     full = full_name(forge, req)
     data = body_dict(req)
     body = require_str(data, "body", "IssueComment")
-    stamp = now_iso()
+    stamp = forge.now_iso()
     with forge.lock:
         issue = get_issue_doc(forge, full, req.params["number"])
         doc = forge.insert(
@@ -482,7 +488,7 @@ def update_comment(forge: Forge, req: Request) -> dict[str, Any]:
     body = require_str(body_dict(req), "body", "IssueComment")
     with forge.lock:
         doc = get_comment_doc(forge, full, req.params["comment_id"])
-        doc = forge.update("comment", int(doc["id"]), {"body": body, "updated_at": now_iso()})
+        doc = forge.update("comment", int(doc["id"]), {"body": body, "updated_at": forge.now_iso()})
     return comment_json(forge, full, doc)
 
 

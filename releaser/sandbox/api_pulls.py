@@ -17,7 +17,7 @@ import subprocess
 from typing import Any
 
 from releaser.sandbox.api_issues import edit_issue, get_issue_doc, issue_json, labels_of, new_issue
-from releaser.sandbox.forge import Forge, git_env, now_iso
+from releaser.sandbox.forge import Forge, git_env
 from releaser.sandbox.http import (
     ROUTER,
     ApiError,
@@ -363,7 +363,7 @@ def request_reviewers(forge: Forge, req: Request) -> Response:
         current = list(pull.get("requested_reviewers", []))
         current += [r for r in reviewers if r not in current]
         pull["requested_reviewers"] = current
-        doc = forge.update("issue", int(doc["id"]), {"pull": pull, "updated_at": now_iso()})
+        doc = forge.update("issue", int(doc["id"]), {"pull": pull, "updated_at": forge.now_iso()})
     return Response(201, pull_json(forge, full, doc, detail=False))
 
 
@@ -374,11 +374,12 @@ def commit_tree(
     forge: Forge, full: str, tree: str, parents: list[str], message: str, author_of: str = ""
 ) -> str:
     """Write a commit; with ``author_of`` the author is copied from that commit (rebase)."""
-    env: dict[str, str] = {}
+    now = forge.clock.git_date()
+    env: dict[str, str] = {"GIT_AUTHOR_DATE": now, "GIT_COMMITTER_DATE": now}
     if author_of:
         fmt = run_git(forge, full, "show", "-s", "--format=%an%x00%ae%x00%aI", author_of)
         name, email, date = fmt.stdout.strip().split("\x00")
-        env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_AUTHOR_DATE": date}
+        env.update(GIT_AUTHOR_NAME=name, GIT_AUTHOR_EMAIL=email, GIT_AUTHOR_DATE=date)
     args = ["commit-tree", tree]
     for parent in parents:
         args += ["-p", parent]
@@ -462,7 +463,7 @@ def do_merge(
     moved = run_git(forge, full, "update-ref", ref, new, base)
     if moved.returncode != 0:
         raise ApiError(409, "Base branch was modified. Review and try the merge again.")
-    stamp = now_iso()
+    stamp = forge.now_iso()
     stats = diff_stats(forge, full, base, head)
     merged_pull = {
         **pull,

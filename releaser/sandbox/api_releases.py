@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 from releaser.sandbox.api_pulls import merged_pulls_between
-from releaser.sandbox.forge import Forge, now_iso
+from releaser.sandbox.forge import Forge
 from releaser.sandbox.http import (
     ROUTER,
     ApiError,
@@ -150,7 +150,7 @@ def store_asset(
     """Attach ``data`` to ``release`` as asset ``name`` (422 already_exists on a duplicate)."""
     if not name:
         raise validation_failed("ReleaseAsset", "missing_field", "name")
-    stamp = now_iso()
+    stamp = forge.now_iso()
     with forge.lock:
         if forge.find_one("asset", full, release_id=release["id"], name=name) is not None:
             raise validation_failed("ReleaseAsset", "already_exists", "name")
@@ -197,7 +197,7 @@ def create_release(forge: Forge, req: Request) -> Response:
     repo = forge.repo(*full.split("/", 1))
     target = str(data.get("target_commitish") or repo.get("default_branch", "main"))
     draft = bool(data.get("draft", False))
-    stamp = now_iso()
+    stamp = forge.now_iso()
     name, body = data.get("name") or None, data.get("body")
     if data.get("generate_release_notes"):
         notes = release_notes(forge, full, tag, target, None)
@@ -275,7 +275,7 @@ def update_release(forge: Forge, req: Request) -> dict[str, Any]:
     data = body_dict(req)
     with forge.lock:
         doc = get_release_doc(forge, full, req.params["release_id"])
-        changes: dict[str, Any] = {"updated_at": now_iso()}
+        changes: dict[str, Any] = {"updated_at": forge.now_iso()}
         tag = data.get("tag_name") or doc["tag_name"]
         if tag != doc["tag_name"]:
             other = release_for_tag(forge, full, tag)
@@ -430,7 +430,7 @@ def update_asset(forge: Forge, req: Request) -> dict[str, Any]:
     data = body_dict(req)
     with forge.lock:
         doc = forge.get("asset", req.params["asset_id"], repo=full)
-        changes: dict[str, Any] = {"updated_at": now_iso()}
+        changes: dict[str, Any] = {"updated_at": forge.now_iso()}
         name = data.get("name")
         if name and name != doc["name"]:
             if forge.find_one("asset", full, release_id=doc["release_id"], name=name):

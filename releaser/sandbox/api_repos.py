@@ -6,11 +6,10 @@ Commits, compare and contents are in ``api_contents``.
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 from releaser.sandbox import gitdata, render
-from releaser.sandbox.forge import PUSH_HOOKS, Forge, now_iso
+from releaser.sandbox.forge import PUSH_HOOKS, Forge
 from releaser.sandbox.http import (
     ROUTER,
     ApiError,
@@ -78,7 +77,7 @@ def create_repository(
                 ],
             )
         gitdata.init_repo(forge, full_name, default_branch)
-        stamp = now_iso()
+        stamp = forge.now_iso()
         doc = forge.insert(
             "repo",
             "",
@@ -174,7 +173,7 @@ def update_repo(forge: Forge, req: Request) -> dict[str, Any]:
             raise validation_failed("Repository", "invalid", "default_branch")
         gitdata.set_head(forge, doc["full_name"], str(branch))
         changes["default_branch"] = str(branch)
-    changes["updated_at"] = now_iso()
+    changes["updated_at"] = forge.now_iso()
     doc = forge.update("repo", doc["id"], changes)
     return render.repo_json(forge, doc)
 
@@ -182,7 +181,7 @@ def update_repo(forge: Forge, req: Request) -> dict[str, Any]:
 def _touch_pushed(forge: Forge, full_name: str, updates: list[tuple[str, str, str]]) -> None:
     doc = forge.find_one("repo", "", full_name=full_name)
     if doc is not None:
-        forge.update("repo", doc["id"], {"pushed_at": now_iso()})
+        forge.update("repo", doc["id"], {"pushed_at": forge.now_iso()})
 
 
 PUSH_HOOKS.append(_touch_pushed)
@@ -305,7 +304,7 @@ def dispatch(forge: Forge, req: Request) -> Response:
         {
             "event_type": event_type,
             "client_payload": data.get("client_payload") or {},
-            "created_at": now_iso(),
+            "created_at": forge.now_iso(),
         },
     )
     return Response(204)
@@ -367,7 +366,7 @@ def get_user_by_login(forge: Forge, req: Request) -> dict[str, Any]:
 
 @ROUTER.route("GET", "/rate_limit")
 def rate_limit(forge: Forge, req: Request) -> dict[str, Any]:
-    reset = int(time.time()) + 3600
+    reset = int(forge.clock.now()) + 3600
 
     def bucket(limit: int) -> dict[str, int]:
         return {"limit": limit, "used": 0, "remaining": limit, "reset": reset}

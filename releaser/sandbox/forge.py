@@ -25,10 +25,10 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from releaser.sandbox.clock import Clock
 from releaser.sandbox.http import ApiError, not_found
 
 DEFAULT_LOGIN = "release-bot"
@@ -55,10 +55,6 @@ CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)
 """
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class Forge:
     def __init__(self, root: Path, base_url: str = "http://127.0.0.1:0") -> None:
         self.root = Path(root)
@@ -71,12 +67,17 @@ class Forge:
         )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        self.clock = Clock(self)
         token_file = self.root / "token"
         if not token_file.exists():
             token_file.write_text("ghp_sandbox" + secrets.token_hex(16) + "\n")
         self.token = token_file.read_text().strip()
         self.login = DEFAULT_LOGIN
         self.set_base_url(base_url)
+
+    def now_iso(self) -> str:
+        """Sandbox time now as GitHub writes timestamps (``2024-01-02T03:04:05Z``)."""
+        return self.clock.iso()
 
     # ---- URLs ---------------------------------------------------------------------------
 

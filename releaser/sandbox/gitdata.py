@@ -282,9 +282,13 @@ def read_object(forge: Forge, full_name: str, sha: str, kind: str) -> bytes:
     return proc.stdout
 
 
-def identity_env(author: dict[str, Any] | None, committer: dict[str, Any] | None) -> dict[str, str]:
-    """GIT_AUTHOR_*/GIT_COMMITTER_* from GitHub ``{name, email, date}`` objects."""
-    env: dict[str, str] = {}
+def identity_env(
+    forge: Forge, author: dict[str, Any] | None, committer: dict[str, Any] | None
+) -> dict[str, str]:
+    """GIT_AUTHOR_*/GIT_COMMITTER_* from GitHub ``{name, email, date}`` objects; dates not
+    given are the sandbox clock's."""
+    now = forge.clock.git_date()
+    env: dict[str, str] = {"GIT_AUTHOR_DATE": now, "GIT_COMMITTER_DATE": now}
     committer = committer or author
     for role, who in (("AUTHOR", author), ("COMMITTER", committer)):
         if not who:
@@ -315,7 +319,7 @@ def commit_tree(
         full_name,
         *args,
         input=message.encode(),
-        env=identity_env(author, committer),
+        env=identity_env(forge, author, committer),
     ).strip()
 
 

@@ -62,10 +62,10 @@ class _RateCounter:
         self.reset = 0
         self.used = 0
 
-    def take(self) -> tuple[int, int]:
-        """Count one request; (used, reset epoch)."""
+    def take(self, clock: float) -> tuple[int, int]:
+        """Count one request at sandbox time ``clock``; (used, reset epoch)."""
         with self.lock:
-            now = int(time.time())
+            now = int(clock)
             if now >= self.reset:
                 self.reset, self.used = now + 3600, 0
             self.used += 1
@@ -91,6 +91,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # requests.log has them
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header: the sandbox clock's time (RFC 7231)."""
+        return self.server.sandbox.forge.clock.http_date()
 
     def do_GET(self) -> None:
         self._serve()
@@ -125,7 +129,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         body = self._read_body()
         entry: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "time": forge.now_iso(),
             "method": method,
             "path": path,
             "query": query,
@@ -190,13 +194,13 @@ class _Handler(BaseHTTPRequestHandler):
             if terminal.action == "drop":
                 raise _Dropped
             if terminal.action in ("error", "rate_limit"):
-                return terminal.response()
+                return terminal.response(forge.clock.now())
         response = self._dispatch(forge, method, raw_path, path, query, headers, body)
         if terminal is not None:
             if terminal.action == "drop_after":
                 raise _Dropped
             if terminal.action == "error_after":
-                return terminal.response()
+                return terminal.response(forge.clock.now())
         return response
 
     def _dispatch(
@@ -395,7 +399,7 @@ class SandboxServer:
 
     def api_headers(self, existing: dict[str, str]) -> dict[str, str]:
         """Headers GitHub puts on every API answer (a fault's own rate headers win)."""
-        used, reset = self.rate.take()
+        used, reset = self.rate.take(self.forge.clock.now())
         headers = {
             "X-OAuth-Scopes": str(self.forge.setting(admin.SETTING_SCOPES, SCOPES)),
             "X-Accepted-OAuth-Scopes": "repo",
