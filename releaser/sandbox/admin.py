@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from releaser.sandbox.forge import Forge
 
 ACTIONS = ("error", "error_after", "delay", "drop", "drop_after", "rate_limit")
-SETTING_SCOPES = "scopes"
+SETTING_SCOPES = "scopes"  # the default token's scopes (see people.authenticate)
 
 
 # ---- request log --------------------------------------------------------------------------

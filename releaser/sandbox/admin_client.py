@@ -69,3 +69,89 @@ class SandboxAdmin:
     def reset_clock(self) -> float:
         """Plain system time."""
         return self._clock(reset=True)
+
+    # ---- people -----------------------------------------------------------------------------
+
+    def create_user(
+        self,
+        login: str,
+        scopes: str | list[str] | None = None,
+        name: str | None = None,
+        email: str | None = None,
+    ) -> dict[str, Any]:
+        """A new user: ``{"login", "id", "name", "email", "scopes", "token"}``."""
+        body: dict[str, Any] = {"login": login, "name": name, "email": email}
+        if scopes is not None:
+            body["scopes"] = scopes
+        return dict(self._call("POST", "users", body))
+
+    def add_token(self, login: str, scopes: str | list[str] | None = None) -> str:
+        """Another token of an existing user (default scopes ``repo, workflow``)."""
+        body = {} if scopes is None else {"scopes": scopes}
+        return str(self._call("POST", f"users/{login}/tokens", body)["token"])
+
+    def users(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "users"))
+
+    def create_org(
+        self, login: str, owners: list[str] | None = None, members: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Create the org (or add to an existing one): ``{"login", "members": {login: role}}``."""
+        body = {"login": login, "owners": owners or [], "members": members or []}
+        return dict(self._call("POST", "orgs", body))
+
+    def set_org_member(self, org: str, login: str, role: str | None = "member") -> None:
+        """``role``: ``admin`` (an owner) or ``member``; None removes the membership."""
+        if role is None:
+            self._call("DELETE", f"orgs/{org}/members/{login}")
+        else:
+            self._call("PUT", f"orgs/{org}/members/{login}", {"role": role})
+
+    def create_team(
+        self,
+        org: str,
+        name: str,
+        members: list[str] | None = None,
+        maintainers: list[str] | None = None,
+        repos: dict[str, str] | None = None,
+        slug: str | None = None,
+        privacy: str = "closed",
+    ) -> dict[str, Any]:
+        """A team: ``{"id", "org", "slug", "name", "privacy", "members", "repos"}``."""
+        body: dict[str, Any] = {
+            "name": name,
+            "members": members or [],
+            "maintainers": maintainers or [],
+            "repos": repos or {},
+            "privacy": privacy,
+        }
+        if slug is not None:
+            body["slug"] = slug
+        return dict(self._call("POST", f"orgs/{org}/teams", body))
+
+    def set_team_member(self, org: str, slug: str, login: str, role: str | None = "member") -> None:
+        """``role``: ``member`` or ``maintainer``; None removes the user from the team."""
+        path = f"orgs/{org}/teams/{slug}/members/{login}"
+        if role is None:
+            self._call("DELETE", path)
+        else:
+            self._call("PUT", path, {"role": role})
+
+    def set_team_repo(self, org: str, slug: str, repo: str, permission: str | None) -> None:
+        """Grant the team ``permission`` on ``owner/name`` (None takes it back)."""
+        path = f"orgs/{org}/teams/{slug}/repos/{repo}"
+        if permission is None:
+            self._call("DELETE", path)
+        else:
+            self._call("PUT", path, {"permission": permission})
+
+    def add_collaborator(self, repo: str, login: str, permission: str = "write") -> None:
+        """Give ``login`` a direct role on ``owner/name``: admin, maintain, write, triage, read."""
+        self._call("PUT", f"repos/{repo}/collaborators/{login}", {"permission": permission})
+
+    def remove_collaborator(self, repo: str, login: str) -> None:
+        self._call("DELETE", f"repos/{repo}/collaborators/{login}")
+
+    def access(self, repo: str) -> dict[str, str]:
+        """``{login: role}`` of every user with a grant on ``owner/name``."""
+        return dict(self._call("GET", f"repos/{repo}/access"))

@@ -161,7 +161,7 @@ def pull_json(forge: Forge, full: str, doc: dict[str, Any], detail: bool = True)
             "commits": {"href": f"{url}/commits"},
             "statuses": {"href": f"{forge.repo_api(full)}/statuses/{head_sha}"},
         },
-        "author_association": "OWNER",
+        "author_association": issue["author_association"],
         "auto_merge": None,
         "draft": bool(pull.get("draft", False)),
     }
@@ -215,7 +215,7 @@ def branch_name(full: str, spec: str) -> str:
 # ---- endpoints ----------------------------------------------------------------------------
 
 
-@ROUTER.route("POST", "/repos/{owner}/{repo}/pulls")
+@ROUTER.route("POST", "/repos/{owner}/{repo}/pulls", access="read")
 def create_pull(forge: Forge, req: Request) -> Response:
     full = full_name(forge, req)
     data = body_dict(req)
@@ -290,7 +290,7 @@ def get_pull(forge: Forge, req: Request) -> dict[str, Any]:
     return pull_json(forge, full, get_pull_doc(forge, full, req.params["number"]))
 
 
-@ROUTER.route("PATCH", "/repos/{owner}/{repo}/pulls/{number}")
+@ROUTER.route("PATCH", "/repos/{owner}/{repo}/pulls/{number}", access="read")
 def update_pull(forge: Forge, req: Request) -> dict[str, Any]:
     full = full_name(forge, req)
     data = body_dict(req)
@@ -352,7 +352,7 @@ def get_requested_reviewers(forge: Forge, req: Request) -> dict[str, Any]:
     return {"users": users, "teams": []}
 
 
-@ROUTER.route("POST", "/repos/{owner}/{repo}/pulls/{number}/requested_reviewers")
+@ROUTER.route("POST", "/repos/{owner}/{repo}/pulls/{number}/requested_reviewers", access="triage")
 def request_reviewers(forge: Forge, req: Request) -> Response:
     full = full_name(forge, req)
     data = body_dict(req)

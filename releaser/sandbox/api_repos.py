@@ -8,13 +8,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from releaser.sandbox import gitdata, render
+from releaser.sandbox import gitdata, people, render
 from releaser.sandbox.forge import PUSH_HOOKS, Forge
 from releaser.sandbox.http import (
     ROUTER,
     ApiError,
     Request,
     Response,
+    not_found,
     paginate,
     require_str,
     validation_failed,
@@ -53,8 +54,13 @@ def create_repository(
     auto_init: bool = False,
     homepage: str | None = None,
     extra: dict[str, Any] | None = None,
+    creator: str | None = None,
 ) -> dict[str, Any]:
-    """A new repository document and its bare repository (``auto_init``: a README commit)."""
+    """A new repository document and its bare repository (``auto_init``: a README commit).
+
+    ``creator`` (default: the forge's default user) becomes its admin; in an org that does
+    not exist yet, the org is created with the creator as its owner."""
+    creator = creator or forge.login
     if not _NAME.match(name) or name in (".", ".."):
         raise validation_failed("Repository", "custom", "name", message="name is invalid")
     full_name = f"{owner}/{name}"
@@ -76,6 +82,10 @@ def create_repository(
                     }
                 ],
             )
+        if owner_type == "Organization":
+            org = people.ensure_org(forge, owner, creator)
+            if creator not in org.get("members", {}):
+                raise not_found()
         gitdata.init_repo(forge, full_name, default_branch)
         stamp = forge.now_iso()
         doc = forge.insert(
@@ -85,6 +95,7 @@ def create_repository(
                 **(extra or {}),
                 "full_name": full_name,
                 "owner_type": owner_type,
+                "creator": creator,
                 "description": description,
                 "homepage": homepage,
                 "private": private,
@@ -120,8 +131,9 @@ def _create(forge: Forge, req: Request, owner: str, owner_type: str) -> Response
         auto_init=bool(data.get("auto_init", False)),
         homepage=data.get("homepage"),
         extra=extra,
+        creator=req.user,
     )
-    return Response(201, render.repo_json(forge, doc))
+    return Response(201, render.repo_json(forge, doc, req.user))
 
 
 @ROUTER.route("POST", "/user/repos")
@@ -134,33 +146,47 @@ def create_org_repo(forge: Forge, req: Request) -> Response:
     return _create(forge, req, req.params["org"], "Organization")
 
 
-def _owned(forge: Forge, owner: str) -> list[dict[str, Any]]:
-    repos = forge.find("repo", "")
+def visible(forge: Forge, viewer: str | None) -> list[dict[str, Any]]:
+    """The repositories ``viewer`` can read."""
+    return [r for r in forge.find("repo", "") if people.role(forge, viewer, r) is not None]
+
+
+def _owned(forge: Forge, owner: str, viewer: str | None) -> list[dict[str, Any]]:
+    repos = visible(forge, viewer)
     return [r for r in repos if str(r["full_name"]).split("/")[0].lower() == owner.lower()]
 
 
 @ROUTER.route("GET", "/user/repos")
 def list_user_repos(forge: Forge, req: Request) -> Response:
-    docs = forge.find("repo", "")
+    """The repositories the caller has a role on beyond public read."""
+    docs = [
+        r
+        for r in forge.find("repo", "")
+        if people.role(forge, req.user, {**r, "private": True}) is not None
+    ]
     resp = paginate(forge, req, docs)
-    resp.body = [render.repo_json(forge, d) for d in resp.body]
+    resp.body = [render.repo_json(forge, d, req.user) for d in resp.body]
     return resp
 
 
 @ROUTER.route("GET", "/orgs/{owner}/repos")
 @ROUTER.route("GET", "/users/{owner}/repos")
 def list_owner_repos(forge: Forge, req: Request) -> Response:
-    resp = paginate(forge, req, _owned(forge, req.params["owner"]))
-    resp.body = [render.repo_json(forge, d) for d in resp.body]
+    resp = paginate(forge, req, _owned(forge, req.params["owner"], req.user))
+    resp.body = [render.repo_json(forge, d, req.user) for d in resp.body]
     return resp
 
 
 @ROUTER.route("GET", "/repos/{owner}/{repo}")
 def get_repo(forge: Forge, req: Request) -> dict[str, Any]:
-    return render.repo_json(forge, forge.repo(req.params["owner"], req.params["repo"]))
+    """The repository, with the caller's ``permissions``."""
+    doc = forge.repo(req.params["owner"], req.params["repo"])
+    return render.repo_json(forge, doc, req.user)
 
 
-@ROUTER.route("PATCH", "/repos/{owner}/{repo}")
+@ROUTER.route(
+    "PATCH", "/repos/{owner}/{repo}", access="admin", denied="Must have admin rights to Repository."
+)
 def update_repo(forge: Forge, req: Request) -> dict[str, Any]:
     doc = forge.repo(req.params["owner"], req.params["repo"])
     data = req.json()
@@ -175,7 +201,7 @@ def update_repo(forge: Forge, req: Request) -> dict[str, Any]:
         changes["default_branch"] = str(branch)
     changes["updated_at"] = forge.now_iso()
     doc = forge.update("repo", doc["id"], changes)
-    return render.repo_json(forge, doc)
+    return render.repo_json(forge, doc, req.user)
 
 
 def _touch_pushed(forge: Forge, full_name: str, updates: list[tuple[str, str, str]]) -> None:
@@ -315,14 +341,18 @@ def dispatch(forge: Forge, req: Request) -> Response:
 
 @ROUTER.route("GET", "/user")
 def get_user(forge: Forge, req: Request) -> dict[str, Any]:
-    user = forge.user_json(req.user)
-    repos = forge.find("repo", "")
+    """The token's user."""
+    login = req.user or forge.login
+    user = forge.user_json(login)
+    doc = people.user_doc(forge, login) or {}
+    repos = _owned(forge, login, login)
+    created = str(doc.get("created_at") or "2020-01-01T00:00:00Z")
     user.update(
-        name="Release Bot",
+        name=doc.get("name"),
         company=None,
         blog="",
         location=None,
-        email=None,
+        email=doc.get("email"),
         hireable=None,
         bio=None,
         twitter_username=None,
@@ -330,8 +360,8 @@ def get_user(forge: Forge, req: Request) -> dict[str, Any]:
         public_gists=0,
         followers=0,
         following=0,
-        created_at="2020-01-01T00:00:00Z",
-        updated_at="2020-01-01T00:00:00Z",
+        created_at=created,
+        updated_at=created,
         private_gists=0,
         total_private_repos=sum(1 for r in repos if r.get("private")),
         owned_private_repos=sum(1 for r in repos if r.get("private")),
@@ -354,7 +384,7 @@ def get_user_by_login(forge: Forge, req: Request) -> dict[str, Any]:
         email=None,
         hireable=None,
         bio=None,
-        public_repos=len(_owned(forge, req.params["login"])),
+        public_repos=len(_owned(forge, req.params["login"], None)),
         public_gists=0,
         followers=0,
         following=0,

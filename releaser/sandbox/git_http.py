@@ -1,9 +1,13 @@
 """Git smart HTTP for the forge's bare repositories, through the real ``git http-backend`` CGI.
 
-``{git_url}/{owner}/{repo}.git/...``: clone and fetch are anonymous; a push
-(``git-receive-pack``) needs the token as the Basic password. Ref protection is the ``update``
-hook installed in every repository (see ``gitdata.UPDATE_HOOK``). After a push the refs are
-compared and the changes announced with ``forge.notify_push``.
+``{git_url}/{owner}/{repo}.git/...``: clone and fetch of a public repository are anonymous;
+a private one needs a token of a user who can read it (401 without credentials, 404 without
+access). A push (``git-receive-pack``) needs a token (the Basic password) of a user with
+``write`` on the repository (else 403, as GitHub answers). Ref protection is the ``update``
+hook installed in every repository (see ``gitdata.UPDATE_HOOK``), fed per push with the refusals
+the forge decided from the pushed commands (branch protection, tag protection; see
+:mod:`releaser.sandbox.protection`). After a push the refs are compared and the changes
+announced with ``forge.notify_push``.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import gzip
 import subprocess
 from typing import TYPE_CHECKING
 
-from releaser.sandbox import gitdata
+from releaser.sandbox import gitdata, people
 from releaser.sandbox.forge import git_env
 from releaser.sandbox.http import ApiError, Response
 
@@ -54,27 +58,33 @@ def handle(
     query: str,
     headers: dict[str, str],
     body: bytes,
-    authenticated: bool,
+    login: str | None,
 ) -> Response:
-    """Answer a git request; ``path`` is below ``/git/``."""
+    """Answer a git request from ``login`` (None: anonymous); ``path`` is below ``/git/``."""
     split = split_path(path)
     if split is None:
         raise ApiError(404, "Repository not found")
     url_name, rest = split
     try:
         owner, name = url_name.split("/", 1)
-        full_name = str(forge.repo(owner, name)["full_name"])
+        repo = forge.repo(owner, name)
     except ApiError:
         raise ApiError(404, "Repository not found") from None
+    full_name = str(repo["full_name"])
     if not rest.startswith(_SUFFIXES):
         raise ApiError(404, "Not Found")
     push = is_push(rest, query)
-    if push and not authenticated:
+    role = people.role(forge, login, repo)
+    if login is None and (push or role is None):
         raise ApiError(
             401,
-            "Authentication required to push",
+            "Authentication required",
             headers={"WWW-Authenticate": 'Basic realm="sandbox forge"'},
         )
+    if role is None:
+        raise ApiError(404, "Repository not found")
+    if push and not people.at_least(role, "write"):
+        raise ApiError(403, f"Permission to {full_name}.git denied to {login}.")
     if headers.get("content-encoding", "").lower() == "gzip":
         body = gzip.decompress(body)
     repo_dir = forge.repo_path(full_name)
@@ -88,7 +98,7 @@ def handle(
         QUERY_STRING=query,
         CONTENT_TYPE=headers.get("content-type", ""),
         CONTENT_LENGTH=str(len(body)),
-        REMOTE_USER=forge.login,
+        REMOTE_USER=login or "anonymous",
         REMOTE_ADDR="127.0.0.1",
         SERVER_PROTOCOL="HTTP/1.1",
         GATEWAY_INTERFACE="CGI/1.1",
