@@ -160,12 +160,13 @@ class Router:
         """The route and path parameters; ApiError 404 (or 405 if only the method is wrong).
 
         Literal routes win over parameterised ones (``releases/latest`` before
-        ``releases/{id}``): routes are tried in order of fewest parameters, and routes with a
+        ``releases/{id}``): routes are tried in order of fewest parameters, routes with a
         greedy ``{name:path}`` after all others (``commits/{ref}/status`` before
-        ``commits/{ref:path}``).
+        ``commits/{ref:path}``), and of two otherwise alike the one with more literal text
+        first (``commits/{ref:path}/status`` before ``commits/{ref:path}``).
         """
         allowed = False
-        order = sorted(self.routes, key=lambda r: (r.pattern.count(":path}"), r.pattern.count("{")))
+        order = sorted(self.routes, key=_specificity)
         for route in order:
             m = route.regex.match(path)
             if not m:
@@ -177,6 +178,11 @@ class Router:
         if allowed:
             raise ApiError(405, "Method Not Allowed")
         raise not_found()
+
+
+def _specificity(route: Route) -> tuple[int, int, int]:
+    literal = len(re.sub(r"\{[^}]+\}", "", route.pattern))
+    return route.pattern.count(":path}"), route.pattern.count("{"), -literal
 
 
 ROUTER = Router()

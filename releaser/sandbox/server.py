@@ -52,6 +52,7 @@ API_MODULES = (
     "api_actions",
     "api_checks",
     "api_people",
+    "api_statuses",
 )
 RATE_LIMIT = 5000
 MEDIA_TYPE = "github.v3; format=json"
