@@ -16,6 +16,7 @@ import os
 import subprocess
 from typing import Any
 
+from releaser.sandbox import protection
 from releaser.sandbox.api_issues import edit_issue, get_issue_doc, issue_json, labels_of, new_issue
 from releaser.sandbox.forge import Forge, git_env
 from releaser.sandbox.http import (
@@ -162,7 +163,7 @@ def pull_json(forge: Forge, full: str, doc: dict[str, Any], detail: bool = True)
             "statuses": {"href": f"{forge.repo_api(full)}/statuses/{head_sha}"},
         },
         "author_association": issue["author_association"],
-        "auto_merge": None,
+        "auto_merge": auto_merge_json(forge, pull.get("auto_merge")),
         "draft": bool(pull.get("draft", False)),
     }
     if not detail:
@@ -178,6 +179,10 @@ def pull_json(forge: Forge, full: str, doc: dict[str, Any], detail: bool = True)
         state = "clean" if mergeable else "dirty"
         if mergeable and pull.get("draft"):
             state = "draft"
+        elif mergeable and protection.merge_blocker(
+            forge, full, doc, head_sha, base_sha, None, bypass=False
+        ):
+            state = "blocked"
     merged_by = pull.get("merged_by")
     out.update(
         {
@@ -193,6 +198,17 @@ def pull_json(forge: Forge, full: str, doc: dict[str, Any], detail: bool = True)
         }
     )
     return out
+
+
+def auto_merge_json(forge: Forge, settings: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not settings:
+        return None
+    return {
+        "enabled_by": forge.user_json(settings["enabled_by"]),
+        "merge_method": settings["merge_method"],
+        "commit_title": settings.get("commit_title") or "",
+        "commit_message": settings.get("commit_message") or "",
+    }
 
 
 def get_pull_doc(forge: Forge, full: str, number: str) -> dict[str, Any]:
@@ -337,13 +353,6 @@ def list_pull_commits(forge: Forge, req: Request) -> Response:
     return paginate(forge, req, [render.commit_json(forge, full, s) for s in shas])
 
 
-@ROUTER.route("GET", "/repos/{owner}/{repo}/pulls/{number}/reviews")
-def list_reviews(forge: Forge, req: Request) -> Response:
-    full = full_name(forge, req)
-    get_pull_doc(forge, full, req.params["number"])
-    return paginate(forge, req, [])
-
-
 @ROUTER.route("GET", "/repos/{owner}/{repo}/pulls/{number}/requested_reviewers")
 def get_requested_reviewers(forge: Forge, req: Request) -> dict[str, Any]:
     full = full_name(forge, req)
@@ -419,7 +428,8 @@ def replay(forge: Forge, full: str, onto: str, commit: str) -> str | None:
 def do_merge(
     forge: Forge, full: str, doc: dict[str, Any], data: dict[str, Any], user: str | None
 ) -> tuple[str, str, str]:
-    """Merge the pull request; returns (new base sha, old base sha, message). Holds the lock."""
+    """Merge the pull request as ``user``; returns (new base sha, old base sha, message).
+    Holds the lock. 405 when the base branch's protection forbids it (GitHub's message)."""
     pull = doc["pull"]
     number = doc["number"]
     method = data.get("merge_method") or "merge"
@@ -435,6 +445,9 @@ def do_merge(
     tree = merge_tree(forge, full, base, head)
     if tree is None:
         raise ApiError(405, "Pull Request is not mergeable")
+    blocked = protection.merge_blocker(forge, full, doc, head, base, user)
+    if blocked is not None:
+        raise ApiError(405, blocked)
     title = data.get("commit_title")
     extra = data.get("commit_message")
     owner = full.split("/")[0]

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from releaser.sandbox import protection
 from releaser.sandbox.api_pulls import merged_pulls_between
 from releaser.sandbox.forge import Forge
 from releaser.sandbox.http import (
@@ -117,13 +118,15 @@ def release_for_tag(
     return None
 
 
-def ensure_tag(forge: Forge, full: str, tag: str, target: str) -> None:
-    """Create ``refs/tags/TAG`` (lightweight) at ``target`` unless it exists; run push hooks."""
+def ensure_tag(forge: Forge, full: str, tag: str, target: str, user: str | None) -> None:
+    """Create ``refs/tags/TAG`` (lightweight) at ``target`` unless it exists; run push hooks.
+    A protected tag needs ``user`` to be a maintainer or admin (422 otherwise)."""
     if forge.resolve(full, f"refs/tags/{tag}") is not None:
         return
     sha = forge.resolve(full, target)
     if sha is None:
         raise validation_failed("Release", "invalid", "target_commitish")
+    protection.guard_update(forge, full, user, f"refs/tags/{tag}", ZERO, sha)
     forge.git(full, "update-ref", f"refs/tags/{tag}", sha, ZERO)
     forge.notify_push(full, [(f"refs/tags/{tag}", ZERO, sha)])
 
@@ -209,7 +212,7 @@ def create_release(forge: Forge, req: Request) -> Response:
         if forge.resolve(full, target) is None and forge.resolve(full, f"refs/tags/{tag}") is None:
             raise validation_failed("Release", "invalid", "target_commitish")
         if not draft:
-            ensure_tag(forge, full, tag, target)
+            ensure_tag(forge, full, tag, target, req.user)
         doc = forge.insert(
             "release",
             full,
@@ -290,7 +293,7 @@ def update_release(forge: Forge, req: Request) -> dict[str, Any]:
                 changes[key] = bool(data[key])
         doc = {**doc, **changes}
         if not doc["draft"]:
-            ensure_tag(forge, full, tag, str(doc["target_commitish"]))
+            ensure_tag(forge, full, tag, str(doc["target_commitish"]), req.user)
             if not doc.get("published_at"):
                 changes["published_at"] = changes["updated_at"]
         doc = forge.update("release", int(doc["id"]), changes)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from releaser.sandbox import gitdata, people, render
+from releaser.sandbox import gitdata, people, protection, render
 from releaser.sandbox.forge import PUSH_HOOKS, Forge
 from releaser.sandbox.http import (
     ROUTER,
@@ -224,7 +224,7 @@ def _branch_short(forge: Forge, full_name: str, name: str, sha: str) -> dict[str
     return {
         "name": name,
         "commit": {"sha": sha, "url": f"{forge.repo_api(full_name)}/commits/{sha}"},
-        "protected": False,
+        "protected": protection.branch_rule(forge, full_name, name) is not None,
     }
 
 
@@ -244,6 +244,8 @@ def get_branch(forge: Forge, req: Request) -> dict[str, Any]:
     if sha is None:
         raise ApiError(404, "Branch not found")
     api = forge.repo_api(full)
+    rule = protection.branch_rule(forge, full, name)
+    checks = rule.get("required_status_checks") if rule else None
     return {
         "name": name,
         "commit": render.commit_json(forge, full, sha),
@@ -251,13 +253,13 @@ def get_branch(forge: Forge, req: Request) -> dict[str, Any]:
             "self": f"{api}/branches/{name}",
             "html": f"{forge.repo_html(full)}/tree/{name}",
         },
-        "protected": False,
+        "protected": rule is not None,
         "protection": {
-            "enabled": False,
+            "enabled": rule is not None,
             "required_status_checks": {
-                "enforcement_level": "off",
-                "contexts": [],
-                "checks": [],
+                "enforcement_level": "non_admins" if checks else "off",
+                "contexts": list((checks or {}).get("contexts", [])),
+                "checks": list((checks or {}).get("checks", [])),
             },
         },
         "protection_url": f"{api}/branches/{name}/protection",
@@ -311,6 +313,7 @@ def merge(forge: Forge, req: Request) -> Response:
             raise ApiError(404, "Head does not exist")
         if gitdata.is_ancestor(forge, full, head_sha, base_sha):
             return Response(204)
+        protection.guard_update(forge, full, req.user, f"refs/heads/{base}", base_sha, None)
         message = data.get("commit_message") or f"Merge {head} into {base}"
         sha = gitdata.merge_commits(forge, full, base_sha, head_sha, str(message))
         if sha is None:

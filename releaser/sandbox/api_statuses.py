@@ -126,6 +126,9 @@ def create_status(forge: Forge, req: Request) -> Response:
             "updated_at": stamp,
         },
     )
+    from releaser.sandbox import automerge
+
+    automerge.sweep(forge, full)
     out = status_json(forge, full, doc)
     return Response(201, out, {"Location": out["url"]})
 

@@ -13,10 +13,13 @@ announced with ``forge.notify_push``.
 from __future__ import annotations
 
 import gzip
+import os
 import subprocess
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from releaser.sandbox import gitdata, people
+from releaser.sandbox import gitdata, people, protection
 from releaser.sandbox.forge import git_env
 from releaser.sandbox.http import ApiError, Response
 
@@ -107,9 +110,16 @@ def handle(
         env["HTTP_GIT_PROTOCOL"] = headers["git-protocol"]
     if push and method == "POST":
         with forge.lock:
-            before = gitdata.ref_map(forge, full_name)
-            out = _backend(body, env)
-            after = gitdata.ref_map(forge, full_name)
+            refusals = _refusals(forge, full_name, login, pushed_commands(body))
+            if refusals:
+                env[gitdata.REFUSALS_ENV] = str(refusals)
+            try:
+                before = gitdata.ref_map(forge, full_name)
+                out = _backend(body, env)
+                after = gitdata.ref_map(forge, full_name)
+            finally:
+                if refusals:
+                    refusals.unlink(missing_ok=True)
         changes = [
             (ref, before.get(ref, gitdata.ZERO), after.get(ref, gitdata.ZERO))
             for ref in sorted(set(before) | set(after))
@@ -120,6 +130,48 @@ def handle(
     else:
         out = _backend(body, env)
     return _cgi_response(out)
+
+
+def pushed_commands(body: bytes) -> list[tuple[str, str, str]]:
+    """The ``(old, new, ref)`` commands at the start of a receive-pack request (pkt-lines up to
+    the first flush; the pack follows)."""
+    commands = []
+    pos = 0
+    while pos + 4 <= len(body):
+        try:
+            size = int(body[pos : pos + 4], 16)
+        except ValueError:
+            break
+        if size == 0:
+            break
+        line = body[pos + 4 : pos + size].split(b"\0", 1)[0].decode("utf-8", "replace").strip()
+        pos += size
+        parts = line.split(" ")
+        if len(parts) == 3 and all(gitdata.is_sha(p) for p in parts[:2]):
+            commands.append((parts[0], parts[1], parts[2]))
+    return commands
+
+
+def _refusals(
+    forge: Forge, full_name: str, login: str | None, commands: list[tuple[str, str, str]]
+) -> Path | None:
+    """A file of ``REF<TAB>message`` lines (newlines in messages as \\x1f) for the update hook,
+    or None when protection refuses nothing. Fast-forwards are the hook's own check."""
+    lines = []
+    for old, new, ref in commands:
+        refusal = protection.update_refusal(
+            forge, full_name, login, ref, old, new, check_fast_forward=False
+        )
+        if refusal is not None:
+            lines.append(f"{ref}\t{refusal.replace(chr(10), chr(31))}\n")
+    if not lines:
+        return None
+    directory = forge.root / "tmp"
+    directory.mkdir(exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="refusals-", dir=directory)
+    with os.fdopen(fd, "w") as f:
+        f.write("".join(lines))
+    return Path(name)
 
 
 def _backend(body: bytes, env: dict[str, str]) -> bytes:

@@ -24,10 +24,20 @@ if TYPE_CHECKING:
 ZERO = "0" * 40
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
+REFUSALS_ENV = "SANDBOX_REFUSALS"  # a file of REF<TAB>message lines the forge decided
 UPDATE_HOOK = """#!/bin/sh
 # Installed by the sandbox forge: GitHub-like ref protection for pushes.
 ref="$1"; old="$2"; new="$3"
 zero=0000000000000000000000000000000000000000
+if [ -n "$SANDBOX_REFUSALS" ] && [ -f "$SANDBOX_REFUSALS" ]; then
+  tab=$(printf '\\t')
+  while IFS="$tab" read -r refused message; do
+    if [ "$refused" = "$ref" ]; then
+      printf '%s\\n' "$message" | tr '\\037' '\\n' >&2
+      exit 1
+    fi
+  done < "$SANDBOX_REFUSALS"
+fi
 case "$ref" in
   refs/tags/*)
     if [ "$old" != "$zero" ]; then

@@ -53,6 +53,7 @@ API_MODULES = (
     "api_checks",
     "api_people",
     "api_statuses",
+    "api_protection",
 )
 RATE_LIMIT = 5000
 MEDIA_TYPE = "github.v3; format=json"
