@@ -95,10 +95,15 @@ def _status_checks(value: Any) -> dict[str, Any] | None:
     for check in checks if isinstance(checks, list) else [None]:
         if not isinstance(check, dict) or not isinstance(check.get("context"), str):
             raise ApiError(422, "Invalid request.\n\nEach of checks needs a context.")
-        parsed.append({"context": check["context"], "app_id": check.get("app_id", -1)})
+        parsed.append({"context": check["context"], "app_id": check.get("app_id")})
     if "strict" not in value:
         raise ApiError(422, 'Invalid request.\n\n"strict" wasn\'t supplied.')
-    return {"strict": bool(value["strict"]), "contexts": contexts, "checks": parsed}
+    # as GitHub answers: every required context in both lists
+    for context in contexts:
+        if context not in [c["context"] for c in parsed]:
+            parsed.append({"context": context, "app_id": None})
+    names = [c["context"] for c in parsed]
+    return {"strict": bool(value["strict"]), "contexts": names, "checks": parsed}
 
 
 def _reviews(value: Any) -> dict[str, Any] | None:
