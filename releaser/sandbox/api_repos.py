@@ -34,6 +34,7 @@ _EDITABLE = (
     "allow_merge_commit",
     "allow_rebase_merge",
     "delete_branch_on_merge",
+    "allow_auto_merge",
     "archived",
     "topics",
 )

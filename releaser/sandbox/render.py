@@ -123,7 +123,7 @@ def repo_json(forge: Forge, doc: dict[str, Any], viewer: str | None = None) -> d
         "allow_rebase_merge": bool(doc.get("allow_rebase_merge", True)),
         "allow_squash_merge": bool(doc.get("allow_squash_merge", True)),
         "allow_merge_commit": bool(doc.get("allow_merge_commit", True)),
-        "allow_auto_merge": False,
+        "allow_auto_merge": bool(doc.get("allow_auto_merge", False)),
         "delete_branch_on_merge": bool(doc.get("delete_branch_on_merge", False)),
         "allow_forking": True,
         "web_commit_signoff_required": False,

@@ -54,6 +54,7 @@ API_MODULES = (
     "api_people",
     "api_statuses",
     "api_protection",
+    "api_graphql",
 )
 RATE_LIMIT = 5000
 MEDIA_TYPE = "github.v3; format=json"
