@@ -4,7 +4,12 @@
 ``DELETE /_admin/requests``         empty it
 ``POST /_admin/faults``             add rules: ``{"rules": [...]}`` or one rule
 ``GET|DELETE /_admin/faults``       list or clear them
-``POST /_admin/settings``           ``{name: value}``, e.g. ``{"scopes": "repo"}``
+``POST /_admin/settings``           ``{name: value}``, e.g. ``{"scopes": "repo"}`` (the default
+                                    token's scopes)
+
+Elsewhere: ``/_admin/clock`` (:mod:`.clock`), ``/_admin/users``, ``/_admin/orgs``,
+``/_admin/repos/O/R/collaborators`` (:mod:`.api_people`), ``/_admin/actions``
+(:mod:`.api_actions`); :class:`releaser.sandbox.admin_client.SandboxAdmin` wraps them.
 
 A fault rule: ``method`` (absent: any), ``path`` (regex searched in the URL path, e.g.
 ``/api/v3/repos/o/r/git/refs``), ``nth`` (1-based among matching requests; absent: from the

@@ -7,6 +7,7 @@ Layout of a forge root::
     ROOT/repos/O/R.git   bare repositories, served over smart HTTP
     ROOT/assets/ID       release asset bytes
     ROOT/requests.log    every request, JSON lines
+    ROOT/tmp/            short-lived files (a push's ref refusals for the update hook)
 
 Every object the API answers with is a *document*: a JSON object stored under a ``kind``
 ("repo", "issue", "comment", "release", "asset", "run", "label", ...) and a ``repo``
@@ -14,6 +15,8 @@ Every object the API answers with is a *document*: a JSON object stored under a 
 share one ``number`` sequence per repository, as on GitHub.
 
 All writes go through ``with forge.lock:`` so concurrent requests see a consistent store.
+Time is ``forge.clock`` (:mod:`.clock`), never the wall clock; users, roles and tokens are in
+:mod:`.people`, branch and tag protection in :mod:`.protection`.
 """
 
 from __future__ import annotations
