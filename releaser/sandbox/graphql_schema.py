@@ -27,7 +27,7 @@ scalar GitObjectID
 scalar DateTime
 
 interface Node { id: ID! }
-interface Actor { login: String! url: URI! }
+interface Actor { avatarUrl(size: Int): URI! login: String! resourcePath: URI! url: URI! }
 interface GitObject {
   id: ID!
   oid: GitObjectID!
@@ -55,7 +55,14 @@ type PageInfo {
   endCursor: String
 }
 
-type User implements Node & Actor { id: ID! login: String! name: String url: URI! }
+type User implements Node & Actor {
+  id: ID!
+  avatarUrl(size: Int): URI!
+  login: String!
+  name: String
+  resourcePath: URI!
+  url: URI!
+}
 
 type Repository implements Node {
   id: ID!
@@ -239,6 +246,8 @@ def user_obj(forge: Forge, login: str) -> dict[str, Any]:
         "login": login,
         "name": doc.get("name"),
         "url": rest["html_url"],
+        "avatarUrl": rest["avatar_url"],
+        "resourcePath": f"/{login}",
     }
 
 

@@ -402,3 +402,17 @@ def test_auto_merge_when_a_workflow_check_turns_green(sandbox: SandboxServer) ->
         assert rest(sandbox, "GET", f"repos/{REPO}/pulls/{pull['number']}")["merged"] is False
         admin.advance(2)  # the run completes: the next request merges it
         assert rest(sandbox, "GET", f"repos/{REPO}/pulls/{pull['number']}")["merged"] is True
+
+
+def test_pygithub_mutations_through_graphql(sandbox: SandboxServer, repo: str) -> None:
+    """PyGithub derives ``/api/graphql`` from a GitHub Enterprise base URL, as on GHE."""
+    from tests.sandbox.helpers import sandbox_github
+
+    rest(sandbox, "PATCH", f"repos/{REPO}", allow_auto_merge=True)
+    number = draft_pull(sandbox)["number"]
+    gh_pull = sandbox_github(sandbox).get_repo(REPO).get_pull(number)
+    ready = gh_pull.mark_ready_for_review()
+    assert ready["pullRequest"] == {"isDraft": False}
+    enabled = gh_pull.enable_automerge(merge_method="REBASE")
+    assert enabled["actor"]["login"] == "release-bot"
+    assert sandbox_github(sandbox).get_repo(REPO).get_pull(number).merged is True
