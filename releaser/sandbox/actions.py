@@ -29,7 +29,6 @@ import io
 import mimetypes
 import re
 import sys
-import time
 import traceback
 import zipfile
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from releaser.sandbox.forge import PUSH_HOOKS, TICK_HOOKS, Forge, now_iso
+from releaser.sandbox.forge import PUSH_HOOKS, TICK_HOOKS, Forge
 from releaser.sandbox.http import ApiError
 
 ZERO = "0" * 40
@@ -140,14 +139,14 @@ def workflow_doc(forge: Forge, full: str, wf: Workflow) -> dict[str, Any]:
     with forge.lock:
         doc = forge.find_one("workflow", full, path=wf.path)
         if doc is None:
-            stamp = now_iso()
+            stamp = forge.now_iso()
             doc = forge.insert(
                 "workflow", full, {"path": wf.path, "name": wf.name, "created_at": stamp}
             )
             doc["updated_at"] = stamp
         elif doc.get("name") != wf.name:
             doc = forge.update(
-                "workflow", int(doc["id"]), {"name": wf.name, "updated_at": now_iso()}
+                "workflow", int(doc["id"]), {"name": wf.name, "updated_at": forge.now_iso()}
             )
         return doc
 
@@ -342,7 +341,7 @@ def start_run(
     """Create a queued run of ``wf`` for ``sha``; settings are taken now."""
     settings = settings_for(forge, full, wf)
     head_commit = commit_info(forge, full, sha)
-    now = time.time()
+    now = forge.clock.now()
     with forge.lock:
         workflow = workflow_doc(forge, full, wf)
         number = forge.next_value(f"run_number:{full}:{wf.path}")
@@ -406,18 +405,18 @@ def rerun(forge: Forge, full: str, run: dict[str, Any]) -> dict[str, Any]:
             int(run["id"]),
             {
                 "run_attempt": int(run["run_attempt"]) + 1,
-                "attempt_ts": time.time(),
+                "attempt_ts": forge.clock.now(),
                 **_fresh_attempt(settings),
                 "attempts": [*run.get("attempts", []), previous],
             },
         )
 
 
-def run_status(run: dict[str, Any], now: float | None = None) -> tuple[str, str | None]:
-    """(status, conclusion) of a run at ``now`` from its stored times."""
+def run_status(run: dict[str, Any], now: float) -> tuple[str, str | None]:
+    """(status, conclusion) of a run at sandbox time ``now`` from its stored times."""
     if run["done"]:
         return "completed", run["conclusion"]
-    elapsed = (now or time.time()) - float(run["attempt_ts"])
+    elapsed = now - float(run["attempt_ts"])
     duration = float(run["duration"])
     if elapsed < 0.2 * duration:
         return "queued", None
@@ -426,15 +425,13 @@ def run_status(run: dict[str, Any], now: float | None = None) -> tuple[str, str 
     return "completed", None  # due: settle() completes it
 
 
-def is_due(run: dict[str, Any], now: float | None = None) -> bool:
-    return not run["done"] and (now or time.time()) >= float(run["attempt_ts"]) + float(
-        run["duration"]
-    )
+def is_due(run: dict[str, Any], now: float) -> bool:
+    return not run["done"] and now >= float(run["attempt_ts"]) + float(run["duration"])
 
 
 def settle(forge: Forge, full: str, run: dict[str, Any]) -> dict[str, Any]:
     """The run, completed first if it is due."""
-    if is_due(run):
+    if is_due(run, forge.clock.now()):
         return complete_run(forge, int(run["id"]))
     return run
 
@@ -495,8 +492,8 @@ class JobState:
     completed_ts: float | None
 
 
-def job_states(run: dict[str, Any], now: float | None = None) -> list[JobState]:
-    """The jobs of the run's current attempt; the first job carries a failure."""
+def job_states(run: dict[str, Any], now: float) -> list[JobState]:
+    """The jobs of the run's current attempt at ``now``; the first job carries a failure."""
     status, conclusion = run_status(run, now)
     if status == "completed" and conclusion is None:
         status = "in_progress"  # due but not yet settled
@@ -582,10 +579,10 @@ def job_log(run: dict[str, Any], job: JobState) -> str:
     return "".join(f"{stamp} {line}\n" for line in lines)
 
 
-def run_logs_zip(run: dict[str, Any]) -> bytes:
+def run_logs_zip(run: dict[str, Any], now: float) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for job in job_states(run):
+        for job in job_states(run, now):
             safe = re.sub(r"[^A-Za-z0-9._ -]", "_", job.name)
             zf.writestr(zip_info(f"{job.index}_{safe}.txt"), job_log(run, job))
     return buf.getvalue()
@@ -619,7 +616,7 @@ def create_artifact(
         for filename, text in sorted(files.items()):
             zf.writestr(zip_info(filename), text)
     data = buf.getvalue()
-    created = datetime.now(UTC)
+    created = datetime.fromtimestamp(forge.clock.now(), UTC)
     doc = forge.insert(
         "artifact",
         full,
@@ -683,7 +680,7 @@ def on_release(forge: Forge, full: str, tag: str, actions: set[str]) -> None:
 
 def on_tick(forge: Forge) -> None:
     """Complete every due run (before each request)."""
-    now = time.time()
+    now = forge.clock.now()
     for run in forge.find("run"):
         if is_due(run, now):
             try:

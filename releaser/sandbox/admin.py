@@ -4,7 +4,12 @@
 ``DELETE /_admin/requests``         empty it
 ``POST /_admin/faults``             add rules: ``{"rules": [...]}`` or one rule
 ``GET|DELETE /_admin/faults``       list or clear them
-``POST /_admin/settings``           ``{name: value}``, e.g. ``{"scopes": "repo"}``
+``POST /_admin/settings``           ``{name: value}``, e.g. ``{"scopes": "repo"}`` (the default
+                                    token's scopes)
+
+Elsewhere: ``/_admin/clock`` (:mod:`.clock`), ``/_admin/users``, ``/_admin/orgs``,
+``/_admin/repos/O/R/collaborators`` (:mod:`.api_people`), ``/_admin/actions``
+(:mod:`.api_actions`); :class:`releaser.sandbox.admin_client.SandboxAdmin` wraps them.
 
 A fault rule: ``method`` (absent: any), ``path`` (regex searched in the URL path, e.g.
 ``/api/v3/repos/o/r/git/refs``), ``nth`` (1-based among matching requests; absent: from the
@@ -20,7 +25,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,7 +35,7 @@ if TYPE_CHECKING:
     from releaser.sandbox.forge import Forge
 
 ACTIONS = ("error", "error_after", "delay", "drop", "drop_after", "rate_limit")
-SETTING_SCOPES = "scopes"
+SETTING_SCOPES = "scopes"  # the default token's scopes (see people.authenticate)
 
 
 # ---- request log --------------------------------------------------------------------------
@@ -122,10 +126,12 @@ class Fault:
         self.fired += 1
         return True
 
-    def response(self) -> Response:
-        """The answer of an ``error``/``error_after``/``rate_limit`` rule."""
+    def response(self, now: float) -> Response:
+        """The answer of an ``error``/``error_after``/``rate_limit`` rule at time ``now``."""
         if self.action == "rate_limit":
-            return rate_limit_response(self.status or 403, self.kind, self.retry_after, self.body)
+            return rate_limit_response(
+                self.status or 403, self.kind, self.retry_after, now, self.body
+            )
         status = self.status or 500
         body = self.body
         if body is None:
@@ -136,7 +142,9 @@ class Fault:
         return Response(status, body, headers)
 
 
-def rate_limit_response(status: int, kind: str, retry_after: int, body: Any = None) -> Response:
+def rate_limit_response(
+    status: int, kind: str, retry_after: int, now: float, body: Any = None
+) -> Response:
     docs = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
     if status == 429 or kind == "secondary":
         message = (
@@ -148,7 +156,7 @@ def rate_limit_response(status: int, kind: str, retry_after: int, body: Any = No
         message = "API rate limit exceeded for user ID 1000."
         headers = {
             "X-RateLimit-Remaining": "0",
-            "X-RateLimit-Reset": str(int(time.time()) + retry_after),
+            "X-RateLimit-Reset": str(int(now) + retry_after),
             "X-RateLimit-Used": "5000",
         }
     payload = body if body is not None else {"message": message, "documentation_url": docs}

@@ -17,7 +17,6 @@ Log and artifact downloads redirect (302) to unauthenticated URLs under the web 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from releaser.sandbox import actions
@@ -66,7 +65,7 @@ def workflow_json(forge: Forge, full: str, doc: dict[str, Any]) -> dict[str, Any
 def run_json(forge: Forge, full: str, run: dict[str, Any]) -> dict[str, Any]:
     from releaser.sandbox import render
 
-    status, conclusion = actions.run_status(run)
+    status, conclusion = actions.run_status(run, forge.clock.now())
     api = f"{forge.repo_api(full)}/actions/runs/{run['id']}"
     repo = render.repo_json(forge, repo_doc(forge, full))
     started = float(run["attempt_ts"])
@@ -229,7 +228,7 @@ def filter_runs(
     if q.get("status"):
         wanted = q["status"]
         key = 0 if wanted in STATUSES else 1
-        runs = [r for r in runs if actions.run_status(r)[key] == wanted]
+        runs = [r for r in runs if actions.run_status(r, forge.clock.now())[key] == wanted]
     if q.get("created"):
         runs = [r for r in runs if created_filter(q["created"], iso(float(r["created_ts"])))]
     runs.sort(key=lambda r: r["id"], reverse=True)
@@ -359,7 +358,7 @@ def rerun_all(forge: Forge, req: Request) -> Response:
 def list_jobs(forge: Forge, req: Request) -> Response:
     full = full_name(forge, req)
     run = get_run(forge, full, req.params["run_id"])
-    jobs = [job_json(forge, full, run, j) for j in actions.job_states(run)]
+    jobs = [job_json(forge, full, run, j) for j in actions.job_states(run, forge.clock.now())]
     return paginate(forge, req, jobs, key="jobs")
 
 
@@ -369,7 +368,7 @@ def job_lookup(forge: Forge, full: str, job_id: str) -> tuple[dict[str, Any], Jo
     except ValueError:
         raise not_found() from None
     run = get_run(forge, full, run_id)
-    jobs = actions.job_states(run)
+    jobs = actions.job_states(run, forge.clock.now())
     if attempt != int(run["run_attempt"]) or not 0 <= index < len(jobs):
         raise not_found()
     return run, jobs[index]
@@ -410,7 +409,9 @@ def web_job_log(forge: Forge, req: Request) -> Response:
 def web_run_logs(forge: Forge, req: Request) -> Response:
     full = full_name(forge, req)
     run = get_run(forge, full, req.params["run_id"])
-    return Response(200, actions.run_logs_zip(run), content_type="application/zip")
+    return Response(
+        200, actions.run_logs_zip(run, forge.clock.now()), content_type="application/zip"
+    )
 
 
 # ---- artifacts ----------------------------------------------------------------------------
@@ -478,12 +479,12 @@ def admin_get(forge: Forge, req: Request) -> dict[str, Any]:
             "workflow": r["path"],
             "event": r["event"],
             "ref": r["ref"],
-            "status": actions.run_status(r)[0],
+            "status": actions.run_status(r, forge.clock.now())[0],
             "conclusion": r["conclusion"],
         }
         for r in forge.find("run")
     ]
-    return {"overrides": actions.overrides(forge), "runs": runs, "time": time.time()}
+    return {"overrides": actions.overrides(forge), "runs": runs, "time": forge.clock.now()}
 
 
 @ROUTER.route("POST", "/_admin/actions")

@@ -1,10 +1,10 @@
-"""Check runs, check suites and combined commit status, derived from workflow runs.
+"""Check runs and check suites, derived from workflow runs.
 
 Every workflow run on a commit is a check suite (id = run id) made of one check run per job
-of its current attempt (id = job id, so a job's ``check_run_url`` resolves). The combined
-status of a ref summarises the latest run of each workflow on that commit: ``failure`` if
-one concluded otherwise than success/neutral/skipped, ``pending`` while one is not done (or
-there is none), else ``success``.
+of its current attempt (id = job id, so a job's ``check_run_url`` resolves), named after the
+job. A check run is red when its run concludes otherwise than success/neutral/skipped (make
+one so with ``POST /_admin/actions {"conclusion": "failure"}``). Commit statuses, which are
+not check runs, are in ``api_statuses``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from releaser.sandbox.http import ROUTER, Request, Response, full_name, not_foun
 
 APP_ID = 15368
 APP_CREATED = "2018-07-30T09:30:17Z"
-OK_CONCLUSIONS = ("success", "neutral", "skipped")
 
 
 def app_json(forge: Forge) -> dict[str, Any]:
@@ -101,7 +100,7 @@ def check_run_json(forge: Forge, full: str, run: dict[str, Any], job: JobState) 
 def check_suite_json(forge: Forge, full: str, run: dict[str, Any]) -> dict[str, Any]:
     from releaser.sandbox import render
 
-    status, conclusion = actions.run_status(run)
+    status, conclusion = actions.run_status(run, forge.clock.now())
     repo = forge.repo(*full.split("/", 1))
     return {
         "id": run["id"],
@@ -135,7 +134,7 @@ def list_check_runs(forge: Forge, req: Request) -> Response:
         runs = latest_per_workflow(runs)
     items = []
     for run in runs:
-        for job in actions.job_states(run):
+        for job in actions.job_states(run, forge.clock.now()):
             items.append(check_run_json(forge, full, run, job))
     if req.query.get("check_name"):
         items = [i for i in items if i["name"] == req.query["check_name"]]
@@ -160,7 +159,7 @@ def get_check_run(forge: Forge, req: Request) -> dict[str, Any]:
     except ValueError:
         raise not_found() from None
     run = actions.settle(forge, full, forge.get("run", run_id, repo=full))
-    jobs = actions.job_states(run)
+    jobs = actions.job_states(run, forge.clock.now())
     if attempt != int(run["run_attempt"]) or not 0 <= index < len(jobs):
         raise not_found()
     return check_run_json(forge, full, run, jobs[index])
@@ -171,53 +170,3 @@ def get_check_suite(forge: Forge, req: Request) -> dict[str, Any]:
     full = full_name(forge, req)
     run = actions.settle(forge, full, forge.get("run", req.params["check_suite_id"], repo=full))
     return check_suite_json(forge, full, run)
-
-
-def status_state(status: str, conclusion: str | None) -> str:
-    if status != "completed" or conclusion is None:
-        return "pending"
-    return "success" if conclusion in OK_CONCLUSIONS else "failure"
-
-
-@ROUTER.route("GET", "/repos/{owner}/{repo}/commits/{ref}/status")
-def combined_status(forge: Forge, req: Request) -> dict[str, Any]:
-    from releaser.sandbox import render
-
-    full = full_name(forge, req)
-    sha = resolve_sha(forge, full, req.params["ref"])
-    runs = latest_per_workflow(runs_on(forge, full, sha))
-    statuses = []
-    for run in runs:
-        status, conclusion = actions.run_status(run)
-        state = status_state(status, conclusion)
-        statuses.append(
-            {
-                "url": f"{forge.repo_api(full)}/statuses/{sha}",
-                "avatar_url": f"{forge.html_url}/avatars/github-actions",
-                "id": run["id"],
-                "node_id": f"SC_{run['id']}",
-                "state": state,
-                "description": f"{run['name']}: {conclusion or status}",
-                "target_url": f"{forge.repo_html(full)}/actions/runs/{run['id']}",
-                "context": f"{run['name']} ({run['event']})",
-                "created_at": iso(float(run["created_ts"])),
-                "updated_at": iso(float(run.get("completed_ts") or run["attempt_ts"])),
-            }
-        )
-    states = {s["state"] for s in statuses}
-    if "failure" in states:
-        overall = "failure"
-    elif "pending" in states or not statuses:
-        overall = "pending"
-    else:
-        overall = "success"
-    repo = forge.repo(*full.split("/", 1))
-    return {
-        "state": overall,
-        "statuses": statuses,
-        "sha": sha,
-        "total_count": len(statuses),
-        "repository": render.repo_json(forge, repo),
-        "commit_url": f"{forge.repo_api(full)}/commits/{sha}",
-        "url": f"{forge.repo_api(full)}/commits/{sha}/status",
-    }

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from releaser.sandbox import gitdata, render
+from releaser.sandbox import gitdata, protection, render
 from releaser.sandbox.forge import Forge
 from releaser.sandbox.http import (
     ROUTER,
@@ -22,6 +22,9 @@ from releaser.sandbox.http import (
 )
 
 MAX_COMPARE_COMMITS = 250
+
+
+ZERO = "0" * 40
 
 
 def _repo(forge: Forge, req: Request) -> dict[str, Any]:
@@ -275,6 +278,7 @@ def put_contents(forge: Forge, req: Request) -> Response:
             raise ApiError(422, 'Invalid request.\n\n"sha" wasn\'t supplied.')
         if current is not None and given != current:
             raise ApiError(409, f"{path} does not match {given}")
+        protection.guard_update(forge, full, req.user, f"refs/heads/{branch}", head or ZERO, None)
         sha = gitdata.commit_files(
             forge,
             full,
@@ -313,6 +317,7 @@ def delete_contents(forge: Forge, req: Request) -> Response:
             raise not_found()
         if given != current:
             raise ApiError(409, f"{path} does not match {given}")
+        protection.guard_update(forge, full, req.user, f"refs/heads/{branch}", head, None)
         sha = gitdata.commit_files(
             forge,
             full,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from releaser.sandbox import gitdata, render
+from releaser.sandbox import gitdata, protection, render
 from releaser.sandbox.forge import Forge
 from releaser.sandbox.http import (
     ROUTER,
@@ -23,6 +23,7 @@ from releaser.sandbox.http import (
     validation_failed,
 )
 
+ZERO = "0" * 40
 _SIG = "-----BEGIN PGP SIGNATURE-----"
 _MODES = {
     "100644": "blob",
@@ -119,7 +120,9 @@ def create_ref(forge: Forge, req: Request) -> Response:
     data = req.json()
     name = require_str(data, "ref", "Reference")
     sha = require_str(data, "sha", "Reference")
-    ref = gitdata.create_ref(forge, full, name, sha.lower())
+    with forge.lock:
+        protection.guard_update(forge, full, req.user, name, ZERO, sha.lower())
+        ref = gitdata.create_ref(forge, full, name, sha.lower())
     return Response(201, ref_json(forge, full, ref))
 
 
@@ -129,14 +132,24 @@ def update_ref(forge: Forge, req: Request) -> dict[str, Any]:
     data = req.json()
     sha = require_str(data, "sha", "Reference")
     name = _ref_name(req.params["ref"])
-    ref = gitdata.move_ref(forge, full, name, sha.lower(), force=bool(data.get("force", False)))
+    with forge.lock:
+        current = gitdata.get_ref(forge, full, name)
+        if current is not None and current.sha != sha.lower() and gitdata.is_sha(sha):
+            protection.guard_update(forge, full, req.user, name, current.sha, sha.lower())
+        force = bool(data.get("force", False))
+        ref = gitdata.move_ref(forge, full, name, sha.lower(), force=force)
     return ref_json(forge, full, ref)
 
 
 @ROUTER.route("DELETE", "/repos/{owner}/{repo}/git/refs/{ref:path}")
 def delete_ref(forge: Forge, req: Request) -> Response:
     full = full_name(forge, req)
-    gitdata.delete_ref(forge, full, _ref_name(req.params["ref"]))
+    name = _ref_name(req.params["ref"])
+    with forge.lock:
+        current = gitdata.get_ref(forge, full, name)
+        if current is not None:
+            protection.guard_update(forge, full, req.user, name, current.sha, ZERO)
+        gitdata.delete_ref(forge, full, name)
     return Response(204)
 
 
@@ -319,11 +332,13 @@ def get_git_commit(forge: Forge, req: Request) -> dict[str, Any]:
 # ---- annotated tags -----------------------------------------------------------------------
 
 
-def _tagger_line(tagger: dict[str, Any] | None) -> str:
+def _tagger_line(forge: Forge, tagger: dict[str, Any] | None) -> str:
     tagger = tagger or {"name": "Sandbox Forge", "email": "forge@sandbox.invalid"}
     date = tagger.get("date")
-    when = datetime.fromisoformat(str(date).replace("Z", "+00:00")) if date else datetime.now()
-    when = when.astimezone()
+    if date:
+        when = datetime.fromisoformat(str(date).replace("Z", "+00:00"))
+    else:
+        when = datetime.fromtimestamp(forge.clock.now(), UTC)
     offset = when.strftime("%z") or "+0000"
     return f"{tagger['name']} <{tagger['email']}> {int(when.timestamp())} {offset}"
 
@@ -340,7 +355,9 @@ def create_tag(forge: Forge, req: Request) -> Response:
     if gitdata.object_type(forge, full, obj) != kind:
         raise ApiError(422, "Object does not exist")
     tagger = _identity(data.get("tagger"), "tagger")
-    text = f"object {obj}\ntype {kind}\ntag {tag}\ntagger {_tagger_line(tagger)}\n\n{message}"
+    text = (
+        f"object {obj}\ntype {kind}\ntag {tag}\ntagger {_tagger_line(forge, tagger)}\n\n{message}"
+    )
     if not text.endswith("\n"):
         text += "\n"
     sha = gitdata.run(forge, full, "mktag", input=text.encode()).strip()

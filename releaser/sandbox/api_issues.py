@@ -19,7 +19,8 @@ import shlex
 from typing import Any
 from urllib.parse import quote
 
-from releaser.sandbox.forge import Forge, now_iso
+from releaser.sandbox import people
+from releaser.sandbox.forge import Forge
 from releaser.sandbox.http import (
     ROUTER,
     ApiError,
@@ -85,7 +86,7 @@ def labels_of(forge: Forge, full: str, issue: dict[str, Any]) -> list[dict[str, 
     return out
 
 
-@ROUTER.route("POST", "/repos/{owner}/{repo}/labels")
+@ROUTER.route("POST", "/repos/{owner}/{repo}/labels", access="write")
 def create_label(forge: Forge, req: Request) -> Response:
     full = full_name(forge, req)
     data = body_dict(req)
@@ -139,6 +140,10 @@ def issue_api_url(forge: Forge, full: str, number: int) -> str:
     return f"{forge.repo_api(full)}/issues/{number}"
 
 
+def repo_of(forge: Forge, full: str) -> dict[str, Any]:
+    return forge.repo(*full.split("/", 1))
+
+
 def issue_html_url(forge: Forge, full: str, doc: dict[str, Any]) -> str:
     kind = "pull" if doc.get("pull") else "issues"
     return f"{forge.repo_html(full)}/{kind}/{doc['number']}"
@@ -173,7 +178,7 @@ def issue_json(forge: Forge, full: str, doc: dict[str, Any]) -> dict[str, Any]:
         "updated_at": doc["updated_at"],
         "closed_at": doc.get("closed_at"),
         "closed_by": forge.user_json(closed_by) if closed_by else None,
-        "author_association": "OWNER",
+        "author_association": people.association(forge, doc.get("user"), repo_of(forge, full)),
         "active_lock_reason": None,
         "body": doc.get("body"),
         "reactions": reactions_json(f"{url}/reactions"),
@@ -198,7 +203,7 @@ def issue_json(forge: Forge, full: str, doc: dict[str, Any]) -> dict[str, Any]:
 
 def new_issue(forge: Forge, full: str, data: dict[str, Any], user: str | None) -> dict[str, Any]:
     """Store a new issue document (also used for pull requests) with the next number."""
-    stamp = now_iso()
+    stamp = forge.now_iso()
     with forge.lock:
         number = forge.next_number(full)
         labels = [ensure_label(forge, full, str(n))["name"] for n in data.get("labels") or []]
@@ -230,7 +235,9 @@ def new_issue(forge: Forge, full: str, data: dict[str, Any], user: str | None) -
 def edit_issue(
     forge: Forge, full: str, doc: dict[str, Any], data: dict[str, Any], user: str | None
 ) -> dict[str, Any]:
-    """Apply an issues/update (or pulls/update) body to an issue document."""
+    """Apply an issues/update (or pulls/update) body to an issue document: the author's or
+    that of a user with at least ``triage``."""
+    people.require_author_or(forge, user, full, doc, "triage")
     changes: dict[str, Any] = {}
     if "title" in data:
         if not isinstance(data["title"], str) or not data["title"].strip():
@@ -245,7 +252,7 @@ def edit_issue(
         if state != doc["state"]:
             changes["state"] = state
             if state == "closed":
-                changes["closed_at"] = now_iso()
+                changes["closed_at"] = forge.now_iso()
                 changes["closed_by"] = user or forge.login
                 changes["state_reason"] = data.get("state_reason") or "completed"
             else:
@@ -268,7 +275,7 @@ def edit_issue(
         changes["assignees"] = [str(a) for a in data["assignees"]]
     elif "assignee" in data:
         changes["assignees"] = [data["assignee"]] if data["assignee"] else []
-    changes["updated_at"] = now_iso()
+    changes["updated_at"] = forge.now_iso()
     return forge.update("issue", int(doc["id"]), changes)
 
 
@@ -286,7 +293,7 @@ def sort_docs(docs: list[dict[str, Any]], req: Request, forge: Forge, full: str)
         docs.sort(key=lambda d: d["number"], reverse=reverse)
 
 
-@ROUTER.route("POST", "/repos/{owner}/{repo}/issues")
+@ROUTER.route("POST", "/repos/{owner}/{repo}/issues", access="read")
 def create_issue(forge: Forge, req: Request) -> Response:
     full = full_name(forge, req)
     data = body_dict(req)
@@ -328,7 +335,7 @@ def get_issue(forge: Forge, req: Request) -> dict[str, Any]:
     return issue_json(forge, full, get_issue_doc(forge, full, req.params["number"]))
 
 
-@ROUTER.route("PATCH", "/repos/{owner}/{repo}/issues/{number}")
+@ROUTER.route("PATCH", "/repos/{owner}/{repo}/issues/{number}", access="read")
 def update_issue(forge: Forge, req: Request) -> dict[str, Any]:
     full = full_name(forge, req)
     data = body_dict(req)
@@ -355,7 +362,7 @@ def list_issue_labels(forge: Forge, req: Request) -> Response:
     return paginate(forge, req, labels_of(forge, full, doc))
 
 
-@ROUTER.route("POST", "/repos/{owner}/{repo}/issues/{number}/labels")
+@ROUTER.route("POST", "/repos/{owner}/{repo}/issues/{number}/labels", access="triage")
 def add_issue_labels(forge: Forge, req: Request) -> list[dict[str, Any]]:
     full = full_name(forge, req)
     names = label_names(req.json())
@@ -368,22 +375,26 @@ def add_issue_labels(forge: Forge, req: Request) -> list[dict[str, Any]]:
             if str(label["name"]).lower() not in lowered:
                 current.append(label["name"])
                 lowered.add(str(label["name"]).lower())
-        doc = forge.update("issue", int(doc["id"]), {"labels": current, "updated_at": now_iso()})
+        doc = forge.update(
+            "issue", int(doc["id"]), {"labels": current, "updated_at": forge.now_iso()}
+        )
     return labels_of(forge, full, doc)
 
 
-@ROUTER.route("PUT", "/repos/{owner}/{repo}/issues/{number}/labels")
+@ROUTER.route("PUT", "/repos/{owner}/{repo}/issues/{number}/labels", access="triage")
 def set_issue_labels(forge: Forge, req: Request) -> list[dict[str, Any]]:
     full = full_name(forge, req)
     names = label_names(req.json())
     with forge.lock:
         doc = get_issue_doc(forge, full, req.params["number"])
         labels = [ensure_label(forge, full, n)["name"] for n in names]
-        doc = forge.update("issue", int(doc["id"]), {"labels": labels, "updated_at": now_iso()})
+        doc = forge.update(
+            "issue", int(doc["id"]), {"labels": labels, "updated_at": forge.now_iso()}
+        )
     return labels_of(forge, full, doc)
 
 
-@ROUTER.route("DELETE", "/repos/{owner}/{repo}/issues/{number}/labels/{name}")
+@ROUTER.route("DELETE", "/repos/{owner}/{repo}/issues/{number}/labels/{name}", access="triage")
 def remove_issue_label(forge: Forge, req: Request) -> list[dict[str, Any]]:
     full = full_name(forge, req)
     name = req.params["name"].lower()
@@ -393,7 +404,9 @@ def remove_issue_label(forge: Forge, req: Request) -> list[dict[str, Any]]:
         if name not in {str(n).lower() for n in current}:
             raise ApiError(404, "Label does not exist")
         current = [n for n in current if str(n).lower() != name]
-        doc = forge.update("issue", int(doc["id"]), {"labels": current, "updated_at": now_iso()})
+        doc = forge.update(
+            "issue", int(doc["id"]), {"labels": current, "updated_at": forge.now_iso()}
+        )
     return labels_of(forge, full, doc)
 
 
@@ -415,7 +428,7 @@ def comment_json(forge: Forge, full: str, doc: dict[str, Any]) -> dict[str, Any]
         "created_at": doc["created_at"],
         "updated_at": doc["updated_at"],
         "issue_url": issue_api_url(forge, full, int(doc["issue_number"])),
-        "author_association": "OWNER",
+        "author_association": people.association(forge, doc.get("user"), repo_of(forge, full)),
         "performed_via_github_app": None,
         "reactions": reactions_json(f"{url}/reactions"),
     }
@@ -425,12 +438,12 @@ def get_comment_doc(forge: Forge, full: str, comment_id: str) -> dict[str, Any]:
     return forge.get("comment", comment_id, repo=full)
 
 
-@ROUTER.route("POST", "/repos/{owner}/{repo}/issues/{number}/comments")
+@ROUTER.route("POST", "/repos/{owner}/{repo}/issues/{number}/comments", access="read")
 def create_comment(forge: Forge, req: Request) -> Response:
     full = full_name(forge, req)
     data = body_dict(req)
     body = require_str(data, "body", "IssueComment")
-    stamp = now_iso()
+    stamp = forge.now_iso()
     with forge.lock:
         issue = get_issue_doc(forge, full, req.params["number"])
         doc = forge.insert(
@@ -476,21 +489,23 @@ def get_comment(forge: Forge, req: Request) -> dict[str, Any]:
     return comment_json(forge, full, get_comment_doc(forge, full, req.params["comment_id"]))
 
 
-@ROUTER.route("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}")
+@ROUTER.route("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}", access="read")
 def update_comment(forge: Forge, req: Request) -> dict[str, Any]:
     full = full_name(forge, req)
     body = require_str(body_dict(req), "body", "IssueComment")
     with forge.lock:
         doc = get_comment_doc(forge, full, req.params["comment_id"])
-        doc = forge.update("comment", int(doc["id"]), {"body": body, "updated_at": now_iso()})
+        people.require_author_or(forge, req.user, full, doc, "write")
+        doc = forge.update("comment", int(doc["id"]), {"body": body, "updated_at": forge.now_iso()})
     return comment_json(forge, full, doc)
 
 
-@ROUTER.route("DELETE", "/repos/{owner}/{repo}/issues/comments/{comment_id}")
+@ROUTER.route("DELETE", "/repos/{owner}/{repo}/issues/comments/{comment_id}", access="read")
 def delete_comment(forge: Forge, req: Request) -> Response:
     full = full_name(forge, req)
     with forge.lock:
         doc = get_comment_doc(forge, full, req.params["comment_id"])
+        people.require_author_or(forge, req.user, full, doc, "write")
         forge.delete("comment", int(doc["id"]))
     return Response(204)
 

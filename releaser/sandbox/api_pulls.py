@@ -16,8 +16,9 @@ import os
 import subprocess
 from typing import Any
 
+from releaser.sandbox import protection
 from releaser.sandbox.api_issues import edit_issue, get_issue_doc, issue_json, labels_of, new_issue
-from releaser.sandbox.forge import Forge, git_env, now_iso
+from releaser.sandbox.forge import Forge, git_env
 from releaser.sandbox.http import (
     ROUTER,
     ApiError,
@@ -161,8 +162,8 @@ def pull_json(forge: Forge, full: str, doc: dict[str, Any], detail: bool = True)
             "commits": {"href": f"{url}/commits"},
             "statuses": {"href": f"{forge.repo_api(full)}/statuses/{head_sha}"},
         },
-        "author_association": "OWNER",
-        "auto_merge": None,
+        "author_association": issue["author_association"],
+        "auto_merge": auto_merge_json(forge, pull.get("auto_merge")),
         "draft": bool(pull.get("draft", False)),
     }
     if not detail:
@@ -178,6 +179,10 @@ def pull_json(forge: Forge, full: str, doc: dict[str, Any], detail: bool = True)
         state = "clean" if mergeable else "dirty"
         if mergeable and pull.get("draft"):
             state = "draft"
+        elif mergeable and protection.merge_blocker(
+            forge, full, doc, head_sha, base_sha, None, bypass=False
+        ):
+            state = "blocked"
     merged_by = pull.get("merged_by")
     out.update(
         {
@@ -193,6 +198,17 @@ def pull_json(forge: Forge, full: str, doc: dict[str, Any], detail: bool = True)
         }
     )
     return out
+
+
+def auto_merge_json(forge: Forge, settings: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not settings:
+        return None
+    return {
+        "enabled_by": forge.user_json(settings["enabled_by"]),
+        "merge_method": settings["merge_method"],
+        "commit_title": settings.get("commit_title") or "",
+        "commit_message": settings.get("commit_message") or "",
+    }
 
 
 def get_pull_doc(forge: Forge, full: str, number: str) -> dict[str, Any]:
@@ -215,7 +231,7 @@ def branch_name(full: str, spec: str) -> str:
 # ---- endpoints ----------------------------------------------------------------------------
 
 
-@ROUTER.route("POST", "/repos/{owner}/{repo}/pulls")
+@ROUTER.route("POST", "/repos/{owner}/{repo}/pulls", access="read")
 def create_pull(forge: Forge, req: Request) -> Response:
     full = full_name(forge, req)
     data = body_dict(req)
@@ -290,7 +306,7 @@ def get_pull(forge: Forge, req: Request) -> dict[str, Any]:
     return pull_json(forge, full, get_pull_doc(forge, full, req.params["number"]))
 
 
-@ROUTER.route("PATCH", "/repos/{owner}/{repo}/pulls/{number}")
+@ROUTER.route("PATCH", "/repos/{owner}/{repo}/pulls/{number}", access="read")
 def update_pull(forge: Forge, req: Request) -> dict[str, Any]:
     full = full_name(forge, req)
     data = body_dict(req)
@@ -337,13 +353,6 @@ def list_pull_commits(forge: Forge, req: Request) -> Response:
     return paginate(forge, req, [render.commit_json(forge, full, s) for s in shas])
 
 
-@ROUTER.route("GET", "/repos/{owner}/{repo}/pulls/{number}/reviews")
-def list_reviews(forge: Forge, req: Request) -> Response:
-    full = full_name(forge, req)
-    get_pull_doc(forge, full, req.params["number"])
-    return paginate(forge, req, [])
-
-
 @ROUTER.route("GET", "/repos/{owner}/{repo}/pulls/{number}/requested_reviewers")
 def get_requested_reviewers(forge: Forge, req: Request) -> dict[str, Any]:
     full = full_name(forge, req)
@@ -352,7 +361,7 @@ def get_requested_reviewers(forge: Forge, req: Request) -> dict[str, Any]:
     return {"users": users, "teams": []}
 
 
-@ROUTER.route("POST", "/repos/{owner}/{repo}/pulls/{number}/requested_reviewers")
+@ROUTER.route("POST", "/repos/{owner}/{repo}/pulls/{number}/requested_reviewers", access="triage")
 def request_reviewers(forge: Forge, req: Request) -> Response:
     full = full_name(forge, req)
     data = body_dict(req)
@@ -363,7 +372,7 @@ def request_reviewers(forge: Forge, req: Request) -> Response:
         current = list(pull.get("requested_reviewers", []))
         current += [r for r in reviewers if r not in current]
         pull["requested_reviewers"] = current
-        doc = forge.update("issue", int(doc["id"]), {"pull": pull, "updated_at": now_iso()})
+        doc = forge.update("issue", int(doc["id"]), {"pull": pull, "updated_at": forge.now_iso()})
     return Response(201, pull_json(forge, full, doc, detail=False))
 
 
@@ -374,11 +383,12 @@ def commit_tree(
     forge: Forge, full: str, tree: str, parents: list[str], message: str, author_of: str = ""
 ) -> str:
     """Write a commit; with ``author_of`` the author is copied from that commit (rebase)."""
-    env: dict[str, str] = {}
+    now = forge.clock.git_date()
+    env: dict[str, str] = {"GIT_AUTHOR_DATE": now, "GIT_COMMITTER_DATE": now}
     if author_of:
         fmt = run_git(forge, full, "show", "-s", "--format=%an%x00%ae%x00%aI", author_of)
         name, email, date = fmt.stdout.strip().split("\x00")
-        env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_AUTHOR_DATE": date}
+        env.update(GIT_AUTHOR_NAME=name, GIT_AUTHOR_EMAIL=email, GIT_AUTHOR_DATE=date)
     args = ["commit-tree", tree]
     for parent in parents:
         args += ["-p", parent]
@@ -418,7 +428,8 @@ def replay(forge: Forge, full: str, onto: str, commit: str) -> str | None:
 def do_merge(
     forge: Forge, full: str, doc: dict[str, Any], data: dict[str, Any], user: str | None
 ) -> tuple[str, str, str]:
-    """Merge the pull request; returns (new base sha, old base sha, message). Holds the lock."""
+    """Merge the pull request as ``user``; returns (new base sha, old base sha, message).
+    Holds the lock. 405 when the base branch's protection forbids it (GitHub's message)."""
     pull = doc["pull"]
     number = doc["number"]
     method = data.get("merge_method") or "merge"
@@ -434,6 +445,9 @@ def do_merge(
     tree = merge_tree(forge, full, base, head)
     if tree is None:
         raise ApiError(405, "Pull Request is not mergeable")
+    blocked = protection.merge_blocker(forge, full, doc, head, base, user)
+    if blocked is not None:
+        raise ApiError(405, blocked)
     title = data.get("commit_title")
     extra = data.get("commit_message")
     owner = full.split("/")[0]
@@ -462,7 +476,7 @@ def do_merge(
     moved = run_git(forge, full, "update-ref", ref, new, base)
     if moved.returncode != 0:
         raise ApiError(409, "Base branch was modified. Review and try the merge again.")
-    stamp = now_iso()
+    stamp = forge.now_iso()
     stats = diff_stats(forge, full, base, head)
     merged_pull = {
         **pull,

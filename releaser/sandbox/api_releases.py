@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from releaser.sandbox import protection
 from releaser.sandbox.api_pulls import merged_pulls_between
-from releaser.sandbox.forge import Forge, now_iso
+from releaser.sandbox.forge import Forge
 from releaser.sandbox.http import (
     ROUTER,
     ApiError,
@@ -117,13 +118,15 @@ def release_for_tag(
     return None
 
 
-def ensure_tag(forge: Forge, full: str, tag: str, target: str) -> None:
-    """Create ``refs/tags/TAG`` (lightweight) at ``target`` unless it exists; run push hooks."""
+def ensure_tag(forge: Forge, full: str, tag: str, target: str, user: str | None) -> None:
+    """Create ``refs/tags/TAG`` (lightweight) at ``target`` unless it exists; run push hooks.
+    A protected tag needs ``user`` to be a maintainer or admin (422 otherwise)."""
     if forge.resolve(full, f"refs/tags/{tag}") is not None:
         return
     sha = forge.resolve(full, target)
     if sha is None:
         raise validation_failed("Release", "invalid", "target_commitish")
+    protection.guard_update(forge, full, user, f"refs/tags/{tag}", ZERO, sha)
     forge.git(full, "update-ref", f"refs/tags/{tag}", sha, ZERO)
     forge.notify_push(full, [(f"refs/tags/{tag}", ZERO, sha)])
 
@@ -150,7 +153,7 @@ def store_asset(
     """Attach ``data`` to ``release`` as asset ``name`` (422 already_exists on a duplicate)."""
     if not name:
         raise validation_failed("ReleaseAsset", "missing_field", "name")
-    stamp = now_iso()
+    stamp = forge.now_iso()
     with forge.lock:
         if forge.find_one("asset", full, release_id=release["id"], name=name) is not None:
             raise validation_failed("ReleaseAsset", "already_exists", "name")
@@ -197,7 +200,7 @@ def create_release(forge: Forge, req: Request) -> Response:
     repo = forge.repo(*full.split("/", 1))
     target = str(data.get("target_commitish") or repo.get("default_branch", "main"))
     draft = bool(data.get("draft", False))
-    stamp = now_iso()
+    stamp = forge.now_iso()
     name, body = data.get("name") or None, data.get("body")
     if data.get("generate_release_notes"):
         notes = release_notes(forge, full, tag, target, None)
@@ -209,7 +212,7 @@ def create_release(forge: Forge, req: Request) -> Response:
         if forge.resolve(full, target) is None and forge.resolve(full, f"refs/tags/{tag}") is None:
             raise validation_failed("Release", "invalid", "target_commitish")
         if not draft:
-            ensure_tag(forge, full, tag, target)
+            ensure_tag(forge, full, tag, target, req.user)
         doc = forge.insert(
             "release",
             full,
@@ -275,7 +278,7 @@ def update_release(forge: Forge, req: Request) -> dict[str, Any]:
     data = body_dict(req)
     with forge.lock:
         doc = get_release_doc(forge, full, req.params["release_id"])
-        changes: dict[str, Any] = {"updated_at": now_iso()}
+        changes: dict[str, Any] = {"updated_at": forge.now_iso()}
         tag = data.get("tag_name") or doc["tag_name"]
         if tag != doc["tag_name"]:
             other = release_for_tag(forge, full, tag)
@@ -290,7 +293,7 @@ def update_release(forge: Forge, req: Request) -> dict[str, Any]:
                 changes[key] = bool(data[key])
         doc = {**doc, **changes}
         if not doc["draft"]:
-            ensure_tag(forge, full, tag, str(doc["target_commitish"]))
+            ensure_tag(forge, full, tag, str(doc["target_commitish"]), req.user)
             if not doc.get("published_at"):
                 changes["published_at"] = changes["updated_at"]
         doc = forge.update("release", int(doc["id"]), changes)
@@ -430,7 +433,7 @@ def update_asset(forge: Forge, req: Request) -> dict[str, Any]:
     data = body_dict(req)
     with forge.lock:
         doc = forge.get("asset", req.params["asset_id"], repo=full)
-        changes: dict[str, Any] = {"updated_at": now_iso()}
+        changes: dict[str, Any] = {"updated_at": forge.now_iso()}
         name = data.get("name")
         if name and name != doc["name"]:
             if forge.find_one("asset", full, release_id=doc["release_id"], name=name):

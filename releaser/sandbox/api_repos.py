@@ -6,16 +6,16 @@ Commits, compare and contents are in ``api_contents``.
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
-from releaser.sandbox import gitdata, render
-from releaser.sandbox.forge import PUSH_HOOKS, Forge, now_iso
+from releaser.sandbox import gitdata, people, protection, render
+from releaser.sandbox.forge import PUSH_HOOKS, Forge
 from releaser.sandbox.http import (
     ROUTER,
     ApiError,
     Request,
     Response,
+    not_found,
     paginate,
     require_str,
     validation_failed,
@@ -34,6 +34,7 @@ _EDITABLE = (
     "allow_merge_commit",
     "allow_rebase_merge",
     "delete_branch_on_merge",
+    "allow_auto_merge",
     "archived",
     "topics",
 )
@@ -54,8 +55,13 @@ def create_repository(
     auto_init: bool = False,
     homepage: str | None = None,
     extra: dict[str, Any] | None = None,
+    creator: str | None = None,
 ) -> dict[str, Any]:
-    """A new repository document and its bare repository (``auto_init``: a README commit)."""
+    """A new repository document and its bare repository (``auto_init``: a README commit).
+
+    ``creator`` (default: the forge's default user) becomes its admin; in an org that does
+    not exist yet, the org is created with the creator as its owner."""
+    creator = creator or forge.login
     if not _NAME.match(name) or name in (".", ".."):
         raise validation_failed("Repository", "custom", "name", message="name is invalid")
     full_name = f"{owner}/{name}"
@@ -77,8 +83,12 @@ def create_repository(
                     }
                 ],
             )
+        if owner_type == "Organization":
+            org = people.ensure_org(forge, owner, creator)
+            if creator not in org.get("members", {}):
+                raise not_found()
         gitdata.init_repo(forge, full_name, default_branch)
-        stamp = now_iso()
+        stamp = forge.now_iso()
         doc = forge.insert(
             "repo",
             "",
@@ -86,6 +96,7 @@ def create_repository(
                 **(extra or {}),
                 "full_name": full_name,
                 "owner_type": owner_type,
+                "creator": creator,
                 "description": description,
                 "homepage": homepage,
                 "private": private,
@@ -121,8 +132,9 @@ def _create(forge: Forge, req: Request, owner: str, owner_type: str) -> Response
         auto_init=bool(data.get("auto_init", False)),
         homepage=data.get("homepage"),
         extra=extra,
+        creator=req.user,
     )
-    return Response(201, render.repo_json(forge, doc))
+    return Response(201, render.repo_json(forge, doc, req.user))
 
 
 @ROUTER.route("POST", "/user/repos")
@@ -135,33 +147,47 @@ def create_org_repo(forge: Forge, req: Request) -> Response:
     return _create(forge, req, req.params["org"], "Organization")
 
 
-def _owned(forge: Forge, owner: str) -> list[dict[str, Any]]:
-    repos = forge.find("repo", "")
+def visible(forge: Forge, viewer: str | None) -> list[dict[str, Any]]:
+    """The repositories ``viewer`` can read."""
+    return [r for r in forge.find("repo", "") if people.role(forge, viewer, r) is not None]
+
+
+def _owned(forge: Forge, owner: str, viewer: str | None) -> list[dict[str, Any]]:
+    repos = visible(forge, viewer)
     return [r for r in repos if str(r["full_name"]).split("/")[0].lower() == owner.lower()]
 
 
 @ROUTER.route("GET", "/user/repos")
 def list_user_repos(forge: Forge, req: Request) -> Response:
-    docs = forge.find("repo", "")
+    """The repositories the caller has a role on beyond public read."""
+    docs = [
+        r
+        for r in forge.find("repo", "")
+        if people.role(forge, req.user, {**r, "private": True}) is not None
+    ]
     resp = paginate(forge, req, docs)
-    resp.body = [render.repo_json(forge, d) for d in resp.body]
+    resp.body = [render.repo_json(forge, d, req.user) for d in resp.body]
     return resp
 
 
 @ROUTER.route("GET", "/orgs/{owner}/repos")
 @ROUTER.route("GET", "/users/{owner}/repos")
 def list_owner_repos(forge: Forge, req: Request) -> Response:
-    resp = paginate(forge, req, _owned(forge, req.params["owner"]))
-    resp.body = [render.repo_json(forge, d) for d in resp.body]
+    resp = paginate(forge, req, _owned(forge, req.params["owner"], req.user))
+    resp.body = [render.repo_json(forge, d, req.user) for d in resp.body]
     return resp
 
 
 @ROUTER.route("GET", "/repos/{owner}/{repo}")
 def get_repo(forge: Forge, req: Request) -> dict[str, Any]:
-    return render.repo_json(forge, forge.repo(req.params["owner"], req.params["repo"]))
+    """The repository, with the caller's ``permissions``."""
+    doc = forge.repo(req.params["owner"], req.params["repo"])
+    return render.repo_json(forge, doc, req.user)
 
 
-@ROUTER.route("PATCH", "/repos/{owner}/{repo}")
+@ROUTER.route(
+    "PATCH", "/repos/{owner}/{repo}", access="admin", denied="Must have admin rights to Repository."
+)
 def update_repo(forge: Forge, req: Request) -> dict[str, Any]:
     doc = forge.repo(req.params["owner"], req.params["repo"])
     data = req.json()
@@ -174,15 +200,15 @@ def update_repo(forge: Forge, req: Request) -> dict[str, Any]:
             raise validation_failed("Repository", "invalid", "default_branch")
         gitdata.set_head(forge, doc["full_name"], str(branch))
         changes["default_branch"] = str(branch)
-    changes["updated_at"] = now_iso()
+    changes["updated_at"] = forge.now_iso()
     doc = forge.update("repo", doc["id"], changes)
-    return render.repo_json(forge, doc)
+    return render.repo_json(forge, doc, req.user)
 
 
 def _touch_pushed(forge: Forge, full_name: str, updates: list[tuple[str, str, str]]) -> None:
     doc = forge.find_one("repo", "", full_name=full_name)
     if doc is not None:
-        forge.update("repo", doc["id"], {"pushed_at": now_iso()})
+        forge.update("repo", doc["id"], {"pushed_at": forge.now_iso()})
 
 
 PUSH_HOOKS.append(_touch_pushed)
@@ -199,7 +225,7 @@ def _branch_short(forge: Forge, full_name: str, name: str, sha: str) -> dict[str
     return {
         "name": name,
         "commit": {"sha": sha, "url": f"{forge.repo_api(full_name)}/commits/{sha}"},
-        "protected": False,
+        "protected": protection.branch_rule(forge, full_name, name) is not None,
     }
 
 
@@ -219,6 +245,8 @@ def get_branch(forge: Forge, req: Request) -> dict[str, Any]:
     if sha is None:
         raise ApiError(404, "Branch not found")
     api = forge.repo_api(full)
+    rule = protection.branch_rule(forge, full, name)
+    checks = rule.get("required_status_checks") if rule else None
     return {
         "name": name,
         "commit": render.commit_json(forge, full, sha),
@@ -226,13 +254,13 @@ def get_branch(forge: Forge, req: Request) -> dict[str, Any]:
             "self": f"{api}/branches/{name}",
             "html": f"{forge.repo_html(full)}/tree/{name}",
         },
-        "protected": False,
+        "protected": rule is not None,
         "protection": {
-            "enabled": False,
+            "enabled": rule is not None,
             "required_status_checks": {
-                "enforcement_level": "off",
-                "contexts": [],
-                "checks": [],
+                "enforcement_level": "non_admins" if checks else "off",
+                "contexts": list((checks or {}).get("contexts", [])),
+                "checks": list((checks or {}).get("checks", [])),
             },
         },
         "protection_url": f"{api}/branches/{name}/protection",
@@ -286,6 +314,7 @@ def merge(forge: Forge, req: Request) -> Response:
             raise ApiError(404, "Head does not exist")
         if gitdata.is_ancestor(forge, full, head_sha, base_sha):
             return Response(204)
+        protection.guard_update(forge, full, req.user, f"refs/heads/{base}", base_sha, None)
         message = data.get("commit_message") or f"Merge {head} into {base}"
         sha = gitdata.merge_commits(forge, full, base_sha, head_sha, str(message))
         if sha is None:
@@ -305,7 +334,7 @@ def dispatch(forge: Forge, req: Request) -> Response:
         {
             "event_type": event_type,
             "client_payload": data.get("client_payload") or {},
-            "created_at": now_iso(),
+            "created_at": forge.now_iso(),
         },
     )
     return Response(204)
@@ -316,14 +345,18 @@ def dispatch(forge: Forge, req: Request) -> Response:
 
 @ROUTER.route("GET", "/user")
 def get_user(forge: Forge, req: Request) -> dict[str, Any]:
-    user = forge.user_json(req.user)
-    repos = forge.find("repo", "")
+    """The token's user."""
+    login = req.user or forge.login
+    user = forge.user_json(login)
+    doc = people.user_doc(forge, login) or {}
+    repos = _owned(forge, login, login)
+    created = str(doc.get("created_at") or "2020-01-01T00:00:00Z")
     user.update(
-        name="Release Bot",
+        name=doc.get("name"),
         company=None,
         blog="",
         location=None,
-        email=None,
+        email=doc.get("email"),
         hireable=None,
         bio=None,
         twitter_username=None,
@@ -331,8 +364,8 @@ def get_user(forge: Forge, req: Request) -> dict[str, Any]:
         public_gists=0,
         followers=0,
         following=0,
-        created_at="2020-01-01T00:00:00Z",
-        updated_at="2020-01-01T00:00:00Z",
+        created_at=created,
+        updated_at=created,
         private_gists=0,
         total_private_repos=sum(1 for r in repos if r.get("private")),
         owned_private_repos=sum(1 for r in repos if r.get("private")),
@@ -355,7 +388,7 @@ def get_user_by_login(forge: Forge, req: Request) -> dict[str, Any]:
         email=None,
         hireable=None,
         bio=None,
-        public_repos=len(_owned(forge, req.params["login"])),
+        public_repos=len(_owned(forge, req.params["login"], None)),
         public_gists=0,
         followers=0,
         following=0,
@@ -367,7 +400,7 @@ def get_user_by_login(forge: Forge, req: Request) -> dict[str, Any]:
 
 @ROUTER.route("GET", "/rate_limit")
 def rate_limit(forge: Forge, req: Request) -> dict[str, Any]:
-    reset = int(time.time()) + 3600
+    reset = int(forge.clock.now()) + 3600
 
     def bucket(limit: int) -> dict[str, int]:
         return {"limit": limit, "used": 0, "remaining": limit, "reset": reset}

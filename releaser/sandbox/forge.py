@@ -7,6 +7,7 @@ Layout of a forge root::
     ROOT/repos/O/R.git   bare repositories, served over smart HTTP
     ROOT/assets/ID       release asset bytes
     ROOT/requests.log    every request, JSON lines
+    ROOT/tmp/            short-lived files (a push's ref refusals for the update hook)
 
 Every object the API answers with is a *document*: a JSON object stored under a ``kind``
 ("repo", "issue", "comment", "release", "asset", "run", "label", ...) and a ``repo``
@@ -14,6 +15,8 @@ Every object the API answers with is a *document*: a JSON object stored under a 
 share one ``number`` sequence per repository, as on GitHub.
 
 All writes go through ``with forge.lock:`` so concurrent requests see a consistent store.
+Time is ``forge.clock`` (:mod:`.clock`), never the wall clock; users, roles and tokens are in
+:mod:`.people`, branch and tag protection in :mod:`.protection`.
 """
 
 from __future__ import annotations
@@ -25,10 +28,10 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from releaser.sandbox.clock import Clock
 from releaser.sandbox.http import ApiError, not_found
 
 DEFAULT_LOGIN = "release-bot"
@@ -55,10 +58,6 @@ CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)
 """
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class Forge:
     def __init__(self, root: Path, base_url: str = "http://127.0.0.1:0") -> None:
         self.root = Path(root)
@@ -71,12 +70,17 @@ class Forge:
         )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        self.clock = Clock(self)
         token_file = self.root / "token"
         if not token_file.exists():
             token_file.write_text("ghp_sandbox" + secrets.token_hex(16) + "\n")
         self.token = token_file.read_text().strip()
         self.login = DEFAULT_LOGIN
         self.set_base_url(base_url)
+
+    def now_iso(self) -> str:
+        """Sandbox time now as GitHub writes timestamps (``2024-01-02T03:04:05Z``)."""
+        return self.clock.iso()
 
     # ---- URLs ---------------------------------------------------------------------------
 

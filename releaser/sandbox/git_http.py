@@ -1,18 +1,25 @@
 """Git smart HTTP for the forge's bare repositories, through the real ``git http-backend`` CGI.
 
-``{git_url}/{owner}/{repo}.git/...``: clone and fetch are anonymous; a push
-(``git-receive-pack``) needs the token as the Basic password. Ref protection is the ``update``
-hook installed in every repository (see ``gitdata.UPDATE_HOOK``). After a push the refs are
-compared and the changes announced with ``forge.notify_push``.
+``{git_url}/{owner}/{repo}.git/...``: clone and fetch of a public repository are anonymous;
+a private one needs a token of a user who can read it (401 without credentials, 404 without
+access). A push (``git-receive-pack``) needs a token (the Basic password) of a user with
+``write`` on the repository (else 403, as GitHub answers). Ref protection is the ``update``
+hook installed in every repository (see ``gitdata.UPDATE_HOOK``), fed per push with the refusals
+the forge decided from the pushed commands (branch protection, tag protection; see
+:mod:`releaser.sandbox.protection`). After a push the refs are compared and the changes
+announced with ``forge.notify_push``.
 """
 
 from __future__ import annotations
 
 import gzip
+import os
 import subprocess
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from releaser.sandbox import gitdata
+from releaser.sandbox import gitdata, people, protection
 from releaser.sandbox.forge import git_env
 from releaser.sandbox.http import ApiError, Response
 
@@ -54,27 +61,33 @@ def handle(
     query: str,
     headers: dict[str, str],
     body: bytes,
-    authenticated: bool,
+    login: str | None,
 ) -> Response:
-    """Answer a git request; ``path`` is below ``/git/``."""
+    """Answer a git request from ``login`` (None: anonymous); ``path`` is below ``/git/``."""
     split = split_path(path)
     if split is None:
         raise ApiError(404, "Repository not found")
     url_name, rest = split
     try:
         owner, name = url_name.split("/", 1)
-        full_name = str(forge.repo(owner, name)["full_name"])
+        repo = forge.repo(owner, name)
     except ApiError:
         raise ApiError(404, "Repository not found") from None
+    full_name = str(repo["full_name"])
     if not rest.startswith(_SUFFIXES):
         raise ApiError(404, "Not Found")
     push = is_push(rest, query)
-    if push and not authenticated:
+    role = people.role(forge, login, repo)
+    if login is None and (push or role is None):
         raise ApiError(
             401,
-            "Authentication required to push",
+            "Authentication required",
             headers={"WWW-Authenticate": 'Basic realm="sandbox forge"'},
         )
+    if role is None:
+        raise ApiError(404, "Repository not found")
+    if push and not people.at_least(role, "write"):
+        raise ApiError(403, f"Permission to {full_name}.git denied to {login}.")
     if headers.get("content-encoding", "").lower() == "gzip":
         body = gzip.decompress(body)
     repo_dir = forge.repo_path(full_name)
@@ -88,7 +101,7 @@ def handle(
         QUERY_STRING=query,
         CONTENT_TYPE=headers.get("content-type", ""),
         CONTENT_LENGTH=str(len(body)),
-        REMOTE_USER=forge.login,
+        REMOTE_USER=login or "anonymous",
         REMOTE_ADDR="127.0.0.1",
         SERVER_PROTOCOL="HTTP/1.1",
         GATEWAY_INTERFACE="CGI/1.1",
@@ -97,9 +110,16 @@ def handle(
         env["HTTP_GIT_PROTOCOL"] = headers["git-protocol"]
     if push and method == "POST":
         with forge.lock:
-            before = gitdata.ref_map(forge, full_name)
-            out = _backend(body, env)
-            after = gitdata.ref_map(forge, full_name)
+            refusals = _refusals(forge, full_name, login, pushed_commands(body))
+            if refusals:
+                env[gitdata.REFUSALS_ENV] = str(refusals)
+            try:
+                before = gitdata.ref_map(forge, full_name)
+                out = _backend(body, env)
+                after = gitdata.ref_map(forge, full_name)
+            finally:
+                if refusals:
+                    refusals.unlink(missing_ok=True)
         changes = [
             (ref, before.get(ref, gitdata.ZERO), after.get(ref, gitdata.ZERO))
             for ref in sorted(set(before) | set(after))
@@ -110,6 +130,48 @@ def handle(
     else:
         out = _backend(body, env)
     return _cgi_response(out)
+
+
+def pushed_commands(body: bytes) -> list[tuple[str, str, str]]:
+    """The ``(old, new, ref)`` commands at the start of a receive-pack request (pkt-lines up to
+    the first flush; the pack follows)."""
+    commands = []
+    pos = 0
+    while pos + 4 <= len(body):
+        try:
+            size = int(body[pos : pos + 4], 16)
+        except ValueError:
+            break
+        if size == 0:
+            break
+        line = body[pos + 4 : pos + size].split(b"\0", 1)[0].decode("utf-8", "replace").strip()
+        pos += size
+        parts = line.split(" ")
+        if len(parts) == 3 and all(gitdata.is_sha(p) for p in parts[:2]):
+            commands.append((parts[0], parts[1], parts[2]))
+    return commands
+
+
+def _refusals(
+    forge: Forge, full_name: str, login: str | None, commands: list[tuple[str, str, str]]
+) -> Path | None:
+    """A file of ``REF<TAB>message`` lines (newlines in messages as \\x1f) for the update hook,
+    or None when protection refuses nothing. Fast-forwards are the hook's own check."""
+    lines = []
+    for old, new, ref in commands:
+        refusal = protection.update_refusal(
+            forge, full_name, login, ref, old, new, check_fast_forward=False
+        )
+        if refusal is not None:
+            lines.append(f"{ref}\t{refusal.replace(chr(10), chr(31))}\n")
+    if not lines:
+        return None
+    directory = forge.root / "tmp"
+    directory.mkdir(exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="refusals-", dir=directory)
+    with os.fdopen(fd, "w") as f:
+        f.write("".join(lines))
+    return Path(name)
 
 
 def _backend(body: bytes, env: dict[str, str]) -> bytes:

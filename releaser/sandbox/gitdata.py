@@ -24,10 +24,20 @@ if TYPE_CHECKING:
 ZERO = "0" * 40
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
+REFUSALS_ENV = "SANDBOX_REFUSALS"  # a file of REF<TAB>message lines the forge decided
 UPDATE_HOOK = """#!/bin/sh
 # Installed by the sandbox forge: GitHub-like ref protection for pushes.
 ref="$1"; old="$2"; new="$3"
 zero=0000000000000000000000000000000000000000
+if [ -n "$SANDBOX_REFUSALS" ] && [ -f "$SANDBOX_REFUSALS" ]; then
+  tab=$(printf '\\t')
+  while IFS="$tab" read -r refused message; do
+    if [ "$refused" = "$ref" ]; then
+      printf '%s\\n' "$message" | tr '\\037' '\\n' >&2
+      exit 1
+    fi
+  done < "$SANDBOX_REFUSALS"
+fi
 case "$ref" in
   refs/tags/*)
     if [ "$old" != "$zero" ]; then
@@ -282,9 +292,13 @@ def read_object(forge: Forge, full_name: str, sha: str, kind: str) -> bytes:
     return proc.stdout
 
 
-def identity_env(author: dict[str, Any] | None, committer: dict[str, Any] | None) -> dict[str, str]:
-    """GIT_AUTHOR_*/GIT_COMMITTER_* from GitHub ``{name, email, date}`` objects."""
-    env: dict[str, str] = {}
+def identity_env(
+    forge: Forge, author: dict[str, Any] | None, committer: dict[str, Any] | None
+) -> dict[str, str]:
+    """GIT_AUTHOR_*/GIT_COMMITTER_* from GitHub ``{name, email, date}`` objects; dates not
+    given are the sandbox clock's."""
+    now = forge.clock.git_date()
+    env: dict[str, str] = {"GIT_AUTHOR_DATE": now, "GIT_COMMITTER_DATE": now}
     committer = committer or author
     for role, who in (("AUTHOR", author), ("COMMITTER", committer)):
         if not who:
@@ -315,7 +329,7 @@ def commit_tree(
         full_name,
         *args,
         input=message.encode(),
-        env=identity_env(author, committer),
+        env=identity_env(forge, author, committer),
     ).strip()
 
 

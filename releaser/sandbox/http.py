@@ -5,6 +5,10 @@ Handlers are plain functions registered on the module-level ``ROUTER``::
     @ROUTER.route("GET", "/repos/{owner}/{repo}/issues/{number}")
     def get_issue(forge: Forge, req: Request) -> Response: ...
 
+A route below ``/repos/{owner}/{repo}`` states the role its caller needs on that repository
+(``access``): by default ``read`` for GET and ``write`` for any other method; the server
+checks it before the handler runs (404 without access, 403 with ``denied`` below it).
+
 ``{name}`` matches one path segment, ``{name:path}`` matches the rest of the path (slashes
 included). Paths are relative to ``/api/v3`` (the REST prefix) and are URL-decoded per
 segment before matching.
@@ -72,7 +76,7 @@ class ApiError(Exception):
         self,
         status: int,
         message: str,
-        errors: list[dict[str, Any]] | None = None,
+        errors: list[Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
@@ -105,23 +109,37 @@ def validation_failed(resource: str, code: str, field_name: str, **extra: Any) -
 Handler = Callable[["Forge", Request], "Response | Any"]
 
 
+NO_ACCESS = "Resource not accessible by personal access token"
+
+
 @dataclass
 class Route:
     method: str
     pattern: str
     regex: re.Pattern[str]
     handler: Handler
+    access: str  # role needed on {owner}/{repo}; "" when the route checks nothing itself
+    denied: str  # the 403 message when the caller's role is too weak
+
+    @property
+    def repo_scoped(self) -> bool:
+        return self.pattern.startswith(("/repos/{owner}/{repo}", "/uploads/repos/{owner}/{repo}"))
 
 
 class Router:
     def __init__(self) -> None:
         self.routes: list[Route] = []
 
-    def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
+    def route(
+        self, method: str, pattern: str, access: str | None = None, denied: str = NO_ACCESS
+    ) -> Callable[[Handler], Handler]:
         regex = self._compile(pattern)
+        method = method.upper()
+        if access is None:
+            access = "read" if method in ("GET", "HEAD") else "write"
 
         def register(handler: Handler) -> Handler:
-            self.routes.append(Route(method.upper(), pattern, regex, handler))
+            self.routes.append(Route(method, pattern, regex, handler, access, denied))
             return handler
 
         return register
@@ -135,15 +153,20 @@ class Router:
         return re.compile("^" + re.sub(r"\{([^}]+)\}", group, pattern) + "/?$")
 
     def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
-        """The handler and path parameters; ApiError 404 (or 405 if only the method is wrong).
+        route, params = self.match_route(method, path)
+        return route.handler, params
+
+    def match_route(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        """The route and path parameters; ApiError 404 (or 405 if only the method is wrong).
 
         Literal routes win over parameterised ones (``releases/latest`` before
-        ``releases/{id}``): routes are tried in order of fewest parameters, and routes with a
+        ``releases/{id}``): routes are tried in order of fewest parameters, routes with a
         greedy ``{name:path}`` after all others (``commits/{ref}/status`` before
-        ``commits/{ref:path}``).
+        ``commits/{ref:path}``), and of two otherwise alike the one with more literal text
+        first (``commits/{ref:path}/status`` before ``commits/{ref:path}``).
         """
         allowed = False
-        order = sorted(self.routes, key=lambda r: (r.pattern.count(":path}"), r.pattern.count("{")))
+        order = sorted(self.routes, key=_specificity)
         for route in order:
             m = route.regex.match(path)
             if not m:
@@ -151,10 +174,15 @@ class Router:
             if route.method != method.upper():
                 allowed = True
                 continue
-            return route.handler, m.groupdict()
+            return route, m.groupdict()
         if allowed:
             raise ApiError(405, "Method Not Allowed")
         raise not_found()
+
+
+def _specificity(route: Route) -> tuple[int, int, int]:
+    literal = len(re.sub(r"\{[^}]+\}", "", route.pattern))
+    return route.pattern.count(":path}"), route.pattern.count("{"), -literal
 
 
 ROUTER = Router()

@@ -30,8 +30,11 @@ def owner_json(forge: Forge, login: str, kind: str = "User") -> dict[str, Any]:
     return user
 
 
-def repo_json(forge: Forge, doc: dict[str, Any]) -> dict[str, Any]:
-    """A ``full-repository`` object for a repository document (also fits ``repository``)."""
+def repo_json(forge: Forge, doc: dict[str, Any], viewer: str | None = None) -> dict[str, Any]:
+    """A ``full-repository`` object for a repository document (also fits ``repository``);
+    ``permissions`` are ``viewer``'s (default: the forge's default user's)."""
+    from releaser.sandbox import people
+
     full = str(doc["full_name"])
     owner, name = full.split("/", 1)
     api = forge.repo_api(full)
@@ -116,17 +119,11 @@ def repo_json(forge: Forge, doc: dict[str, Any]) -> dict[str, Any]:
         "pushed_at": doc.get("pushed_at") or created,
         "created_at": created,
         "updated_at": doc.get("updated_at") or created,
-        "permissions": {
-            "admin": True,
-            "maintain": True,
-            "push": True,
-            "triage": True,
-            "pull": True,
-        },
+        "permissions": people.permissions_object(people.role(forge, viewer or forge.login, doc)),
         "allow_rebase_merge": bool(doc.get("allow_rebase_merge", True)),
         "allow_squash_merge": bool(doc.get("allow_squash_merge", True)),
         "allow_merge_commit": bool(doc.get("allow_merge_commit", True)),
-        "allow_auto_merge": False,
+        "allow_auto_merge": bool(doc.get("allow_auto_merge", False)),
         "delete_branch_on_merge": bool(doc.get("delete_branch_on_merge", False)),
         "allow_forking": True,
         "web_commit_signoff_required": False,

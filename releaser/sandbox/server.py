@@ -3,9 +3,14 @@
 URL layout (``base`` is ``http://host:port``)::
 
     base/api/v3/X        REST (ROUTER path ``X``), token auth
+    base/api/graphql     GraphQL (ROUTER path ``/graphql``; also base/api/v3/graphql)
     base/api/uploads/X   uploads (ROUTER path ``/uploads/X``), token auth
     base/_admin/X        admin (ROUTER path ``/_admin/X``), no auth, no faults
-    base/git/O/R.git/... git smart HTTP (reads anonymous, pushes need the token)
+    base/git/O/R.git/... git smart HTTP (public reads anonymous; pushes need a token)
+
+Every token belongs to a user (:mod:`releaser.sandbox.people`); a route below
+``/repos/{owner}/{repo}`` is served only to a caller with the role it states (404 without
+access, 403 with too little), before its handler runs.
     base/X               web pages and downloads (ROUTER path ``/web/X``), no auth
 
 ``python -m releaser.sandbox.server --root DIR [--host H] [--port P]`` runs ``serve``.
@@ -16,9 +21,9 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import hmac
 import importlib
 import json
+import re
 import signal
 import sys
 import threading
@@ -31,10 +36,12 @@ from types import FrameType, TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from releaser.sandbox import admin, git_http, gitdata
-from releaser.sandbox.forge import SCOPES, Forge
+from releaser.sandbox import admin, git_http, gitdata, people
+from releaser.sandbox.forge import Forge
 from releaser.sandbox.http import DOCS, ROUTER, ApiError, Request, Response
+from releaser.sandbox.people import Identity
 
+GRAPHQL_PATHS = ("/api/graphql", "/api/v3/graphql")
 API_MODULES = (
     "api_repos",
     "api_contents",
@@ -44,9 +51,32 @@ API_MODULES = (
     "api_releases",
     "api_actions",
     "api_checks",
+    "api_people",
+    "api_statuses",
+    "api_protection",
+    "api_graphql",
 )
 RATE_LIMIT = 5000
 MEDIA_TYPE = "github.v3; format=json"
+
+
+_COMMENTS = re.compile(r"#[^\n]*")
+
+
+def is_mutation(body: bytes) -> bool:
+    """Whether a GraphQL request body asks for a mutation (a write), without parsing it."""
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        return False
+    query = data.get("query") if isinstance(data, dict) else None
+    if not isinstance(query, str):
+        return False
+    text = _COMMENTS.sub("", query)
+    name = data.get("operationName")
+    if isinstance(name, str) and name:
+        return re.search(rf"\bmutation\s+{re.escape(name)}\b", text) is not None
+    return text.lstrip().startswith("mutation")
 
 
 def load_api_modules() -> list[str]:
@@ -62,10 +92,10 @@ class _RateCounter:
         self.reset = 0
         self.used = 0
 
-    def take(self) -> tuple[int, int]:
-        """Count one request; (used, reset epoch)."""
+    def take(self, clock: float) -> tuple[int, int]:
+        """Count one request at sandbox time ``clock``; (used, reset epoch)."""
         with self.lock:
-            now = int(time.time())
+            now = int(clock)
             if now >= self.reset:
                 self.reset, self.used = now + 3600, 0
             self.used += 1
@@ -92,6 +122,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # requests.log has them
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header: the sandbox clock's time (RFC 7231)."""
+        return self.server.sandbox.forge.clock.http_date()
+
     def do_GET(self) -> None:
         self._serve()
 
@@ -116,7 +150,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---- serving ---------------------------------------------------------------------------
 
+    identity: Identity | None = None  # of the request being served
+
     def _serve(self) -> None:
+        self.identity = None
         sandbox = self.server.sandbox
         forge = sandbox.forge
         method = self.command.upper()
@@ -125,12 +162,12 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         body = self._read_body()
         entry: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "time": forge.now_iso(),
             "method": method,
             "path": path,
             "query": query,
             "status": None,
-            "write": self._is_write(method, path),
+            "write": self._is_write(method, path, body),
         }
         is_admin = path == "/_admin" or path.startswith("/_admin/")
         try:
@@ -147,25 +184,29 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if path.startswith("/api/"):
-            response.headers.update(sandbox.api_headers(response.headers))
+            scopes = self.identity.scopes if self.identity else None
+            response.headers.update(sandbox.api_headers(response.headers, scopes))
         entry["status"] = response.status
         if not is_admin:
             admin.log_request(forge, entry)
         self._send(method, response)
 
-    def _lacks_repo_scope(self, forge: Forge, path: str) -> bool:
-        """A write (API or git push) with a token whose scopes (the `scopes` setting) lack
-        `repo`. The admin API is not GitHub's and needs no scope."""
-        if path == "/_admin" or path.startswith("/_admin/"):
+    def _lacks_repo_scope(self, path: str, body: bytes) -> bool:
+        """A write (API, GraphQL mutation or git push) with a token whose scopes lack `repo`.
+        The admin API is not GitHub's and needs no scope."""
+        if self.identity is None or path == "/_admin" or path.startswith("/_admin/"):
             return False
         if path.startswith(git_http.GIT_PREFIX) and not git_http.is_write("POST", path):
             return False  # a fetch (POST git-upload-pack) is a read
-        scopes = str(forge.setting(admin.SETTING_SCOPES, SCOPES))
-        return "repo" not in {s.strip() for s in scopes.split(",")}
+        if path in GRAPHQL_PATHS and not is_mutation(body):
+            return False
+        return not self.identity.has_scope("repo")
 
-    def _is_write(self, method: str, path: str) -> bool:
+    def _is_write(self, method: str, path: str, body: bytes) -> bool:
         if path.startswith(git_http.GIT_PREFIX):
             return git_http.is_write(method, path)
+        if path in GRAPHQL_PATHS:
+            return is_mutation(body)
         return method not in ("GET", "HEAD")
 
     def _respond(
@@ -190,13 +231,13 @@ class _Handler(BaseHTTPRequestHandler):
             if terminal.action == "drop":
                 raise _Dropped
             if terminal.action in ("error", "rate_limit"):
-                return terminal.response()
+                return terminal.response(forge.clock.now())
         response = self._dispatch(forge, method, raw_path, path, query, headers, body)
         if terminal is not None:
             if terminal.action == "drop_after":
                 raise _Dropped
             if terminal.action == "error_after":
-                return terminal.response()
+                return terminal.response(forge.clock.now())
         return response
 
     def _dispatch(
@@ -211,7 +252,9 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> Response:
         try:
             authenticated = self._authenticate(forge, headers)
-            if method not in ("GET", "HEAD") and self._lacks_repo_scope(forge, path):
+            if isinstance(authenticated, Identity):
+                self.identity = authenticated
+            if method not in ("GET", "HEAD") and self._lacks_repo_scope(path, body):
                 # As GitHub answers a classic token without `repo` trying to write.
                 raise ApiError(
                     403,
@@ -226,9 +269,11 @@ class _Handler(BaseHTTPRequestHandler):
                     query,
                     headers,
                     body,
-                    authenticated is True,
+                    self.identity.login if self.identity else None,
                 )
-            if raw_path.startswith("/api/v3"):
+            if raw_path.rstrip("/") in GRAPHQL_PATHS:
+                route_path, api = "/graphql", True
+            elif raw_path.startswith("/api/v3"):
                 route_path, api = raw_path[len("/api/v3") :] or "/", True
             elif raw_path.startswith("/api/uploads"):
                 route_path, api = "/uploads" + raw_path[len("/api/uploads") :], True
@@ -242,11 +287,14 @@ class _Handler(BaseHTTPRequestHandler):
                     raise ApiError(401, "Requires authentication")
                 if authenticated is False:
                     raise ApiError(401, "Bad credentials")
-                user = forge.login
+                user = self.identity.login if self.identity else None
             route_path = "/".join(unquote(seg) for seg in route_path.split("/"))
-            handler, params = ROUTER.match(
+            route, params = ROUTER.match_route(
                 "GET" if method == "HEAD" else method, route_path.rstrip("/") or "/"
             )
+            if api and route.repo_scoped and route.access:
+                repo = forge.repo(params["owner"], params["repo"])
+                people.require(forge, user, repo, route.access, route.denied)
             req = Request(
                 method=method,
                 path=route_path,
@@ -256,7 +304,7 @@ class _Handler(BaseHTTPRequestHandler):
                 params=params,
                 user=user,
             )
-            result = handler(forge, req)
+            result = route.handler(forge, req)
             if isinstance(result, Response):
                 return result
             if result is None:
@@ -271,8 +319,8 @@ class _Handler(BaseHTTPRequestHandler):
             return Response(500, body_json)
 
     @staticmethod
-    def _authenticate(forge: Forge, headers: dict[str, str]) -> bool | None:
-        """None without credentials, else whether they carry the forge's token."""
+    def _authenticate(forge: Forge, headers: dict[str, str]) -> Identity | bool | None:
+        """None without credentials, the token's identity, or False for a bad token."""
         value = headers.get("authorization", "").strip()
         if not value:
             return None
@@ -287,7 +335,11 @@ class _Handler(BaseHTTPRequestHandler):
             except (ValueError, UnicodeDecodeError):
                 return False
             candidates = [password, user]
-        return any(hmac.compare_digest(c.encode(), forge.token.encode()) for c in candidates if c)
+        for candidate in candidates:
+            identity = people.authenticate(forge, candidate)
+            if identity is not None:
+                return identity
+        return False
 
     def _send(self, method: str, response: Response) -> None:
         payload = b"" if response.status in (204, 304) else response.encoded()
@@ -316,6 +368,7 @@ class SandboxServer:
         self.host = host
         self.port = port
         self.forge = Forge(self.root)
+        people.ensure_default_user(self.forge)
         self.rate = _RateCounter()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -393,11 +446,12 @@ class SandboxServer:
             "admin_url": self.forge.admin_url,
         }
 
-    def api_headers(self, existing: dict[str, str]) -> dict[str, str]:
-        """Headers GitHub puts on every API answer (a fault's own rate headers win)."""
-        used, reset = self.rate.take()
+    def api_headers(self, existing: dict[str, str], scopes: str | None) -> dict[str, str]:
+        """Headers GitHub puts on every API answer (a fault's own rate headers win);
+        ``scopes``: the caller's token's."""
+        used, reset = self.rate.take(self.forge.clock.now())
         headers = {
-            "X-OAuth-Scopes": str(self.forge.setting(admin.SETTING_SCOPES, SCOPES)),
+            "X-OAuth-Scopes": scopes or "",
             "X-Accepted-OAuth-Scopes": "repo",
             "X-RateLimit-Limit": str(RATE_LIMIT),
             "X-RateLimit-Remaining": str(max(0, RATE_LIMIT - used)),

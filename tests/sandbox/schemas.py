@@ -1,4 +1,4 @@
-"""Validate response bodies against GitHub's published schemas (``operations.json``).
+"""Validate response bodies against GitHub's published schemas (``github-api/operations.json``).
 
 ``validate("repos/get", 200, body)`` raises ``jsonschema.ValidationError`` when ``body`` does
 not fit the response schema of that operation. OpenAPI 3.0's ``nullable`` is translated to
@@ -14,7 +14,8 @@ from typing import Any
 
 import jsonschema
 
-OPERATIONS = Path("/work/shared/github-api/operations.json")
+# Extracted from @octokit/openapi by github-api/extract.py, which lists the operations included.
+OPERATIONS = Path(__file__).with_name("github-api") / "operations.json"
 
 
 @cache

@@ -1,7 +1,9 @@
 """GitHub Actions in the sandbox forge: workflows, runs in time, effects, checks, admin.
 
 Runs are short (a few tenths of a second, set in the workflows' ``x-sandbox`` or through the
-admin API). Every JSON body is validated against GitHub's published response schemas.
+admin API) and run on the sandbox clock, which these tests freeze and advance: a run is queued
+until the test moves time on, so nothing here races the wall clock. Every JSON body is validated
+against GitHub's published response schemas.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import httpx
 import pytest
 from github import Github
 
+from releaser.sandbox.admin_client import SandboxAdmin
 from releaser.sandbox.server import SandboxServer
 from tests.sandbox.helpers import api, authed_git_url, git_env, make_repo, sandbox_github
 from tests.sandbox.schemas import validate
@@ -76,8 +79,19 @@ def github(sandbox: SandboxServer) -> Github:
     return sandbox_github(sandbox, seconds_between_requests=None, seconds_between_writes=None)
 
 
+RUN_BUDGET = 60  # seconds of sandbox time that finish any run of these tests
+
+
 @pytest.fixture
-def repo(sandbox: SandboxServer) -> str:
+def clock(sandbox: SandboxServer) -> Iterator[SandboxAdmin]:
+    """The sandbox's admin client, its clock frozen."""
+    with SandboxAdmin(sandbox.info()["admin_url"]) as admin_client:
+        admin_client.freeze()
+        yield admin_client
+
+
+@pytest.fixture
+def repo(sandbox: SandboxServer, clock: SandboxAdmin) -> str:
     return make_repo(
         sandbox,
         REPO,
@@ -90,13 +104,16 @@ def repo(sandbox: SandboxServer) -> str:
     )
 
 
-def wait_for(client: httpx.Client, repo: str, run_id: int, timeout: float = 10) -> dict[str, Any]:
-    deadline = time.time() + timeout
-    while True:
-        run = client.get(f"repos/{repo}/actions/runs/{run_id}").raise_for_status().json()
-        if run["status"] == "completed" or time.time() > deadline:
-            return dict(run)
-        time.sleep(0.05)
+def get_run(client: httpx.Client, repo: str, run_id: int) -> dict[str, Any]:
+    return dict(client.get(f"repos/{repo}/actions/runs/{run_id}").raise_for_status().json())
+
+
+def finish(clock: SandboxAdmin, client: httpx.Client, repo: str, run_id: int) -> dict[str, Any]:
+    """Move sandbox time past the run's end; the completed run."""
+    clock.advance(RUN_BUDGET)
+    run = get_run(client, repo, run_id)
+    assert run["status"] == "completed", run
+    return run
 
 
 def runs(client: httpx.Client, repo: str, **params: str) -> list[dict[str, Any]]:
@@ -141,14 +158,16 @@ def test_workflows_listed_with_stable_ids(sandbox: SandboxServer, repo: str) -> 
     assert workflow.path == ".github/workflows/release.yml"
 
 
-def test_branch_push_starts_matching_workflows_only(sandbox: SandboxServer, repo: str) -> None:
+def test_branch_push_starts_matching_workflows_only(
+    sandbox: SandboxServer, repo: str, clock: SandboxAdmin
+) -> None:
     with api(sandbox) as client:
         # creating main (make_repo) was a push of a branch: CI only
         first = runs(client, repo)
         assert [(r["name"], r["event"], r["head_branch"]) for r in first] == [
             ("CI", "push", "main")
         ]
-        run = wait_for(client, repo, first[0]["id"])
+        run = finish(clock, client, repo, first[0]["id"])
         validate("actions/get-workflow-run", 200, run)
         assert run["conclusion"] == "success"
         assert run["display_title"] == "Initial commit"
@@ -157,7 +176,9 @@ def test_branch_push_starts_matching_workflows_only(sandbox: SandboxServer, repo
         assert len(runs(client, repo)) == 1
 
 
-def test_tag_push_run_completes_with_effects(sandbox: SandboxServer, repo: str) -> None:
+def test_tag_push_run_completes_with_effects(
+    sandbox: SandboxServer, repo: str, clock: SandboxAdmin
+) -> None:
     gh_repo = github(sandbox).get_repo(repo)
     with api(sandbox) as client:
         release = client.post(f"repos/{repo}/releases", json={"tag_name": "v1.2.0"}).json()
@@ -165,12 +186,17 @@ def test_tag_push_run_completes_with_effects(sandbox: SandboxServer, repo: str) 
         tag_runs = runs(client, repo, event="push", branch="v1.2.0")
         assert len(tag_runs) == 1
         started = tag_runs[0]
-        assert started["status"] in ("queued", "in_progress")
-        assert started["conclusion"] is None
+        assert (started["status"], started["conclusion"]) == ("queued", None)
         assert started["head_sha"] == sha
         assert started["path"] == ".github/workflows/release.yml"
+        clock.advance(0.1)  # past 20% of its 0.4 s
+        running = get_run(client, repo, started["id"])
+        assert (running["status"], running["conclusion"]) == ("in_progress", None)
+        assert running["run_started_at"] == started["run_started_at"]
         assert [r["id"] for r in runs(client, repo, status="completed", branch="v1.2.0")] == []
-        run = wait_for(client, repo, started["id"])
+        in_progress = runs(client, repo, status="in_progress", branch="v1.2.0")
+        assert [r["id"] for r in in_progress] == [started["id"]]
+        run = finish(clock, client, repo, started["id"])
         assert (run["status"], run["conclusion"]) == ("completed", "success")
         assert [
             r["id"] for r in runs(client, repo, status="success", head_sha=sha, branch="v1.2.0")
@@ -215,7 +241,7 @@ def test_tag_push_run_completes_with_effects(sandbox: SandboxServer, repo: str) 
         with zipfile.ZipFile(io.BytesIO(run_logs.content)) as zf:
             assert zf.namelist() == ["0_Build and publish.txt"]
 
-        # checks and combined status of the tagged commit
+        # checks of the tagged commit; Actions writes check runs, not commit statuses
         checks = client.get(f"repos/{repo}/commits/v1.2.0/check-runs")
         validate("checks/list-for-ref", 200, checks.json())
         names = {c["name"]: c for c in checks.json()["check_runs"]}
@@ -224,7 +250,7 @@ def test_tag_push_run_completes_with_effects(sandbox: SandboxServer, repo: str) 
         validate("checks/list-suites-for-ref", 200, suites.json())
         status = client.get(f"repos/{repo}/commits/{sha}/status")
         validate("repos/get-combined-status-for-ref", 200, status.json())
-        assert status.json()["state"] == "success"
+        assert (status.json()["state"], status.json()["total_count"]) == ("pending", 0)
 
     # the same through PyGithub
     gh_run = gh_repo.get_workflow_run(run["id"])
@@ -241,7 +267,8 @@ def test_tag_push_run_completes_with_effects(sandbox: SandboxServer, repo: str) 
     commit = gh_repo.get_commit(sha)
     # the tag points at the initial commit, which CI ran on too
     assert sorted(c.name for c in commit.get_check_runs()) == ["Build and publish", "test"]
-    assert commit.get_combined_status().state == "success"
+    assert {c.conclusion for c in commit.get_check_runs()} == {"success"}
+    assert commit.get_combined_status().state == "pending"  # no commit status was posted
 
 
 def test_git_push_of_annotated_tag_starts_a_run(
@@ -278,7 +305,9 @@ def test_git_push_of_annotated_tag_starts_a_run(
         assert main_runs[0]["display_title"] == "Release 5.0.0"
 
 
-def test_release_event_starts_release_workflows(sandbox: SandboxServer) -> None:
+def test_release_event_starts_release_workflows(
+    sandbox: SandboxServer, clock: SandboxAdmin
+) -> None:
     publish = (
         "name: Publish\non:\n  release:\n    types: [published]\n"
         "jobs:\n  publish: {runs-on: ubuntu-latest, steps: [{run: make publish}]}\n"
@@ -291,17 +320,17 @@ def test_release_event_starts_release_workflows(sandbox: SandboxServer) -> None:
         client.patch(f"repos/{repo}/releases/{draft.json()['id']}", json={"draft": False})
         (run,) = runs(client, repo)
         assert (run["event"], run["head_branch"]) == ("release", "v1.0.0")
-        assert wait_for(client, repo, run["id"])["conclusion"] == "success"
+        assert finish(clock, client, repo, run["id"])["conclusion"] == "success"
 
 
-def test_dispatch_inputs_and_errors(sandbox: SandboxServer, repo: str) -> None:
+def test_dispatch_inputs_and_errors(sandbox: SandboxServer, repo: str, clock: SandboxAdmin) -> None:
     gh_repo = github(sandbox).get_repo(repo)
     workflow = gh_repo.get_workflow("release.yml")
     assert workflow.create_dispatch("main", {"channel": "beta"}) is True
     with api(sandbox) as client:
         dispatched = runs(client, repo, event="workflow_dispatch")
         assert len(dispatched) == 1
-        run = wait_for(client, repo, dispatched[0]["id"])
+        run = finish(clock, client, repo, dispatched[0]["id"])
         assert run["head_branch"] == "main"
         assert run["display_title"] == "Release"
         # not a tag: the release_assets effect has nothing to attach to
@@ -319,7 +348,7 @@ def test_dispatch_inputs_and_errors(sandbox: SandboxServer, repo: str) -> None:
         validate("actions/create-workflow-dispatch", 200, details.json())
         rid = details.json()["workflow_run_id"]
         assert client.get(details.json()["run_url"]).json()["event"] == "workflow_dispatch"
-        finished = wait_for(client, repo, rid)
+        finished = finish(clock, client, repo, rid)
         assert finished["conclusion"] == "failure"  # no release for v9.9.9
         no_trigger = client.post(
             f"repos/{repo}/actions/workflows/ci.yml/dispatches", json={"ref": "main"}
@@ -345,7 +374,9 @@ def test_dispatch_inputs_and_errors(sandbox: SandboxServer, repo: str) -> None:
     assert gh_run.run_number == 3
 
 
-def test_failure_via_admin_then_rerun(sandbox: SandboxServer, repo: str) -> None:
+def test_failure_via_admin_then_rerun(
+    sandbox: SandboxServer, repo: str, clock: SandboxAdmin
+) -> None:
     admin(
         sandbox,
         repo=repo,
@@ -359,7 +390,7 @@ def test_failure_via_admin_then_rerun(sandbox: SandboxServer, repo: str) -> None
     with api(sandbox) as client:
         client.post(f"repos/{repo}/releases", json={"tag_name": "v2.0.0"}).raise_for_status()
         (started,) = runs(client, repo, branch="v2.0.0")
-        run = wait_for(client, repo, started["id"])
+        run = finish(clock, client, repo, started["id"])
         assert run["conclusion"] == "failure"
         (job,) = client.get(f"repos/{repo}/actions/runs/{run['id']}/jobs").json()["jobs"]
         assert job["conclusion"] == "failure"
@@ -370,8 +401,8 @@ def test_failure_via_admin_then_rerun(sandbox: SandboxServer, repo: str) -> None
         assert (
             client.get(f"repos/{repo}/actions/runs/{run['id']}/artifacts").json()["artifacts"] == []
         )
-        status = client.get(f"repos/{repo}/commits/v2.0.0/status").json()
-        assert status["state"] == "failure"
+        checks = client.get(f"repos/{repo}/commits/v2.0.0/check-runs").json()["check_runs"]
+        assert {c["name"]: c["conclusion"] for c in checks}["Build and publish"] == "failure"
         assert [r["id"] for r in runs(client, repo, status="failure")] == [run["id"]]
 
         admin(sandbox, repo=repo, workflow="release.yml", conclusion="success")
@@ -380,25 +411,28 @@ def test_failure_via_admin_then_rerun(sandbox: SandboxServer, repo: str) -> None
         validate("actions/re-run-workflow-failed-jobs", 201, rerun.json())
         again = client.get(f"repos/{repo}/actions/runs/{run['id']}").json()
         assert again["run_attempt"] == 2
-        assert again["status"] in ("queued", "in_progress")
-        done = wait_for(client, repo, run["id"])
+        assert (again["status"], again["conclusion"]) == ("queued", None)
+        done = finish(clock, client, repo, run["id"])
         assert done["conclusion"] == "success"
         assert done["previous_attempt_url"].endswith("/attempts/1")
         rel = client.get(f"repos/{repo}/releases/tags/v2.0.0").json()
         assert [a["name"] for a in rel["assets"]] == ["svc-2.0.0.tar.gz"]
-        assert client.get(f"repos/{repo}/commits/v2.0.0/status").json()["state"] == "success"
+        checks = client.get(f"repos/{repo}/commits/v2.0.0/check-runs").json()["check_runs"]
+        assert {c["name"]: c["conclusion"] for c in checks}["Build and publish"] == "success"
         assert (
             client.post(f"repos/{repo}/actions/runs/{run['id']}/rerun-failed-jobs").status_code
             == 403
         )
 
 
-def test_missing_release_fails_the_run(sandbox: SandboxServer, repo: str) -> None:
+def test_missing_release_fails_the_run(
+    sandbox: SandboxServer, repo: str, clock: SandboxAdmin
+) -> None:
     admin(sandbox, repo=repo, workflow="*", duration=0.1)
     with api(sandbox) as client:
         push_tag(client, repo, "v3.0.0")
         (started,) = runs(client, repo, branch="v3.0.0")
-        run = wait_for(client, repo, started["id"])
+        run = finish(clock, client, repo, started["id"])
         assert run["conclusion"] == "failure"
         job = client.get(f"repos/{repo}/actions/runs/{run['id']}/jobs").json()["jobs"][0]
         log = client.get(f"repos/{repo}/actions/jobs/{job['id']}/logs", follow_redirects=True)
@@ -414,18 +448,23 @@ def test_restart_keeps_runs_and_finishes_due_ones_once(tmp_path: Path) -> None:
     root = tmp_path / "forge"
     first = SandboxServer(root).start()
     try:
+        with SandboxAdmin(first.info()["admin_url"]) as clock:
+            frozen = clock.freeze()
         make_repo(first, REPO, {".github/workflows/release.yml": RELEASE_YML})
         admin(first, repo=REPO, workflow="release.yml", duration=0.5)
         with api(first) as client:
             client.post(f"repos/{REPO}/releases", json={"tag_name": "v1.0.0"}).raise_for_status()
             (started,) = runs(client, REPO, branch="v1.0.0")
-            assert started["status"] != "completed"
+            assert started["status"] == "queued"
         old = first.url
     finally:
         first.stop()
-    time.sleep(0.6)
+    first.forge.clock.advance(1)  # while no server runs: the run is due at the next start
     second = SandboxServer(root, port=free_port(avoid=old)).start()
     try:
+        with SandboxAdmin(second.info()["admin_url"]) as clock:
+            assert clock.clock()["mode"] == "manual"  # the clock survives the restart
+            assert clock.clock()["now"] == pytest.approx(frozen + 1)
         with api(second) as client:
             run = client.get(f"repos/{REPO}/actions/runs/{started['id']}").json()
             assert (run["status"], run["conclusion"]) == ("completed", "success")
@@ -473,14 +512,14 @@ def registry(tmp_path: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 10
+        deadline = time.monotonic() + 30  # a real process starting: a generous deadline
         while True:
             try:
                 if httpx.get(f"{url}/v2/").status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
-            if time.time() > deadline:
+            if time.monotonic() > deadline:
                 pytest.fail("docker-registry did not start")
             time.sleep(0.05)
         yield url
@@ -489,7 +528,7 @@ def registry(tmp_path: Path) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
-def test_oci_push_effect(sandbox: SandboxServer, registry: str) -> None:
+def test_oci_push_effect(sandbox: SandboxServer, registry: str, clock: SandboxAdmin) -> None:
     workflow = RELEASE_YML.replace(
         '    release_assets:\n      files: {"svc-{version}.tar.gz": "tarball of {tag}"}\n',
         "    oci_push:\n"
@@ -500,7 +539,7 @@ def test_oci_push_effect(sandbox: SandboxServer, registry: str) -> None:
     with api(sandbox) as client:
         push_tag(client, REPO, "v4.5.6")
         (started,) = runs(client, REPO, branch="v4.5.6")
-        run = wait_for(client, REPO, started["id"])
+        run = finish(clock, client, REPO, started["id"])
         assert run["conclusion"] == "success", client.get(
             f"repos/{REPO}/actions/runs/{run['id']}/logs", follow_redirects=True
         ).content
