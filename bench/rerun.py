@@ -17,9 +17,10 @@ import httpx
 
 
 def main() -> None:
+    from releaser.commands import make_context
     from releaser.commands.stage import run_stages
     from releaser.config import load_config
-    from releaser.context import Context, Options
+    from releaser.context import Options
     from releaser.sandbox.seed import seed_example_project, write_example_config
     from releaser.sandbox.server import SandboxServer
     from releaser.secrets import Secrets
@@ -41,7 +42,7 @@ def main() -> None:
 
     def release() -> None:
         ui = UI(out=io.StringIO(), err=io.StringIO())
-        ctx = Context(
+        ctx = make_context(
             load_config(config_path),
             Version.parse("v1.2.0-rc1"),
             Options(non_interactive=True, yes=True, driver="bench"),

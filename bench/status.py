@@ -30,20 +30,21 @@ ENGINE = "\n[engine]\npoll_interval = 0.3\nwait_timeout = 120\nconcurrency = {wo
 def context(config: Path, cache: Path, token: str) -> object:
     import os
 
+    from releaser.commands import make_context
     from releaser.config import load_config
-    from releaser.context import Context, Options
+    from releaser.context import Options
     from releaser.secrets import Secrets
     from releaser.ui import UI
     from releaser.version import Version
 
     os.environ["XDG_CACHE_HOME"] = str(cache)
     ui = UI(out=io.StringIO(), err=io.StringIO())
-    return Context(
-        config=load_config(config),
-        version=Version.parse(VERSION),
-        options=Options(non_interactive=True, yes=True, driver="bench"),
-        ui=ui,
-        secrets=Secrets(ui.redactor, environ={"SANDBOX_TOKEN": token}),
+    return make_context(
+        load_config(config),
+        Version.parse(VERSION),
+        Options(non_interactive=True, yes=True, driver="bench"),
+        ui,
+        Secrets(ui.redactor, environ={"SANDBOX_TOKEN": token}),
     )
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from releaser.api import (
     Action,
-    Branch,
     Outcome,
     Pending,
     Result,

@@ -108,8 +108,8 @@ class Machine:
 
     def context(self, version: str, **options: Any) -> Any:
         """A Context as this machine's driver (non-interactive, --yes), for threads."""
-        from releaser.config import load_config
         from releaser.commands import make_context
+        from releaser.config import load_config
         from releaser.context import Options
         from releaser.ledger import open_ledger
         from releaser.secrets import Secrets

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from releaser.config import load_config
 from releaser.commands import make_context
+from releaser.config import load_config
 from releaser.context import Context, Options
 from releaser.ledger import Ledger, MemoryStore
 from releaser.secrets import Secrets
@@ -41,7 +41,11 @@ class Harness:
         options.setdefault("non_interactive", True)
         ui = UI(verbose=options.get("verbose", False), out=self.out, err=self.out)
         ctx = make_context(
-            self.config, Version.parse(version), Options(**options), ui, Secrets(ui.redactor, environ={})
+            self.config,
+            Version.parse(version),
+            Options(**options),
+            ui,
+            Secrets(ui.redactor, environ={}),
         )
         ctx.__dict__["ledger"] = Ledger(self.store, ctx.tag, driver="tester", host="here")
         return ctx

@@ -22,8 +22,8 @@ from releaser.checklist import (
     sync_checklist,
     ticked,
 )
-from releaser.config import load_config
 from releaser.commands import make_context
+from releaser.config import load_config
 from releaser.context import Context, Options
 from releaser.sandbox.seed import SeedInfo, write_example_config
 from releaser.secrets import Secrets

@@ -23,8 +23,8 @@ from releaser.ledger import (
     redact_value,
     utcnow,
 )
-from releaser.step import Status, StepResult
 from releaser.redact import Redactor
+from releaser.step import Status, StepResult
 
 TOKEN = "ghp_s3cr3tT0kenValue"
 

@@ -11,8 +11,8 @@ import pytest
 from releaser.clients.git import Git
 from releaser.context import ForgeEndpoint
 from releaser.errors import RemoteError
-from releaser.sandbox.server import SandboxServer
 from releaser.memo import Memo
+from releaser.sandbox.server import SandboxServer
 from releaser.ui import UI
 from tests.sandbox.helpers import git_env, make_repo
 from tests.steps.release_helpers import gpg_env, make_gpg_key
