@@ -55,6 +55,7 @@ class Matrix:
     """A homeserver as one user (the access token's)."""
 
     service = "the Matrix homeserver"
+    page_size = 100  # messages per history request
 
     def __init__(
         self,
@@ -187,7 +188,9 @@ class Matrix:
 
         seen, start = 0, ""
         while seen < limit:
-            response = self._call(f"read {room_id}", _page(room_id, start, min(100, limit - seen)))
+            response = self._call(
+                f"read {room_id}", _page(room_id, start, min(self.page_size, limit - seen))
+            )
             if not isinstance(response, RoomMessagesResponse):
                 raise self._refusal(response, f"read {room_id}")
             for nio_event in response.chunk:
@@ -218,10 +221,11 @@ class Matrix:
         return Event(response.event_id, room_id, self._user_id, body, marker, None, content)
 
     def event_url(self, room_id: str, event_id: str) -> str:
-        """A matrix.to link to the event (opens in any Matrix client)."""
-        server = room_id.split(":", 1)[1] if ":" in room_id else ""
-        via = f"?via={quote(server, safe='')}" if server else ""
-        return f"https://matrix.to/#/{quote(room_id, safe='')}/{quote(event_id, safe='')}{via}"
+        """A matrix.to link to the event (opens in any Matrix client), routed via the posting
+        user's server (room ids of room version 12 name no server)."""
+        server = (self._user_id or self.whoami()).split(":", 1)[1]
+        room, event = quote(room_id, safe=""), quote(event_id, safe="")
+        return f"https://matrix.to/#/{room}/{event}?via={quote(server, safe='')}"
 
     # -- one call, retried as the shared client would ------------------------------------------
 

@@ -72,6 +72,9 @@ def normalize(name: str) -> str:
 def read_dist(path: Path | str) -> Dist:
     """A wheel's or sdist's project, version and sha256, from its own metadata (twine's
     reader); a file that is no valid distribution is a :class:`UsageError`."""
+    from tarfile import TarError
+    from zipfile import BadZipFile
+
     from twine.exceptions import InvalidDistribution
     from twine.package import PackageFile
 
@@ -80,7 +83,7 @@ def read_dist(path: Path | str) -> Dist:
         raise UsageError(f"{path} does not exist", "build the distributions first")
     try:
         package = PackageFile.from_filename(str(path), None)
-    except (InvalidDistribution, OSError, ValueError, KeyError) as exc:
+    except (InvalidDistribution, BadZipFile, TarError, OSError, ValueError, KeyError) as exc:
         raise UsageError(
             f"{path.name} is not a valid distribution: {exc}",
             "rebuild it (python -m build) and check its metadata with `twine check`",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import io
 import itertools
 import re
@@ -120,11 +121,13 @@ class PyPIServer:
 
 @contextmanager
 def start_pypiserver(data: Path) -> Iterator[PyPIServer]:
-    try:
-        import pypiserver  # noqa: F401  (only to know it is installed)
-        from passlib.apache import HtpasswdFile
-    except ImportError:
+    if (
+        importlib.util.find_spec("pypiserver") is None
+        or importlib.util.find_spec("passlib") is None
+    ):
         missing("pypiserver", "pip install -e '.[test]'")
+    from passlib.apache import HtpasswdFile
+
     program = find_program(
         "pypi-server", "pip install -e '.[test]'", extra_dirs=[Path(sys.executable).parent]
     )

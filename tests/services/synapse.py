@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib.util
 import itertools
 import sys
 from collections.abc import Iterator
@@ -127,7 +128,7 @@ class Synapse:
         reply.raise_for_status()
         return [e for e in reply.json()["chunk"] if e["type"] == "m.room.message"]
 
-    def override_ratelimit(self, admin: MatrixUser, user_id: str, per_second: float, burst: int):
+    def override_ratelimit(self, admin: MatrixUser, user_id: str, per_second: int, burst: int):
         """Give one user a tight message rate limit (admin API), to provoke real 429s."""
         self.call(
             admin,
@@ -189,9 +190,7 @@ LOG_CONFIG = {
 
 @contextmanager
 def start_synapse(data: Path) -> Iterator[Synapse]:
-    try:
-        import synapse  # noqa: F401  (only to know it is installed)
-    except ImportError:
+    if importlib.util.find_spec("synapse") is None:
         missing("matrix-synapse", "pip install -e '.[test]'")
     port = free_port()
     data.mkdir(parents=True, exist_ok=True)
