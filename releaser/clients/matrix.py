@@ -235,12 +235,13 @@ class Matrix:
 
         attempt = connect_attempt = limited = 0
         while True:
-            self._status = 0
             try:
                 with self._lock:
+                    self._status = 0
                     response = self._loop.run_until_complete(
                         asyncio.wait_for(make(self._client), self._timeout + 5)
                     )
+                    status = self._status
             except ClientConnectorError as exc:
                 connect_attempt += 1
                 if connect_attempt >= self.retry.connect_attempts:
@@ -255,7 +256,7 @@ class Matrix:
                 continue
             if not isinstance(response, ErrorResponse):
                 return response
-            if response.status_code == "M_LIMIT_EXCEEDED" or self._status == 429:
+            if response.status_code == "M_LIMIT_EXCEEDED" or status == 429:
                 limited += 1
                 wait = (response.retry_after_ms or DEFAULT_RATE_WAIT * 1000) / 1000
                 if wait > self.retry.max_wait or limited > self.retry.rate_limit_attempts:
@@ -266,7 +267,7 @@ class Matrix:
                     )
                 self.sleep(wait)
                 continue
-            if self._status >= 500 or (self._status == 0 and response.status_code is None):
+            if status >= 500 or (status == 0 and response.status_code is None):
                 attempt += 1
                 if attempt < self.retry.attempts:
                     self.sleep(self.retry.backoff * 2 ** (attempt - 1))

@@ -335,20 +335,22 @@ def start_registry(data: Path, auth: str = "open") -> Iterator[OCIRegistry]:
     path.write_text(json.dumps(config))  # JSON is YAML
     server = Server("docker-registry", [binary, "serve", str(path)], data, clean_env())
     url = f"http://127.0.0.1:{port}"
+    registry = OCIRegistry(
+        url=url,
+        host=f"127.0.0.1:{port}",
+        auth=auth,
+        username=username or None,
+        password=password or None,
+        server=server,
+        token_server=token_server,
+        reader=reader if auth == "token" else None,
+    )
     expected = 200 if auth == "open" else 401
     try:
         server.wait_ready(f"{url}/v2/", lambda r: r.status_code == expected)
-        yield OCIRegistry(
-            url=url,
-            host=f"127.0.0.1:{port}",
-            auth=auth,
-            username=username or None,
-            password=password or None,
-            server=server,
-            token_server=token_server,
-            reader=reader if auth == "token" else None,
-        )
+        yield registry
     finally:
         server.stop()
+        registry._http.close()
         if token_server is not None:
             token_server.close()
