@@ -6,6 +6,8 @@ URL layout (``base`` is ``http://host:port``)::
     base/api/uploads/X   uploads (ROUTER path ``/uploads/X``), token auth
     base/_admin/X        admin (ROUTER path ``/_admin/X``), no auth, no faults
     base/git/O/R.git/... git smart HTTP (reads anonymous, pushes need the token)
+    base/_matrix/, base/discourse/, base/reddit/, base/discord/, base/pypi/
+                         other services (``releaser.sandbox.services``), their own auth
     base/X               web pages and downloads (ROUTER path ``/web/X``), no auth
 
 ``python -m releaser.sandbox.server --root DIR [--host H] [--port P]`` runs ``serve``.
@@ -31,7 +33,7 @@ from types import FrameType, TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from releaser.sandbox import admin, git_http, gitdata
+from releaser.sandbox import admin, git_http, gitdata, services
 from releaser.sandbox.forge import SCOPES, Forge
 from releaser.sandbox.http import DOCS, ROUTER, ApiError, Request, Response
 
@@ -128,7 +130,7 @@ class _Handler(BaseHTTPRequestHandler):
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "method": method,
             "path": path,
-            "query": query,
+            "query": services.loggable_query(query),
             "status": None,
             "write": self._is_write(method, path),
         }
@@ -189,6 +191,9 @@ class _Handler(BaseHTTPRequestHandler):
         if terminal is not None:
             if terminal.action == "drop":
                 raise _Dropped
+            limited = services.rate_limited(path, terminal.retry_after, terminal.kind)
+            if terminal.action == "rate_limit" and limited and terminal.body is None:
+                return limited  # in the service's own shape
             if terminal.action in ("error", "rate_limit"):
                 return terminal.response()
         response = self._dispatch(forge, method, raw_path, path, query, headers, body)
@@ -209,6 +214,9 @@ class _Handler(BaseHTTPRequestHandler):
         headers: dict[str, str],
         body: bytes,
     ) -> Response:
+        served = services.dispatch(forge, method, raw_path, query, headers, body)
+        if served is not None:
+            return served
         try:
             authenticated = self._authenticate(forge, headers)
             if method not in ("GET", "HEAD") and self._lacks_repo_scope(forge, path):
@@ -292,7 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, method: str, response: Response) -> None:
         payload = b"" if response.status in (204, 304) else response.encoded()
         try:
-            self.send_response(response.status)
+            self.send_response(response.status, response.reason)
             for key, value in response.headers.items():
                 if key.lower() not in ("content-length", "content-type", "transfer-encoding"):
                     self.send_header(key, value)
@@ -391,6 +399,7 @@ class SandboxServer:
             "git_url": self.forge.git_url,
             "token": self.forge.token,
             "admin_url": self.forge.admin_url,
+            **services.urls(self.forge.base_url),
         }
 
     def api_headers(self, existing: dict[str, str]) -> dict[str, str]:
