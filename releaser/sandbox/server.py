@@ -129,7 +129,7 @@ class _Handler(BaseHTTPRequestHandler):
         entry: dict[str, Any] = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "method": method,
-            "path": path,
+            "path": services.loggable_path(path),
             "query": services.loggable_query(query),
             "status": None,
             "write": self._is_write(method, path),

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import time
 from datetime import UTC, datetime
@@ -95,6 +96,11 @@ def decorate(forge: Forge, req: Request, response: Response) -> None:
 
 
 SERVICE = Service("Discord", PREFIX, router, error, rate_limited, decorate)
+
+
+def loggable_path(path: str) -> str:
+    """``/discord/api/webhooks/ID/***/...``: the token is the webhook's secret."""
+    return re.sub(r"(/webhooks/[^/]+/)[^/]+", r"\1***", path)
 
 
 # ---- state --------------------------------------------------------------------------------
