@@ -307,6 +307,8 @@ class _Handler(BaseHTTPRequestHandler):
             if payload or response.status not in (204, 304):
                 self.send_header("Content-Type", response.content_type)
             self.send_header("Content-Length", str(len(payload)))
+            if self.close_connection:  # asked by the client: say so, or it may reuse the socket
+                self.send_header("Connection", "close")
             self.end_headers()
             if method != "HEAD" and payload:
                 self.wfile.write(payload)
