@@ -12,14 +12,13 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import json
-import secrets
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, parse_qsl
 
 from releaser.sandbox.http import ApiError, Request, Response, Router
@@ -162,10 +161,6 @@ def bearer(req: Request) -> str:
     return cred.strip() if scheme.lower() == "bearer" else ""
 
 
-def new_secret(prefix: str, nbytes: int = 18) -> str:
-    return prefix + secrets.token_urlsafe(nbytes).replace("-", "x").replace("_", "y")
-
-
 # ---- rate-limit counters ------------------------------------------------------------------
 
 
@@ -190,10 +185,6 @@ class Window:
         return used, max(0, self.limit - used), max(0.0, start + self.seconds - now)
 
 
-def doc_time() -> float:
-    return time.time()
-
-
 def loggable_query(query: str) -> str:
     """A query string fit for the request log: credential parameters blanked (a Matrix
     client may send ``?access_token=``)."""
@@ -204,7 +195,3 @@ def loggable_query(query: str) -> str:
     pairs = parse_qsl(query, keep_blank_values=True)
     hidden = {"access_token", "token", "api_key", "key"}
     return urlencode([(k, "***" if k.lower() in hidden else v) for k, v in pairs])
-
-
-def json_error(status: int, body: Any, headers: dict[str, str] | None = None) -> ServiceError:
-    return ServiceError(Response(status, body, headers or {}))

@@ -21,7 +21,7 @@ Documents: ``mx_user`` (user_id, access_token, device_id), ``mx_room`` (room_id,
 join_rule, members {user_id: join|invite|leave}), ``mx_event`` (stored under the room id:
 event, stream order), ``mx_txn`` (token, txn_id -> event_id).
 
-Paginaton tokens are ``s{N}``: the position after the event with stream order N.
+Pagination tokens are ``s{N}``: the position after the event with stream order N.
 """
 
 from __future__ import annotations
@@ -230,7 +230,11 @@ def send(forge: Forge, req: Request) -> Response:
         event = add_event(
             forge, room_id, user["user_id"], req.params["event_type"], content, extra=sender
         )
-        forge.insert("mx_txn", "", {**sender, "txn_id": txn_id, "event_id": event["event_id"]})
+        forge.insert(
+            "mx_txn",
+            "",
+            {"token_key": user["token_key"], "txn_id": txn_id, "event_id": event["event_id"]},
+        )
     return Response(200, {"event_id": event["event_id"]})
 
 
