@@ -191,9 +191,10 @@ class _Handler(BaseHTTPRequestHandler):
         if terminal is not None:
             if terminal.action == "drop":
                 raise _Dropped
-            limited = services.rate_limited(path, terminal.retry_after, terminal.kind)
-            if terminal.action == "rate_limit" and limited and terminal.body is None:
-                return limited  # in the service's own shape
+            if terminal.action == "rate_limit" and terminal.body is None:
+                limited = services.rate_limited(path, terminal.retry_after, terminal.kind)
+                if limited is not None:
+                    return limited  # in the service's own shape
             if terminal.action in ("error", "rate_limit"):
                 return terminal.response()
         response = self._dispatch(forge, method, raw_path, path, query, headers, body)
