@@ -60,6 +60,7 @@ class Response:
     body: Any = None  # JSON-serialisable, or bytes (sent as is)
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json; charset=utf-8"
+    reason: str | None = None  # the status line's reason phrase (PyPI puts messages there)
 
     def encoded(self) -> bytes:
         if self.body is None:

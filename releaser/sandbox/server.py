@@ -7,6 +7,8 @@ URL layout (``base`` is ``http://host:port``)::
     base/api/uploads/X   uploads (ROUTER path ``/uploads/X``), token auth
     base/_admin/X        admin (ROUTER path ``/_admin/X``), no auth, no faults
     base/git/O/R.git/... git smart HTTP (public reads anonymous; pushes need a token)
+    base/_matrix/, base/discourse/, base/reddit/, base/discord/, base/pypi/
+                         other services (``releaser.sandbox.services``), their own auth
 
 Every token belongs to a user (:mod:`releaser.sandbox.people`); a route below
 ``/repos/{owner}/{repo}`` is served only to a caller with the role it states (404 without
@@ -36,7 +38,7 @@ from types import FrameType, TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from releaser.sandbox import admin, git_http, gitdata, people
+from releaser.sandbox import admin, git_http, gitdata, people, services
 from releaser.sandbox.forge import Forge
 from releaser.sandbox.http import DOCS, ROUTER, ApiError, Request, Response
 from releaser.sandbox.people import Identity
@@ -164,8 +166,8 @@ class _Handler(BaseHTTPRequestHandler):
         entry: dict[str, Any] = {
             "time": forge.now_iso(),
             "method": method,
-            "path": path,
-            "query": query,
+            "path": services.loggable_path(path),
+            "query": services.loggable_query(query),
             "status": None,
             "write": self._is_write(method, path, body),
         }
@@ -230,6 +232,10 @@ class _Handler(BaseHTTPRequestHandler):
         if terminal is not None:
             if terminal.action == "drop":
                 raise _Dropped
+            if terminal.action == "rate_limit" and terminal.body is None:
+                limited = services.rate_limited(path, terminal.retry_after, terminal.kind)
+                if limited is not None:
+                    return limited  # in the service's own shape
             if terminal.action in ("error", "rate_limit"):
                 return terminal.response(forge.clock.now())
         response = self._dispatch(forge, method, raw_path, path, query, headers, body)
@@ -250,6 +256,9 @@ class _Handler(BaseHTTPRequestHandler):
         headers: dict[str, str],
         body: bytes,
     ) -> Response:
+        served = services.dispatch(forge, method, raw_path, query, headers, body)
+        if served is not None:
+            return served
         try:
             authenticated = self._authenticate(forge, headers)
             if isinstance(authenticated, Identity):
@@ -344,13 +353,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, method: str, response: Response) -> None:
         payload = b"" if response.status in (204, 304) else response.encoded()
         try:
-            self.send_response(response.status)
+            self.send_response(response.status, response.reason)
             for key, value in response.headers.items():
                 if key.lower() not in ("content-length", "content-type", "transfer-encoding"):
                     self.send_header(key, value)
             if payload or response.status not in (204, 304):
                 self.send_header("Content-Type", response.content_type)
             self.send_header("Content-Length", str(len(payload)))
+            if self.close_connection:  # asked by the client: say so, or it may reuse the socket
+                self.send_header("Connection", "close")
             self.end_headers()
             if method != "HEAD" and payload:
                 self.wfile.write(payload)
@@ -444,6 +455,7 @@ class SandboxServer:
             "git_url": self.forge.git_url,
             "token": self.forge.token,
             "admin_url": self.forge.admin_url,
+            **services.urls(self.forge.base_url),
         }
 
     def api_headers(self, existing: dict[str, str], scopes: str | None) -> dict[str, str]:

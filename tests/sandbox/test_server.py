@@ -122,7 +122,7 @@ def test_serve_prints_one_json_line_and_stops_on_sigterm(tmp_path: Path) -> None
     try:
         assert proc.stdout is not None
         info = json.loads(proc.stdout.readline())
-        assert set(info) == {"api_url", "git_url", "token", "admin_url"}
+        assert {"api_url", "git_url", "token", "admin_url", "matrix_url"} <= set(info)
         auth = {"Authorization": f"token {info['token']}"}
         assert httpx.get(f"{info['api_url']}/user", headers=auth).status_code == 200
         proc.send_signal(signal.SIGTERM)

@@ -1,15 +1,19 @@
-"""What the registry-client tests share: a verbose UI whose every line is kept, to grep for
-secrets, and a recorder of the waits a client asked for."""
+"""What the client tests share: a verbose UI whose every line is kept (to grep for secrets),
+a recorder of the waits a client asked for, a flaky proxy, and a started sandbox with its
+admin API for the clients of the sandbox's services."""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
+from releaser.sandbox.server import SandboxServer
 from releaser.ui import UI
+from tests.sandbox.services.helpers import Admin
 from tests.services.proxy import FlakyProxy
 
 
@@ -57,3 +61,37 @@ def proxy_to() -> Iterator[object]:
     yield make
     for proxy in made:
         proxy.close()
+
+
+@dataclass
+class Console:
+    ui: UI
+    out: io.StringIO
+    err: io.StringIO
+
+    def text(self) -> str:
+        return self.out.getvalue() + self.err.getvalue()
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[SandboxServer]:
+    server = SandboxServer(tmp_path / "forge").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def admin(sandbox: SandboxServer) -> Iterator[Admin]:
+    adm = Admin(sandbox)
+    try:
+        yield adm
+    finally:
+        adm.close()
+
+
+@pytest.fixture
+def console() -> Console:
+    out, err = io.StringIO(), io.StringIO()
+    return Console(UI(verbose=True, out=out, err=err), out, err)
