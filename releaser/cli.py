@@ -136,24 +136,32 @@ def plan(ctx: typer.Context, version: VersionArg) -> None:
     with handled(ui):
         from releaser.commands.plan import print_plan
 
-        print_plan(_context(g, version, ui))
+        print_plan(_context(g, version, ui), typed=version)
 
 
 @app.command()
-def docs(
-    check: Annotated[
-        bool, typer.Option("--check", help="Exit 1 when the files are stale.")
+def runbook(
+    ctx: typer.Context,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write it to this file (default: print it)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite a file `releaser runbook` did not write.")
     ] = False,
-    output: Annotated[Path, typer.Option(help="Where the docs live.")] = Path("docs"),
 ) -> None:
-    """Regenerate docs/runbook.md (from the steps) and docs/configuration.md (from the schema)."""
-    ui = _make_ui(False)
+    """Print (or write) the runbook of this project's release, from releaser.toml."""
+    g = _globals(ctx)
+    ui = _make_ui(g.verbose)
     with handled(ui):
-        from releaser.commands.docs import write_docs
+        from releaser.commands.runbook import render_runbook, write_runbook
+        from releaser.config import load_config
 
-        stale = write_docs(output, check=check, ui=ui)
-        if check and stale:
-            raise typer.Exit(1)
+        text = render_runbook(load_config(g.config, Path.cwd()))
+        if output is None:
+            ui.console.file.write(text)  # as is: no markup, emoji or wrapping; still redacted
+        else:
+            write_runbook(text, output, force=force, ui=ui)
 
 
 @app.command()
@@ -165,8 +173,15 @@ def init(
     with handled(ui):
         from releaser.init import init_config
 
-        path = init_config(Path.cwd(), force=force)
-        ui.print(f"wrote {path}: review it, then `releaser plan VERSION`")
+        result = init_config(Path.cwd(), force=force)
+        ui.text(f"wrote {result.path}: review it, then `releaser plan VERSION`")
+        gitignore = result.path.parent / ".gitignore"
+        if result.gitignore == "created":
+            ui.text(f"created {gitignore} with .env in it: credentials never get committed")
+        elif result.gitignore == "updated":
+            ui.text(f"added .env to {gitignore}: credentials never get committed")
+        for note in result.notes:
+            ui.text(f"note: {note}")
 
 
 @app.command()
@@ -435,7 +450,7 @@ _register_stages()
 
 # `releaser --help` lists commands in the order a release uses them (DESIGN §6).
 ORDER = [
-    *("init", "env", "doctor", "plan", "docs", "start", "status", "prepare", "tag", "build"),
+    *("init", "env", "doctor", "plan", "runbook", "start", "status", "prepare", "tag", "build"),
     *("publish", "promote", "downstream", "merge", "next", "release", "confirm", "demo"),
 ]
 

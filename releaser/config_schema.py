@@ -898,7 +898,7 @@ def schema_markdown() -> str:
     out: list[str] = [
         "# releaser.toml reference",
         "",
-        "<!-- Generated from releaser/config_schema.py by `releaser docs`: do not edit. -->",
+        "<!-- Generated from releaser/config_schema.py by `scripts/docs`: do not edit. -->",
         "",
         "`releaser` reads `releaser.toml`, found in the current directory or the nearest "
         "parent (or `--config PATH`). `releaser init` writes a commented starter. Every key "
