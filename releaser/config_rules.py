@@ -3,29 +3,8 @@
 Each rule turns a release that would stop half-way (after the tag is pushed) into a config
 error at load time (exit 2) naming both keys. ``check_rules`` runs after every key passed its
 own check; it also fills in the defaults that depend on other keys (``[forge] git_url``,
-``[publish.github] assets_from`` and ``notes``). The requirements, in file order:
-
-- ``project.tag`` contains ``{version}``; ``project.release_branch`` differs from
-  ``project.default_branch``;
-- ``forge.sandbox`` replaces ``api_url``, ``git_url`` and ``token_env`` (not both);
-- ``signing.gpg_home_env`` needs ``signing.gpg_key``;
-- ``version_files[i].format`` uses a field;
-- ``prepare.next_dev_pr = true`` needs a ``[[version_files]]`` with ``dev_format``;
-- ``build.workflows[i]``: ``inputs`` and ``ref`` only with ``on = "dispatch"``, as is a
-  workflow of another repository; ``stage = "publish"`` needs ``[publish.github]``;
-- ``publish.github.assets_from``: ``"artifacts"`` needs a ``[[build.workflows]]`` (stage
-  "build", in the project's repository) for every release kind the table applies to;
-  ``"release"`` needs a ``[[build.workflows]]`` (either stage) to attach them; ``"dir"``
-  needs ``assets_dir``, and ``assets_dir`` needs ``"dir"``;
-- ``publish.github.notes = "changelog"`` needs a ``[changelog]`` for the same kinds;
-- ``publish.github.sign_checksums = true`` needs ``signing.gpg_key`` and a ``checksums`` name;
-- ``publish.docker[i].username_env`` needs ``password_env``;
-- ``promote.discourse``: ``pin`` and ``api_username`` need ``api_key_env``;
-- ``promote.reddit``: the four ``*_env`` keys together, or none (posted by hand);
-- ``downstream[i]``: something to do; ``files`` need ``pattern`` or ``command``; ``pattern``
-  and ``format`` need ``files``; ``inputs`` need ``workflow``; ``reviewers`` need a PR
-  (``files`` or ``command``);
-- ``engine.poll_interval`` is shorter than ``engine.wait_timeout`` and ``engine.claim_ttl``.
+``[publish.github] assets_from`` and ``notes``). :data:`REQUIREMENTS` lists them in words
+(docs/configuration.md shows that list).
 
 Stdlib only: imported by ``releaser.config`` at CLI start-up.
 """
@@ -37,7 +16,40 @@ from typing import Any
 
 from releaser.version import Version, template_fields
 
-__all__ = ["SAMPLE_RELEASES", "check_rules"]
+__all__ = ["REQUIREMENTS", "SAMPLE_RELEASES", "check_rules"]
+
+# Every requirement check_rules enforces, for the configuration reference.
+REQUIREMENTS: tuple[str, ...] = (
+    "`project.tag` contains `{version}`.",
+    "`project.release_branch` is not `project.default_branch`.",
+    "`forge.sandbox` replaces `forge.api_url`, `forge.git_url` and `forge.token_env`: set "
+    "one or the other.",
+    "`signing.gpg_home_env` needs `signing.gpg_key`.",
+    "`version_files[i].format` uses a field (e.g. `{version}`).",
+    "`prepare.next_dev_pr = true`, when written, needs a `[[version_files]]` with `dev_format`.",
+    '`build.workflows[i].inputs` and `.ref` need `on = "dispatch"`, as does a workflow '
+    "in another `repo`.",
+    '`build.workflows[i].stage = "publish"` needs `[publish.github]`.',
+    '`publish.github.assets_from = "artifacts"` (the default without `assets_dir`) needs '
+    'a `[[build.workflows]]` of stage "build" in the project\'s repository, for every '
+    "release kind `[publish.github]` applies to.",
+    '`publish.github.assets_from = "release"` needs a `[[build.workflows]]` (the one '
+    "attaching the assets), for every release kind `[publish.github]` applies to.",
+    '`publish.github.assets_from = "dir"` needs `publish.github.assets_dir`, and '
+    '`assets_dir` needs `assets_from = "dir"`.',
+    '`publish.github.notes = "changelog"` needs a `[changelog]`, for the same release kinds.',
+    "`publish.github.sign_checksums = true`, when written, needs `signing.gpg_key` and a "
+    "`publish.github.checksums` name.",
+    "`publish.docker[i].username_env` needs `publish.docker[i].password_env`.",
+    "`promote.discourse.pin = true` and `promote.discourse.api_username` need "
+    "`promote.discourse.api_key_env`.",
+    "`promote.reddit`: `client_id_env`, `client_secret_env`, `username_env` and "
+    "`password_env` all, or none (posted by hand).",
+    "`downstream[i]` has something to do (`files`, `command` or `workflow`); `files` need "
+    "`pattern` or `command`; `pattern` needs `files`; `format` needs `pattern`; `inputs` "
+    "need `workflow`; `reviewers` need a pull request (`files` or `command`).",
+    "`engine.poll_interval` is shorter than `engine.wait_timeout` and `engine.claim_ttl`.",
+)
 
 Add = Callable[[str, str], None]
 
