@@ -315,8 +315,9 @@ def write_runbook(text: str, output: Path, force: bool, ui: UI) -> None:
         raise UsageError(f"{output} is a directory", "pass a file name: --output docs/RELEASING.md")
     if output.exists() and not force and not written_by_us(output):
         raise UsageError(
-            f"{output} exists and was not written by `releaser runbook`: not overwriting it",
-            "choose another --output, or pass --force to replace it",
+            f"{output} exists and was not written by `releaser runbook`: not overwriting it "
+            "without --force",
+            "choose another --output, or pass --force to replace the file",
         )
     if output.is_file() and output.read_text(encoding="utf-8") == text:
         ui.text(f"{output} is up to date")
