@@ -31,6 +31,43 @@ sandbox_app = typer.Typer(help="The local GitHub-compatible sandbox forge.", no_
 app.add_typer(sandbox_app, name="sandbox")
 
 
+# -- arguments and options, declared once each with their help ----------------------------
+
+# The stage commands take these as typed parameters and hand them over as one StageOptions,
+# built explicitly; --dry-run and --yes also work before the command (`releaser -n ...`).
+VersionArg = Annotated[str, typer.Argument(metavar="VERSION", help="The release, e.g. v1.2.0-rc1.")]
+OnlyOpt = Annotated[
+    list[str] | None,
+    typer.Option("--only", metavar="STEP", help="Run only this step (repeat for more)."),
+]
+SkipOpt = Annotated[
+    list[str] | None,
+    typer.Option("--skip", metavar="STEP", help="Skip this step (repeat for more)."),
+]
+NoWaitOpt = Annotated[
+    bool,
+    typer.Option("--no-wait", help="Exit 4 instead of waiting for remote work (re-run later)."),
+]
+TakeOverOpt = Annotated[
+    bool,
+    typer.Option("--take-over", help="Take the claim of another driver (asks unless --yes)."),
+]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", "-n", help="Check and show every write; make none.")
+]
+YesOpt = Annotated[
+    bool, typer.Option("--yes", "-y", help="Confirm dangerous steps without asking.")
+]
+ReplaceAssetsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--replace-assets", help="Replace release assets whose content differs from the build."
+    ),
+]
+# The stage commands that publish release assets, the only ones taking --replace-assets.
+ASSET_COMMANDS = ("publish", "release")
+
+
 @dataclass
 class Globals:
     config: Path | None = None
@@ -51,14 +88,11 @@ def _version_callback(value: bool) -> None:
 def main_options(
     ctx: typer.Context,
     config: Annotated[
-        Path | None, typer.Option("--config", help="releaser.toml (default: found upwards)")
+        Path | None,
+        typer.Option("--config", metavar="FILE", help="releaser.toml (default: found upwards)"),
     ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", "-n", help="Check and show every write; make none.")
-    ] = False,
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Confirm dangerous steps without asking.")
-    ] = False,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
     non_interactive: Annotated[
         bool, typer.Option("--non-interactive", help="Never prompt: a question exits 3.")
     ] = False,
@@ -120,9 +154,6 @@ def handled(ui: Any) -> Iterator[None]:
 
 def _globals(ctx: typer.Context) -> Globals:
     return ctx.obj if isinstance(ctx.obj, Globals) else Globals()
-
-
-VersionArg = Annotated[str, typer.Argument(metavar="VERSION", help="The release, e.g. v1.2.0-rc1.")]
 
 
 # -- offline commands ----------------------------------------------------------------------
@@ -217,39 +248,6 @@ def doctor(ctx: typer.Context) -> None:
 
 
 # -- stage commands ------------------------------------------------------------------------
-
-# Every option of the stage commands, declared once with its help. Each stage command takes
-# them as typed parameters and hands them over as one StageOptions, built explicitly.
-OnlyOpt = Annotated[
-    list[str] | None,
-    typer.Option("--only", metavar="STEP", help="Run only this step (repeat for more)."),
-]
-SkipOpt = Annotated[
-    list[str] | None,
-    typer.Option("--skip", metavar="STEP", help="Skip this step (repeat for more)."),
-]
-NoWaitOpt = Annotated[
-    bool,
-    typer.Option("--no-wait", help="Exit 4 instead of waiting for remote work (re-run later)."),
-]
-TakeOverOpt = Annotated[
-    bool,
-    typer.Option("--take-over", help="Take the claim of another driver (asks unless --yes)."),
-]
-DryRunOpt = Annotated[
-    bool, typer.Option("--dry-run", "-n", help="Check and show every write; make none.")
-]
-YesOpt = Annotated[
-    bool, typer.Option("--yes", "-y", help="Confirm dangerous steps without asking.")
-]
-ReplaceAssetsOpt = Annotated[
-    bool,
-    typer.Option(
-        "--replace-assets", help="Replace release assets whose content differs from the build."
-    ),
-]
-# The stage commands that publish release assets, the only ones taking --replace-assets.
-ASSET_COMMANDS = ("publish", "release")
 
 
 @dataclass(frozen=True)

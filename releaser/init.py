@@ -1,9 +1,11 @@
 """``releaser init``: write a commented starter releaser.toml detected from the git repository.
 
-Detected: ``owner/name`` (and a GitHub Enterprise or sandbox host) from the ``origin``
-remote, the default branch from ``refs/remotes/origin/HEAD`` or the current branch, version
-files (version.go, pyproject.toml, package.json, Cargo.toml) with their pattern, a changelog
-and tag-triggered workflows. The file written always loads with ``releaser.config``.
+Detected: ``owner/name`` and the forge (github.com, or a GitHub Enterprise or sandbox host
+with the path its repositories live under) from the ``origin`` remote; the default branch
+from ``refs/remotes/origin/HEAD`` or the current branch; version files (version.go,
+pyproject.toml, package.json, Cargo.toml) with their pattern; a changelog and tag-triggered
+workflows. The file written always loads with ``releaser.config``, whose requirements across
+keys it meets (no ``[publish.github]`` without a workflow building the assets).
 """
 
 from __future__ import annotations
