@@ -6,7 +6,6 @@ functions that need them, never here (``releaser --help`` is checked for it).
 
 from __future__ import annotations
 
-import inspect
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -32,6 +31,43 @@ sandbox_app = typer.Typer(help="The local GitHub-compatible sandbox forge.", no_
 app.add_typer(sandbox_app, name="sandbox")
 
 
+# -- arguments and options, declared once each with their help ----------------------------
+
+# The stage commands take these as typed parameters and hand them over as one StageOptions,
+# built explicitly; --dry-run and --yes also work before the command (`releaser -n ...`).
+VersionArg = Annotated[str, typer.Argument(metavar="VERSION", help="The release, e.g. v1.2.0-rc1.")]
+OnlyOpt = Annotated[
+    list[str] | None,
+    typer.Option("--only", metavar="STEP", help="Run only this step (repeat for more)."),
+]
+SkipOpt = Annotated[
+    list[str] | None,
+    typer.Option("--skip", metavar="STEP", help="Skip this step (repeat for more)."),
+]
+NoWaitOpt = Annotated[
+    bool,
+    typer.Option("--no-wait", help="Exit 4 instead of waiting for remote work (re-run later)."),
+]
+TakeOverOpt = Annotated[
+    bool,
+    typer.Option("--take-over", help="Take the claim of another driver (asks unless --yes)."),
+]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", "-n", help="Check and show every write; make none.")
+]
+YesOpt = Annotated[
+    bool, typer.Option("--yes", "-y", help="Confirm dangerous steps without asking.")
+]
+ReplaceAssetsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--replace-assets", help="Replace release assets whose content differs from the build."
+    ),
+]
+# The stage commands that publish release assets, the only ones taking --replace-assets.
+ASSET_COMMANDS = ("publish", "release")
+
+
 @dataclass
 class Globals:
     config: Path | None = None
@@ -52,14 +88,11 @@ def _version_callback(value: bool) -> None:
 def main_options(
     ctx: typer.Context,
     config: Annotated[
-        Path | None, typer.Option("--config", help="releaser.toml (default: found upwards)")
+        Path | None,
+        typer.Option("--config", metavar="FILE", help="releaser.toml (default: found upwards)"),
     ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", "-n", help="Check and show every write; make none.")
-    ] = False,
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Confirm dangerous steps without asking.")
-    ] = False,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
     non_interactive: Annotated[
         bool, typer.Option("--non-interactive", help="Never prompt: a question exits 3.")
     ] = False,
@@ -125,33 +158,39 @@ def _globals(ctx: typer.Context) -> Globals:
 
 
 @app.command()
-def plan(
-    ctx: typer.Context, version: Annotated[str, typer.Argument(help="e.g. v1.2.0-rc1")]
-) -> None:
+def plan(ctx: typer.Context, version: VersionArg) -> None:
     """Print, offline, every stage and step that applies to VERSION."""
     g = _globals(ctx)
     ui = _make_ui(g.verbose)
     with handled(ui):
         from releaser.commands.plan import print_plan
 
-        print_plan(_context(g, version, ui, {}))
+        print_plan(_context(g, version, ui), typed=version)
 
 
 @app.command()
-def docs(
-    check: Annotated[
-        bool, typer.Option("--check", help="Exit 1 when the files are stale.")
+def runbook(
+    ctx: typer.Context,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write it to this file (default: print it)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite a file `releaser runbook` did not write.")
     ] = False,
-    output: Annotated[Path, typer.Option(help="Where the docs live.")] = Path("docs"),
 ) -> None:
-    """Regenerate docs/runbook.md (from the steps) and docs/configuration.md (from the schema)."""
-    ui = _make_ui(False)
+    """Print (or write) the runbook of this project's release, from releaser.toml."""
+    g = _globals(ctx)
+    ui = _make_ui(g.verbose)
     with handled(ui):
-        from releaser.commands.docs import write_docs
+        from releaser.commands.runbook import render_runbook, write_runbook
+        from releaser.config import load_config
 
-        stale = write_docs(output, check=check, ui=ui)
-        if check and stale:
-            raise typer.Exit(1)
+        text = render_runbook(load_config(g.config, Path.cwd()))
+        if output is None:
+            ui.console.file.write(text)  # as is: no markup, emoji or wrapping; still redacted
+        else:
+            write_runbook(text, output, force=force, ui=ui)
 
 
 @app.command()
@@ -163,8 +202,15 @@ def init(
     with handled(ui):
         from releaser.init import init_config
 
-        path = init_config(Path.cwd(), force=force)
-        ui.print(f"wrote {path}: review it, then `releaser plan VERSION`")
+        result = init_config(Path.cwd(), force=force)
+        ui.text(f"wrote {result.path}: review it, then `releaser plan VERSION`")
+        gitignore = result.path.parent / ".gitignore"
+        if result.gitignore == "created":
+            ui.text(f"created {gitignore} with .env in it: credentials never get committed")
+        elif result.gitignore == "updated":
+            ui.text(f"added .env to {gitignore}: credentials never get committed")
+        for note in result.notes:
+            ui.text(f"note: {note}")
 
 
 @app.command()
@@ -191,7 +237,7 @@ def doctor(ctx: typer.Context) -> None:
     with handled(ui):
         from releaser.commands.doctor import run_doctor
 
-        rctx = _context(g, "0.0.0", ui, {})
+        rctx = _context(g, "0.0.0", ui)
         try:
             if not run_doctor(rctx):
                 raise typer.Exit(1)
@@ -201,34 +247,40 @@ def doctor(ctx: typer.Context) -> None:
 
 # -- stage commands ------------------------------------------------------------------------
 
-OnlyOpt = Annotated[list[str] | None, typer.Option("--only", help="Run only this step (repeat).")]
-SkipOpt = Annotated[list[str] | None, typer.Option("--skip", help="Skip this step (repeat).")]
-NoWaitOpt = Annotated[bool, typer.Option("--no-wait", help="Exit 4 instead of waiting.")]
-TakeOverOpt = Annotated[bool, typer.Option("--take-over", help="Take the claim of another driver.")]
-DryRunOpt = Annotated[bool, typer.Option("--dry-run", "-n", help="Show every write; make none.")]
-YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Confirm dangerous steps.")]
-VersionArg = Annotated[str, typer.Argument(help="The release, e.g. v1.2.0-rc1")]
+
+@dataclass(frozen=True)
+class StageOptions:
+    """What a stage command was asked on its command line (after the version)."""
+
+    only: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    no_wait: bool = False
+    take_over: bool = False
+    dry_run: bool = False
+    yes: bool = False
+    replace_assets: bool = False
 
 
-def _context(g: Globals, version: str, ui: Any, stage_opts: dict[str, Any]) -> Any:
+def _context(g: Globals, version: str, ui: Any, stage: StageOptions | None = None) -> Any:
     from releaser.commands import make_context
     from releaser.config import load_config
     from releaser.context import Options
     from releaser.secrets import Secrets
     from releaser.version import Version
 
+    stage = stage or StageOptions()
     parsed = Version.parse(version)
     config = load_config(g.config, Path.cwd())
     options = Options(
-        dry_run=g.dry_run or bool(stage_opts.get("dry_run")),
-        yes=g.yes or bool(stage_opts.get("yes")),
+        dry_run=g.dry_run or stage.dry_run,
+        yes=g.yes or stage.yes,
         non_interactive=g.non_interactive,
         verbose=g.verbose,
-        only=tuple(stage_opts.get("only") or ()),
-        skip=tuple(stage_opts.get("skip") or ()),
-        no_wait=bool(stage_opts.get("no_wait")),
-        take_over=bool(stage_opts.get("take_over")),
-        replace_assets=bool(stage_opts.get("replace_assets")),
+        only=stage.only,
+        skip=stage.skip,
+        no_wait=stage.no_wait,
+        take_over=stage.take_over,
+        replace_assets=stage.replace_assets,
         driver=os.environ.get("RELEASER_DRIVER"),
     )
     env_files = [config.root / ".env", Path.cwd() / ".env"]
@@ -236,27 +288,46 @@ def _context(g: Globals, version: str, ui: Any, stage_opts: dict[str, Any]) -> A
     return make_context(config, parsed, options, ui, secrets)
 
 
-def _run_stages(g: Globals, version: str, stages: list[str], stage_opts: dict[str, Any]) -> None:
+def _run_stages(g: Globals, version: str, stages: list[str], stage: StageOptions) -> None:
     ui = _make_ui(g.verbose)
     with handled(ui):
         from releaser.commands.stage import run_stages
 
-        ctx = _context(g, version, ui, stage_opts)
+        ctx = _context(g, version, ui, stage)
         try:
             run_stages(ctx, stages)
         finally:
             ctx.close()
 
 
-ReplaceAssetsOpt = Annotated[
-    bool, typer.Option("--replace-assets", help="Replace release assets whose content differs.")
-]
-# Stage commands that publish release assets also take --replace-assets.
-ASSET_COMMANDS = ("publish", "release")
+def _stage_command(stages: list[str]) -> Callable[..., None]:
+    """The command running ``stages``: one stage, or all of them for ``release``."""
+
+    def command(
+        ctx: typer.Context,
+        version: VersionArg,
+        only: OnlyOpt = None,
+        skip: SkipOpt = None,
+        no_wait: NoWaitOpt = False,
+        take_over: TakeOverOpt = False,
+        dry_run: DryRunOpt = False,
+        yes: YesOpt = False,
+    ) -> None:
+        options = StageOptions(
+            only=tuple(only or ()),
+            skip=tuple(skip or ()),
+            no_wait=no_wait,
+            take_over=take_over,
+            dry_run=dry_run,
+            yes=yes,
+        )
+        _run_stages(_globals(ctx), version, stages, options)
+
+    return command
 
 
-def _stage_command(name: str, stages: list[str], doc: str) -> Callable[..., None]:
-    """The command running ``stages`` (one stage, or all of them for ``release``)."""
+def _asset_stage_command(stages: list[str]) -> Callable[..., None]:
+    """Like :func:`_stage_command`, for the commands that publish assets (--replace-assets)."""
 
     def command(
         ctx: typer.Context,
@@ -269,24 +340,30 @@ def _stage_command(name: str, stages: list[str], doc: str) -> Callable[..., None
         yes: YesOpt = False,
         replace_assets: ReplaceAssetsOpt = False,
     ) -> None:
-        _run_stages(_globals(ctx), version, stages, locals())
+        options = StageOptions(
+            only=tuple(only or ()),
+            skip=tuple(skip or ()),
+            no_wait=no_wait,
+            take_over=take_over,
+            dry_run=dry_run,
+            yes=yes,
+            replace_assets=replace_assets,
+        )
+        _run_stages(_globals(ctx), version, stages, options)
 
-    command.__doc__ = doc
-    command.__name__ = name
-    if name not in ASSET_COMMANDS:  # Typer reads options from the signature
-        signature = inspect.signature(command)
-        params = [p for p in signature.parameters.values() if p.name != "replace_assets"]
-        command.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
     return command
 
 
 def _register_stages() -> None:
     from releaser.stages import STAGE_HELP, STAGES
 
-    for stage in STAGES:
-        app.command(name=stage)(_stage_command(stage, [stage], STAGE_HELP[stage]))
-    release_doc = "Every stage in order, stopping where an operator is needed."
-    app.command(name="release")(_stage_command("release", list(STAGES), release_doc))
+    commands = [(stage, [stage], STAGE_HELP[stage]) for stage in STAGES]
+    commands.append(
+        ("release", list(STAGES), "Every stage in order, stopping where an operator is needed.")
+    )
+    for name, stages, doc in commands:
+        make = _asset_stage_command if name in ASSET_COMMANDS else _stage_command
+        app.command(name=name, help=doc)(make(stages))
 
 
 @app.command()
@@ -301,7 +378,7 @@ def status(
     with handled(ui):
         from releaser.commands.status import show_status
 
-        rctx = _context(g, version, ui, {})
+        rctx = _context(g, version, ui)
         try:
             show_status(rctx, as_json=as_json)
         finally:
@@ -312,7 +389,9 @@ def status(
 def confirm(
     ctx: typer.Context,
     version: VersionArg,
-    step: Annotated[str, typer.Argument(help="The step's name, as `releaser plan` shows it.")],
+    step: Annotated[
+        str, typer.Argument(metavar="STEP", help="The step's name, as `releaser plan` shows it.")
+    ],
     evidence: Annotated[
         str | None, typer.Option("--evidence", help="A URL showing it is done.")
     ] = None,
@@ -323,7 +402,7 @@ def confirm(
     with handled(ui):
         from releaser.commands.confirm import confirm_step
 
-        rctx = _context(g, version, ui, {})
+        rctx = _context(g, version, ui)
         try:
             confirm_step(rctx, step, evidence)
         finally:
@@ -368,7 +447,7 @@ _register_stages()
 
 # `releaser --help` lists commands in the order a release uses them (DESIGN §6).
 ORDER = [
-    *("init", "env", "doctor", "plan", "docs", "start", "status", "prepare", "tag", "build"),
+    *("init", "env", "doctor", "plan", "runbook", "start", "status", "prepare", "tag", "build"),
     *("publish", "promote", "downstream", "merge", "next", "release", "confirm", "demo"),
 ]
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from releaser.config_rules import check_rules
 from releaser.config_schema import (
     FIELD_SETS,
     KIND_KEYS,
@@ -108,7 +109,9 @@ class Problem:
 
     def render(self, file: str) -> str:
         where = f"{file}:{self.line}" if self.line else file
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        if not self.path or self.message.startswith(self.path):  # the message names the key
+            return f"{where}: {self.message}"
+        return f"{where}: {self.path}: {self.message}"
 
 
 class ConfigError(UsageError):
@@ -497,8 +500,8 @@ class _Validator:
 
     def validate(self, raw: dict[str, Any]) -> dict[str, Any]:
         data = self.container("", raw, "")
-        if not self.problems:
-            self.cross_checks(data)
+        if not self.problems:  # rules across keys (releaser.config_rules) need valid keys
+            check_rules(data, raw, self.add)
         return data
 
     def container(self, prefix: str, raw: dict[str, Any], at: str) -> dict[str, Any]:
@@ -839,66 +842,6 @@ class _Validator:
             self.add(path, f"{_shown(value)} is not a GitHub user name")
             return None
         return name
-
-    # -- rules across keys -------------------------------------------------------------
-
-    def cross_checks(self, data: dict[str, Any]) -> None:
-        project = data["project"]
-        if "version" not in template_fields(project["tag"]):
-            self.add("project.tag", "must contain {version}, or every release gets the same tag")
-        forge = data["forge"]
-        if forge.get("git_url") is None:
-            api = forge["api_url"]
-            if api == "https://api.github.com":
-                forge["git_url"] = "https://github.com"
-            elif api.endswith("/api/v3"):
-                forge["git_url"] = api[: -len("/api/v3")]
-            else:
-                forge["git_url"] = "https://github.com"
-        for i, wf in enumerate(data["build"]["workflows"]):
-            path = f"build.workflows[{i}]"
-            if wf["on"] == "tag" and wf["inputs"]:
-                self.add(
-                    f"{path}.inputs",
-                    'inputs only apply to on = "dispatch" (a tag push has no inputs)',
-                )
-            if wf["on"] == "tag" and wf.get("ref"):
-                self.add(f"{path}.ref", 'ref only applies to on = "dispatch"')
-            if wf["on"] == "tag" and wf.get("repo") and wf["repo"] != project["repo"]:
-                self.add(
-                    f"{path}.on",
-                    f"a push of our tag can't start a workflow in "
-                    f'{wf["repo"]}; use on = "dispatch"',
-                )
-        for i, vf in enumerate(data["version_files"]):
-            if not template_fields(vf["format"]):
-                self.add(
-                    f"version_files[{i}].format",
-                    "uses no field: every release would write the same text; use {version}",
-                )
-        github = data["publish"]["github"]
-        if github is not None:
-            if github.get("assets_from") is None:
-                github["assets_from"] = "dir" if github.get("assets_dir") else "artifacts"
-            if github["assets_from"] == "dir" and not github.get("assets_dir"):
-                self.add("publish.github.assets_from", 'assets_from = "dir" needs assets_dir')
-            if github.get("notes") is None:
-                github["notes"] = "changelog" if data["changelog"] is not None else "generate"
-            elif github["notes"] == "changelog" and data["changelog"] is None:
-                self.add(
-                    "publish.github.notes",
-                    'notes = "changelog" needs a [changelog] table; or use notes = "generate"',
-                )
-        for i, down in enumerate(data["downstream"]):
-            if not (down["files"] or down.get("command") or down.get("workflow")):
-                self.add(
-                    f"downstream[{i}]",
-                    "says nothing to do: set files (+ pattern), command or workflow",
-                )
-            if down["files"] and not (down.get("pattern") or down.get("command")):
-                self.add(
-                    f"downstream[{i}].files", "files need a pattern (or a command) to update them"
-                )
 
 
 # -- the reference document ---------------------------------------------------------------

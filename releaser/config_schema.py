@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from releaser.config_rules import REQUIREMENTS
 from releaser.version import FIELD_DOCS, KINDS, VERSION_FIELDS
 
 # Extra fields message-like templates (posts, PR titles in other repos) may use on top of the
@@ -239,7 +240,7 @@ TABLES: tuple[Table, ...] = (
             Key(
                 "gpg_home_env",
                 "env",
-                "Variable holding the GnuPG home directory (GNUPGHOME).",
+                "Variable holding the GnuPG home directory (GNUPGHOME) of gpg_key.",
                 example="GNUPGHOME",
                 secret=False,
                 purpose="GnuPG home directory holding the signing key",
@@ -645,7 +646,12 @@ TABLES: tuple[Table, ...] = (
                 example="DISCOURSE_API_KEY",
                 purpose="Discourse API key (create and pin topics on {url})",
             ),
-            Key("api_username", "string", "User the API key acts as.", example="system"),
+            Key(
+                "api_username",
+                "string",
+                "User the API key acts as (needs api_key_env).",
+                example="system",
+            ),
             Key("category", "string", "Category of the topic.", default="News"),
             Key("tags", "list[string]", "Topic tags.", default=[], example=["kubo"]),
             Key(
@@ -655,7 +661,7 @@ TABLES: tuple[Table, ...] = (
                 default="{name} v{version} is out!",
                 fields="message",
             ),
-            Key("pin", "bool", "Pin the topic globally.", default=False),
+            Key("pin", "bool", "Pin the topic globally (needs api_key_env).", default=False),
         ),
     ),
     Table(
@@ -898,7 +904,7 @@ def schema_markdown() -> str:
     out: list[str] = [
         "# releaser.toml reference",
         "",
-        "<!-- Generated from releaser/config_schema.py by `releaser docs`: do not edit. -->",
+        "<!-- Generated from releaser/config_schema.py by `scripts/docs`: do not edit. -->",
         "",
         "`releaser` reads `releaser.toml`, found in the current directory or the nearest "
         "parent (or `--config PATH`). `releaser init` writes a commented starter. Every key "
@@ -939,6 +945,14 @@ def schema_markdown() -> str:
         "environment variable holding the secret (read from the environment or a `.env` "
         "file; `releaser env` writes a template, `releaser doctor` checks them). A key like "
         "`token`, `password`, `secret` or `api_key` with a value is an error.",
+        "",
+        "## Requirements across keys",
+        "",
+        "Some keys need others. Each of these is checked when the file is loaded, so a "
+        "release can't stop half-way for a key that was missing from the start: a file "
+        "breaking one stops every command (exit 2) naming both keys.",
+        "",
+        *(f"- {rule}" for rule in REQUIREMENTS),
         "",
     ]
     for table in TABLES:

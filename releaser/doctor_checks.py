@@ -51,10 +51,11 @@ FAILING = frozenset({MISSING, INVALID})
 MIN_GIT = (2, 30)
 LOGIN = ("doctor", "login")  # the forge login, once the token row found it
 REQUIRED_SCOPES = ("repo", "workflow")
-TOKEN_HELP = (
-    "create a token at https://github.com/settings/tokens (classic: scopes repo, workflow; "
-    "fine-grained: contents, pull requests, issues, actions: read and write)"
+TOKEN_KINDS = (
+    "classic: scopes repo, workflow; fine-grained: contents, pull requests, issues, actions: "
+    "read and write"
 )
+LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 
 # Sections that talk to a service of their own, which doctor should verify access to.
 SERVICE_SECTIONS = (
@@ -194,6 +195,55 @@ def _forge_token_available(ctx: Context) -> bool:
     return bool(forge.get("sandbox")) or ctx.secrets.source(forge.token_env) is not None
 
 
+_NETWORK_REASONS = (
+    "Connection refused",
+    "Name or service not known",
+    "timed out",
+    "CERTIFICATE_VERIFY_FAILED",
+)
+
+
+def _short_reason(text: str) -> str:
+    """The telling part of a network error (``Connection refused``), else its start."""
+    return next((r for r in _NETWORK_REASONS if r in text), text[:160])
+
+
+def forge_web_url(ctx: Context) -> str | None:
+    """The forge's web root (https://github.com, https://HOST for GitHub Enterprise), or
+    None for a sandbox forge (which has no settings pages)."""
+    forge = ctx.config.forge
+    api = str(forge.api_url).rstrip("/")
+    if forge.get("sandbox"):
+        return None
+    if api == "https://api.github.com":
+        return "https://github.com"
+    base = api.removesuffix("/api/v3")
+    host = base.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+    return None if host in LOOPBACK else base
+
+
+def token_help(ctx: Context) -> str:
+    """Where to get a token for the configured forge."""
+    web = forge_web_url(ctx)
+    if web is None:
+        return (
+            'a sandbox forge prints its token when it starts: the "token" of the JSON line '
+            "`releaser sandbox serve` prints"
+        )
+    return f"create a token at {web}/settings/tokens ({TOKEN_KINDS})"
+
+
+def _scope_fix(ctx: Context, lacking: list[str]) -> str:
+    web = forge_web_url(ctx)
+    tick = ", ".join(lacking)
+    if web is None:
+        return f"tick {tick} in the sandbox forge's token scopes (its admin `settings`: scopes)"
+    return (
+        f"edit the token at {web}/settings/tokens and tick {tick}, or create one with "
+        "scopes repo, workflow"
+    )
+
+
 def _where(ctx: Context) -> str:
     forge = ctx.config.forge
     return "the sandbox forge" if forge.get("sandbox") else str(forge.api_url)
@@ -210,7 +260,7 @@ def github_access(ctx: Context) -> Iterator[Row]:
             "github token",
             MISSING,
             f"no token: {token_env} is not set, nothing to check against {_where(ctx)}",
-            f"set {token_env}; {TOKEN_HELP}",
+            f"set {token_env}; {token_help(ctx)}",
         )
         return
     try:
@@ -221,7 +271,7 @@ def github_access(ctx: Context) -> Iterator[Row]:
             "github token",
             INVALID,
             f"{_where(ctx)} refused {token_env} (401 Bad credentials): wrong, expired or revoked",
-            f"replace {token_env}; {TOKEN_HELP}",
+            f"replace {token_env}; {token_help(ctx)}",
         )
         return
     except Unreachable as exc:
@@ -249,12 +299,49 @@ def github_access(ctx: Context) -> Iterator[Row]:
                 INVALID,
                 f"authenticated as {login}, but the token lacks the scope "
                 f"{', '.join(lacking)} (has: {shown})",
-                f"edit the token at https://github.com/settings/tokens and tick "
-                f"{', '.join(lacking)}, or create one with scopes repo, workflow",
+                _scope_fix(ctx, lacking),
             )
         else:
             yield Row("github token", OK, f"authenticated as {login}; scopes: {shown}")
     yield from _repo_access(ctx, ctx.repo_name, "repository", need_push=True)
+
+
+@doctor_check("forge")
+def git_access(ctx: Context) -> Iterator[Row]:
+    """An ls-remote of the configured repository: ``{git_url}/{owner}/{name}.git`` answers."""
+    from releaser.errors import ReleaserError
+
+    if LOGIN not in ctx.memo:
+        return  # the token row already says why
+    forge = ctx.config.forge
+    check = "git access"
+    git_url = ctx.endpoint.git_url.rstrip("/")
+    url = f"{git_url}/{ctx.repo_name}.git"
+    try:
+        refs = ctx.git.ls_remote(refresh=True)
+    except ReleaserError as exc:
+        where = "the sandbox forge's git URL" if forge.get("sandbox") else f"{forge.git_url}"
+        reason = _short_reason(exc.message.split(" failed: ", 1)[-1])
+        if reason == "NotGitRepository":
+            reason = "no git repository there"
+        yield Row(
+            check,
+            INVALID,
+            f"git ls-remote {url} failed: {reason}",
+            f"set [forge] git_url (now {where}) so that {{git_url}}/{ctx.repo_name}.git is "
+            "the repository's clone URL",
+        )
+        return
+    branch = str(ctx.config.project.default_branch)
+    if f"refs/heads/{branch}" not in refs:
+        yield Row(
+            check,
+            INVALID,
+            f"{url} answers, but has no branch {branch}",
+            "set [project] default_branch to the repository's development branch",
+        )
+        return
+    yield Row(check, OK, f"{url}: {len(refs)} refs, {branch} included")
 
 
 def _repo_access(ctx: Context, full_name: str, label: str, need_push: bool) -> Iterator[Row]:
@@ -379,10 +466,9 @@ def _gpg_on_forge(ctx: Context, key: dict[str, Any], check: str) -> Iterator[Row
     label = f"{check} on the forge"
     if not login:
         return  # the token row already failed: nothing to ask the forge with
-    fix = (
-        f"gpg --armor --export {key['fpr'] or key['keyid']} and add it at "
-        "https://github.com/settings/gpg/new, so tags show as Verified"
-    )
+    web = forge_web_url(ctx)
+    where = f"add it at {web}/settings/gpg/new" if web else "add it to the forge account"
+    fix = f"gpg --armor --export {key['fpr'] or key['keyid']} and {where}, so tags show as Verified"
     try:
         # the public list: needs no read:gpg_key scope, unlike /user/gpg_keys
         response = ctx.api.request("GET", f"/users/{login}/gpg_keys", ok=(404,))

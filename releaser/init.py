@@ -1,9 +1,11 @@
 """``releaser init``: write a commented starter releaser.toml detected from the git repository.
 
-Detected: ``owner/name`` (and a GitHub Enterprise or sandbox host) from the ``origin``
-remote, the default branch from ``refs/remotes/origin/HEAD`` or the current branch, version
-files (version.go, pyproject.toml, package.json, Cargo.toml) with their pattern, a changelog
-and tag-triggered workflows. The file written always loads with ``releaser.config``.
+Detected: ``owner/name`` and the forge (github.com, or a GitHub Enterprise or sandbox host
+with the path its repositories live under) from the ``origin`` remote; the default branch
+from ``refs/remotes/origin/HEAD`` or the current branch; version files (version.go,
+pyproject.toml, package.json, Cargo.toml) with their pattern; a changelog and tag-triggered
+workflows. The file written always loads with ``releaser.config``, whose requirements across
+keys it meets (no ``[publish.github]`` without a workflow building the assets).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from releaser.errors import ReleaserError, UsageError
 
 __all__ = [
     "Detected",
+    "InitResult",
+    "Remote",
     "VersionFileGuess",
     "detect",
     "ensure_gitignore",
@@ -41,10 +45,8 @@ class VersionFileGuess:
 @dataclass
 class Detected:
     root: Path
-    repo: str | None = None  # owner/name
+    remote: Remote | None = None  # from the origin remote (None: no forge remote found)
     remote_url: str | None = None
-    scheme: str = "https"
-    host: str = "github.com"
     default_branch: str = "main"
     version_files: list[VersionFileGuess] = field(default_factory=list)
     changelog: str | None = None
@@ -52,8 +54,12 @@ class Detected:
     other_workflows: list[str] = field(default_factory=list)
 
     @property
+    def repo(self) -> str | None:
+        return self.remote.repo if self.remote else None
+
+    @property
     def name(self) -> str:
-        return self.repo.split("/", 1)[1] if self.repo else self.root.name
+        return self.remote.name if self.remote else self.root.name
 
 
 # -- git ----------------------------------------------------------------------------------
@@ -69,13 +75,53 @@ def find_git_root(start: Path) -> Path | None:
 
 
 _SCP = re.compile(r"(?:[^@/\s]+@)?(?P<host>[^:/\s]+):(?P<path>[^\s]+)")
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
-def parse_remote_url(url: str) -> tuple[str, str, str, str] | None:
-    """``(scheme, host[:port], owner, name)`` from a git remote URL, or None.
+@dataclass(frozen=True)
+class Remote:
+    """Where a git remote URL says the repository lives.
 
-    Accepts https://host/owner/name(.git), ssh://git@host[:port]/owner/name.git,
-    git://host/owner/name.git and scp-like git@host:owner/name.git.
+    ``prefix`` is the path before ``owner/name`` ("" on GitHub, ``/git`` on the sandbox
+    forge): the forge's repositories are ``{git_url}/{owner}/{name}.git``.
+    """
+
+    scheme: str  # http or https: how the forge is reached over HTTP (ssh remotes: https)
+    host: str  # host[:port] of the web server
+    prefix: str
+    owner: str
+    name: str
+
+    @property
+    def repo(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    @property
+    def on_github(self) -> bool:
+        return self.host.lower() in ("github.com", "www.github.com") and not self.prefix
+
+    @property
+    def git_url(self) -> str:
+        """The ``[forge] git_url`` of this remote."""
+        return (
+            "https://github.com" if self.on_github else f"{self.scheme}://{self.host}{self.prefix}"
+        )
+
+    @property
+    def api_url(self) -> str:
+        """The ``[forge] api_url``: GitHub's, else GitHub Enterprise's (and the sandbox's)
+        ``/api/v3`` on the same host."""
+        if self.on_github:
+            return "https://api.github.com"
+        return f"{self.scheme}://{self.host}/api/v3"
+
+
+def parse_remote_url(url: str) -> Remote | None:
+    """Where the repository of a git remote URL lives, or None when it isn't a forge's.
+
+    Accepts http(s)://[user@]host[:port][/prefix]/owner/name[.git],
+    ssh://git@host[:port][/prefix]/owner/name[.git], git://host/owner/name.git and scp-like
+    git@host:[prefix/]owner/name[.git]. Credentials in the URL are dropped.
     """
     url = url.strip()
     m = re.fullmatch(r"(?P<scheme>https?|ssh|git)://(?:[^@/]+@)?(?P<host>[^/]+)/(?P<path>.+)", url)
@@ -94,9 +140,10 @@ def parse_remote_url(url: str) -> tuple[str, str, str, str] | None:
     if len(parts) < 2:
         return None
     owner, name = parts[-2], parts[-1].removesuffix(".git")
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", owner) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+    if not all(_NAME.fullmatch(p) for p in (owner, name)):
         return None
-    return scheme, host, owner, name
+    prefix = "".join(f"/{p}" for p in parts[:-2])
+    return Remote(scheme, host, prefix, owner, name)
 
 
 def _read_git(root: Path) -> tuple[str | None, str | None]:
@@ -205,10 +252,7 @@ def detect(repo_dir: Path) -> Detected:
     url, branch = _read_git(root)
     if url:
         found.remote_url = url
-        parsed = parse_remote_url(url)
-        if parsed:
-            found.scheme, found.host, owner, name = parsed
-            found.repo = f"{owner}/{name}"
+        found.remote = parse_remote_url(url)
     if branch and re.fullmatch(r"[A-Za-z0-9._/-]+", branch) and ".." not in branch:
         found.default_branch = branch
     found.version_files = _version_files(root)
@@ -264,12 +308,12 @@ def render_config(found: Detected) -> str:
         "",
         "[forge]",
     ]
-    if found.host != "github.com":
-        base = f"{found.scheme}://{found.host}"
+    if found.remote and not found.remote.on_github:
         out += [
-            "# Detected from the origin remote: a GitHub Enterprise (or sandbox) server.",
-            f"api_url = {_q(base + '/api/v3')}",
-            f"git_url = {_q(base)}",
+            "# Detected from the origin remote: a GitHub Enterprise (or sandbox) server;",
+            "# repositories are {git_url}/OWNER/NAME.git.",
+            f"api_url = {_q(found.remote.api_url)}",
+            f"git_url = {_q(found.remote.git_url)}",
         ]
     else:
         out.append('api_url = "https://api.github.com"')
@@ -339,13 +383,14 @@ def render_config(found: Detected) -> str:
             '# heading = "## v{version}"',
             "",
         ]
-    out += [
-        "[prepare]",
-        'pr_title = "Release v{version}"',
-        "draft_for_rc = true",
-        "next_dev_pr = true",
-        "",
-    ]
+    out += ["[prepare]", 'pr_title = "Release v{version}"', "draft_for_rc = true"]
+    if any(vf.dev_format and vf.matches == 1 for vf in found.version_files):
+        out.append("next_dev_pr = true  # first rc: a PR moving the default branch to {next_dev}")
+    else:
+        out.append("# With a dev_format in [[version_files]], the first rc also opens a PR moving")
+        out.append("# the default branch to the next development version:")
+        out.append("# next_dev_pr = true")
+    out.append("")
     if found.tag_workflows:
         out.append("# Workflows the tag push starts; releaser waits for them.")
         for name in found.tag_workflows:
@@ -361,15 +406,28 @@ def render_config(found: Detected) -> str:
     if found.other_workflows:
         out.append("# Other workflows found: " + ", ".join(found.other_workflows))
         out.append("")
-    out += [
-        "[publish.github]",
-        '# "artifacts": the build workflows\' artifacts; "release": the workflow attached them',
-        '# to the release itself; "dir": the files in assets_dir.',
-        'assets_from = "artifacts"',
-        "expect_assets = []",
-        'checksums = "SHA256SUMS"',
-        "",
-    ]
+    if found.tag_workflows:
+        out += [
+            "[publish.github]",
+            '# "artifacts": the build workflows\' artifacts; "release": the workflow attached',
+            '# them to the release itself; "dir": the files in assets_dir.',
+            'assets_from = "artifacts"',
+            "expect_assets = []",
+            'checksums = "SHA256SUMS"',
+            "",
+        ]
+    else:
+        out += [
+            "# The GitHub release with its assets and SHA256SUMS. It needs to know where the",
+            "# assets come from: the artifacts of a [[build.workflows]] above",
+            '# (assets_from = "artifacts"), or files you build before `releaser publish`',
+            '# (assets_from = "dir" with assets_dir = "dist"). Uncomment one:',
+            "# [publish.github]",
+            '# assets_from = "artifacts"',
+            '# assets_from = "dir"',
+            '# assets_dir = "dist"',
+            "",
+        ]
     if any(vf.path == "pyproject.toml" for vf in found.version_files):
         out += [
             "# [publish.pypi]",
@@ -405,25 +463,37 @@ def render_config(found: Detected) -> str:
     return "\n".join(out) + "\n"
 
 
-def ensure_gitignore(root: Path, entry: str = ".env") -> bool:
-    """Add ``entry`` to ``root/.gitignore`` unless it is there; True if the file changed."""
+def ensure_gitignore(root: Path, entry: str = ".env") -> str | None:
+    """Add ``entry`` to ``root/.gitignore`` unless it is there: "created" (no .gitignore was
+    there), "updated", or None (already ignored, nothing written)."""
     path = root / ".gitignore"
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    existed = path.is_file()
+    text = path.read_text(encoding="utf-8") if existed else ""
     present = {line.strip() for line in text.splitlines()}
     if entry in present or f"/{entry}" in present:
-        return False
+        return None
     prefix = "" if not text or text.endswith("\n") else "\n"
     path.write_text(
         f"{text}{prefix}# releaser: credentials, never committed\n{entry}\n", encoding="utf-8"
     )
-    return True
+    return "updated" if existed else "created"
 
 
-def init_config(repo_dir: Path, force: bool = False) -> Path:
+@dataclass(frozen=True)
+class InitResult:
+    """What ``releaser init`` wrote, for the operator: the config, what became of .gitignore,
+    and what the starter leaves for them to decide."""
+
+    path: Path
+    gitignore: str | None  # "created", "updated" or None (.env was already ignored)
+    notes: tuple[str, ...] = ()
+
+
+def init_config(repo_dir: Path, force: bool = False) -> InitResult:
     """Write a starter releaser.toml at the top of the git repository containing ``repo_dir``.
 
     Refuses to overwrite an existing file unless ``force`` (UsageError, exit 2; nothing is
-    written). Also adds ``.env`` to .gitignore. Returns the path written.
+    written). Also adds ``.env`` to .gitignore (creating it if needed).
     """
     found = detect(repo_dir)
     path = found.root / CONFIG_NAME
@@ -442,5 +512,13 @@ def init_config(repo_dir: Path, force: bool = False) -> Path:
             "please report this; meanwhile copy docs/examples/pylib.toml and edit it",
         ) from exc
     path.write_text(text, encoding="utf-8")
-    ensure_gitignore(found.root)
-    return path
+    notes: list[str] = []
+    if found.remote is None:
+        notes.append("no forge remote (origin) found: set [project] repo to OWNER/NAME")
+    if not found.tag_workflows:
+        notes.append(
+            "no tag-triggered workflow found in .github/workflows: [[build.workflows]] and "
+            "[publish.github] are commented out; say where the release's assets come from "
+            "to publish a GitHub release"
+        )
+    return InitResult(path, ensure_gitignore(found.root), tuple(notes))

@@ -129,7 +129,7 @@ class UI:
     def plan(self, actions: Iterable[Action], heading: str = "would") -> None:
         actions = list(actions)
         if not actions:
-            self.console.print(f"  [blue]{heading}:[/blue] (no writes)")
+            self.console.print(f"  [blue]{heading}[/blue] write nothing")
         for action in actions:
             self.console.print(f"  [blue]{heading}[/blue] {escape(str(action))}")
             if action.detail:

@@ -13,18 +13,21 @@ if TYPE_CHECKING:
     from releaser.context import Context
 
 
-def print_plan(ctx: Context) -> None:
+def print_plan(ctx: Context, typed: str | None = None) -> None:
+    """Print the plan; the commands it shows carry the version as the operator ``typed`` it
+    (``v1.2.0`` stays ``v1.2.0``)."""
     from steps import PLANS, STAGE_HELP
 
     ui = ctx.ui
     v = ctx.version
+    shown = f"v{v}" if (typed or "").strip().startswith("v") else str(v)
     ui.print(f"[bold]Release {escape(ctx.tag)}[/bold] ({v.kind} release of {ctx.repo_name})")
     total = 0
     for stage, steps in PLANS.items():
         reasons = {s.name: skip_reason(s, ctx) for s in steps}
         applying = [s for s in steps if reasons[s.name] is None]
         left_out = Counter(r for r in reasons.values() if r is not None)
-        ui.print(f"\n[bold]releaser {stage} {v}[/bold]  [dim]{escape(STAGE_HELP[stage])}[/dim]")
+        ui.print(f"\n[bold]releaser {stage} {shown}[/bold]  [dim]{escape(STAGE_HELP[stage])}[/dim]")
         if not steps:
             ui.print("  [dim](no steps yet)[/dim]")
         for step in applying:

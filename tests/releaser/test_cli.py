@@ -137,27 +137,17 @@ def test_confirm_unknown_step_exits_2(workdir: Path, monkeypatch: pytest.MonkeyP
     assert "tracking-issue" in out  # lists the known names
 
 
-def test_docs_check_reports_stale_files(tmp_path: Path) -> None:
-    out_dir = tmp_path / "docs"
-    code, out = invoke("docs", "--check", "--output", str(out_dir))
-    assert code == 1
-    assert "runbook.md is stale" in out
-    code, out = invoke("docs", "--output", str(out_dir))
-    assert code == 0
-    runbook = (out_dir / "runbook.md").read_text()
-    assert "### `push-tag` (" in runbook and "dangerous" in runbook
-    assert "**By hand:**" in runbook
-    code, out = invoke("docs", "--check", "--output", str(out_dir))
-    assert code == 0
-
-
-def test_repository_docs_are_current() -> None:
-    docs = Path(__file__).resolve().parents[2] / "docs"
-    code, out = invoke("docs", "--check", "--output", str(docs))
-    assert code == 0, out
-
-
 def test_sandbox_command_group_has_serve() -> None:
     code, out = invoke("sandbox", "--help")
     assert code == 0
     assert "serve" in out
+
+
+def test_plan_shows_commands_with_the_version_as_typed(workdir: Path) -> None:
+    code, out = invoke("plan", "v0.1.0-rc1")
+    assert code == 0
+    assert "releaser start v0.1.0-rc1" in out and "releaser prepare v0.1.0-rc1" in out
+    assert "releaser start 0.1.0-rc1" not in out
+    code, out = invoke("plan", "0.1.0-rc1")
+    assert code == 0
+    assert "releaser start 0.1.0-rc1" in out

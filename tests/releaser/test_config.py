@@ -345,15 +345,15 @@ BAD = [
         "assets-dir-missing",
         MIN + '[publish.github]\nassets_from = "dir"\n',
         "publish.github.assets_from",
-        "needs assets_dir",
+        "needs publish.github.assets_dir",
         5,
     ),
     (
         "notes-without-changelog",
-        MIN + '[publish.github]\nnotes = "changelog"\n',
+        MIN + '[publish.github]\nassets_from = "dir"\nassets_dir = "dist"\nnotes = "changelog"\n',
         "publish.github.notes",
         "needs a [changelog]",
-        5,
+        7,
     ),
     (
         "downstream-nothing",
@@ -501,7 +501,10 @@ def test_defaults_filled(tmp_path: Path):
 
 def test_present_table_gets_defaults(tmp_path: Path):
     config = load_text(
-        tmp_path, MIN + "[changelog]\n[publish.github]\n[[publish.docker]]\nimage = 'o/i'\n"
+        tmp_path,
+        MIN
+        + "[changelog]\n[publish.github]\n[[publish.docker]]\nimage = 'o/i'\n"
+        + "[[build.workflows]]\nfile = 'build.yml'\n",
     )
     assert config.changelog.path == "CHANGELOG.md"
     assert config.changelog.heading == "## v{version}"
@@ -543,7 +546,7 @@ def test_secret_envs(tmp_path: Path):
     config = load_text(
         tmp_path,
         MIN
-        + '[signing]\ngpg_home_env = "GNUPGHOME"\n'
+        + '[signing]\ngpg_key = "0123456789ABCDEF"\ngpg_home_env = "GNUPGHOME"\n'
         + '[[publish.docker]]\nimage = "o/i"\nregistry = "ghcr.io"\npassword_env = "GHCR_TOKEN"\n'
         + '[publish.pypi]\nproject = "demo"\n'
         + "[promote.discord]\n",
@@ -607,6 +610,7 @@ def test_examples_load():
     assert kubo.publish.distributions.repo == "ipfs/distributions"
     assert kubo.promote.matrix[0].room == "#ipfs-chatter:ipfs.io"
     assert kubo.promote.discourse.api_key_env is None  # the operator posts it
+    assert kubo.promote.discourse.pin is False  # and pins it: releaser pins only its posts
 
     pylib = load_config(EXAMPLES / "pylib.toml")
     vf = pylib.version_files[0]
@@ -643,7 +647,7 @@ def test_configuration_doc_is_current(tmp_path: Path):
     assert check_configuration_doc(out)
     assert write_configuration_doc(out) is False
     assert check_configuration_doc(REPO_ROOT / "docs" / "configuration.md"), (
-        "docs/configuration.md is stale: run `releaser docs`"
+        "docs/configuration.md is stale: run scripts/docs"
     )
 
 

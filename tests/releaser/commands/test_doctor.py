@@ -96,6 +96,9 @@ def test_all_good(tmp_path: Path, forge: SandboxServer) -> None:
     assert "repo" in token_row.detail and "workflow" in token_row.detail
     assert rows[f"repository {REPO}"].status == OK
     assert "can push" in rows[f"repository {REPO}"].detail
+    git_row = rows["git access"]
+    assert git_row.status == OK, git_row
+    assert f"{forge.info()['git_url']}/{REPO}.git" in git_row.detail
     assert "ready" in output
     assert doctor.token not in output
 
@@ -108,7 +111,8 @@ def test_missing_token(tmp_path: Path, forge: SandboxServer) -> None:
     assert row.status == MISSING
     assert "export DEMO_TOKEN=" in row.fix and "releaser env" in row.fix
     assert rows["github token"].status == MISSING
-    assert "scopes repo, workflow" in rows["github token"].fix
+    assert "sandbox forge prints its token" in rows["github token"].fix
+    assert "github.com" not in rows["github token"].fix  # not GitHub's page: a sandbox
     assert "not ready" in output and "missing" in output
 
 
@@ -154,7 +158,7 @@ def test_token_lacking_workflow_scope(tmp_path: Path, forge: SandboxServer) -> N
     row = rows["github token"]
     assert row.status == INVALID
     assert "lacks the scope workflow" in row.detail
-    assert "tick workflow" in row.fix
+    assert "tick workflow" in row.fix and "sandbox" in row.fix
     assert rows[f"repository {REPO}"].status == OK
     assert doctor.token not in output
 
@@ -182,6 +186,71 @@ def test_repository_not_found(tmp_path: Path, forge: SandboxServer) -> None:
     row = rows["repository release-bot/nope"]
     assert row.status == INVALID and "not found" in row.detail
     assert "[project] repo" in row.fix
+
+
+@pytest.mark.parametrize(
+    ("forge_table", "page"),
+    [
+        ("", "https://github.com/settings/tokens"),
+        ('api_url = "https://api.github.com"\n', "https://github.com/settings/tokens"),
+        ('api_url = "https://ghe.example.com/api/v3"\n', "https://ghe.example.com/settings/tokens"),
+        ('api_url = "http://localhost:8123/api/v3"\n', None),
+    ],
+)
+def test_token_page_is_the_configured_forges(
+    tmp_path: Path, forge_table: str, page: str | None
+) -> None:
+    """No token set: nothing is asked of the forge, the row says where to get one."""
+    path = tmp_path / "releaser.toml"
+    path.write_text(f'[project]\nname = "D"\nrepo = "o/d"\n[forge]\n{forge_table}')
+    ui = UI(out=io.StringIO(), err=io.StringIO())
+    ctx = Context(
+        config=load_config(path),
+        version=Version.parse("0.0.0"),
+        options=Options(non_interactive=True),
+        ui=ui,
+        secrets=Secrets(ui.redactor, environ={}),
+    )
+    rows = {r.check: r for r in collect_rows(ctx)}
+    fix = rows["github token"].fix
+    if page is None:
+        assert "sandbox forge prints its token" in fix and "settings/tokens" not in fix
+    else:
+        assert page in fix and "scopes repo, workflow" in fix
+        assert fix.count("settings/tokens") == 1
+
+
+@pytest.mark.parametrize("where", ["root", "elsewhere"])
+def test_wrong_git_url_fails_naming_the_key(
+    tmp_path: Path, forge: SandboxServer, where: str
+) -> None:
+    """The API answers but git_url doesn't lead to the repository (the sandbox serves it
+    under /git; a closed port refuses the connection): one row naming [forge] git_url."""
+    doctor = Doctor(tmp_path, forge)
+    git_url = forge.info()["git_url"]
+    wrong = git_url.removesuffix("/git") if where == "root" else "http://127.0.0.1:9/git"
+    doctor.path.write_text(doctor.path.read_text().replace(f'"{git_url}"', f'"{wrong}"'))
+    ok, rows, output = doctor.run({"DEMO_TOKEN": doctor.token})
+    assert not ok
+    row = rows["git access"]
+    assert row.status == INVALID
+    assert f"{wrong}/{REPO}.git" in row.detail and "\n" not in row.detail
+    assert "[forge] git_url" in row.fix and wrong in row.fix
+    assert rows["github token"].status == OK  # the API itself is fine
+    assert doctor.token not in output
+
+
+def test_missing_default_branch_is_named(tmp_path: Path, forge: SandboxServer) -> None:
+    doctor = Doctor(tmp_path, forge, extra="")
+    text = doctor.path.read_text().replace(
+        f'repo = "{REPO}"\n', f'repo = "{REPO}"\ndefault_branch = "trunk"\n'
+    )
+    doctor.path.write_text(text)
+    ok, rows, _ = doctor.run({"DEMO_TOKEN": doctor.token})
+    assert not ok
+    row = rows["git access"]
+    assert row.status == INVALID and "no branch trunk" in row.detail
+    assert "[project] default_branch" in row.fix
 
 
 @pytest.fixture
