@@ -111,16 +111,21 @@ class Context:
     def debug(self, text: str) -> None:
         self.ui.debug(text)
 
-    def doc_fields(self) -> dict[str, str]:
-        """Fields a step's by-hand text may use besides the version fields."""
+    def by_hand(self, text: str) -> str:
+        """A step's by-hand text for this release: the version fields, plus the names of this
+        project's branches and tracking issue (``{version_branch}``, ``{default_branch}``,
+        ``{release_branch}``, ``{issue_title}``)."""
+        if "{" not in text:
+            return text
         project = self.config.project
         release_branch = project.release_branch
-        return {
-            "version_branch": self.version_branch,
-            "default_branch": str(project.default_branch),
-            "release_branch": self.fmt(str(release_branch)) if release_branch else "",
-            "issue_title": self.fmt(str(self.config.tracking_issue.title)),
-        }
+        return self.fmt(
+            text,
+            version_branch=self.version_branch,
+            default_branch=str(project.default_branch),
+            release_branch=self.fmt(str(release_branch)) if release_branch else "",
+            issue_title=self.fmt(str(self.config.tracking_issue.title)),
+        )
 
     def author(self) -> dict[str, str] | None:
         """Who commits and tags: ``[git] author_name`` / ``author_email``, else the

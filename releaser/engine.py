@@ -227,7 +227,7 @@ class Engine:
         doc = step.doc()
         self.ui.outcome("unknown", outcome.detail)
         if doc.by_hand:
-            self.ui.manual(ctx.fmt(doc.by_hand) if "{" in doc.by_hand else doc.by_hand)
+            self.ui.manual(ctx.by_hand(doc.by_hand))
         if ctx.options.dry_run:
             return StepResult(step.name, Status.UNKNOWN, "would ask: " + outcome.detail)
         confirm_cmd = f"releaser confirm {ctx.version} {step.name} --evidence URL"

@@ -91,7 +91,7 @@ def _fill(text: str, ctx: Context) -> str:
     if "{" not in text:
         return text
     try:
-        return ctx.fmt(text)
+        return ctx.by_hand(text)
     except UsageError:  # a brace that is no placeholder: show the text as written
         return text
 
@@ -230,7 +230,7 @@ def _by_hand(step: Step, samples: list[Sample]) -> list[tuple[str, str]]:
 
 def render_runbook(config: Config) -> str:
     """The whole runbook of ``config``'s project (markdown, first line :data:`MARKER`)."""
-    from releaser.engine import skip_reason
+    from releaser.step import skip_reason
     from steps import PLANS, STAGE_HELP
 
     everything = _samples(config)

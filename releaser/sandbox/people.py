@@ -10,7 +10,8 @@ Documents (kind, repo ``""``):
 A repository document may carry ``creator`` and ``collaborators: {login: role}``.
 
 The forge's own token (``ROOT/token``) belongs to the default user (``forge.login``), whose
-scopes are the ``scopes`` setting; a user created through the admin API gets tokens of its
+scopes are the ``scopes`` setting (``"fine-grained"``: a fine-grained token, answered without
+scope headers, as GitHub does); a user created through the admin API gets tokens of its
 own, stored hashed (only the creating call sees a token). Roles, weakest first, are
 ``read < triage < write < maintain < admin`` (GitHub's ``pull``/``push`` are accepted). A
 user's role on a repository is the strongest of: owner of a user-owned repository, creator,
@@ -47,15 +48,23 @@ NO_ACCESS_MESSAGE = "Resource not accessible by personal access token"
 _LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$")
 
 
+FINE_GRAINED = "fine-grained"  # ``scopes`` of a fine-grained token (GitHub sends no scope headers)
+
+
 @dataclass(frozen=True)
 class Identity:
     """Who a request's credentials belong to."""
 
     login: str
-    scopes: str
+    scopes: str  # comma-separated, or FINE_GRAINED
+
+    @property
+    def fine_grained(self) -> bool:
+        return self.scopes == FINE_GRAINED
 
     def has_scope(self, scope: str) -> bool:
-        return scope in {s.strip() for s in self.scopes.split(",")}
+        # a fine-grained token has no scopes: what it may do is its repositories' roles
+        return self.fine_grained or scope in {s.strip() for s in self.scopes.split(",")}
 
 
 # ---- roles --------------------------------------------------------------------------------
@@ -175,7 +184,8 @@ def create_user(
 
 def add_token(forge: Forge, login: str, scopes: Any = None) -> str:
     """A new token for an existing user; only this call ever sees it."""
-    token = "ghp_" + secrets.token_hex(18)
+    fine = scopes == FINE_GRAINED
+    token = ("github_pat_" if fine else "ghp_") + secrets.token_hex(18)
     with forge.lock:
         doc = user_doc(forge, login)
         if doc is None:
@@ -184,7 +194,7 @@ def add_token(forge: Forge, login: str, scopes: Any = None) -> str:
             raise ApiError(422, f"{login}'s token is the forge's token file")
         entry = {
             "sha256": _hash(token),
-            "scopes": scope_text(scopes),
+            "scopes": FINE_GRAINED if fine else scope_text(scopes),
             "created_at": forge.now_iso(),
         }
         forge.update("user", int(doc["id"]), {"tokens": [*doc.get("tokens", []), entry]})

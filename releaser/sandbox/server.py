@@ -474,6 +474,8 @@ class SandboxServer:
             "X-GitHub-Request-Id": uuid.uuid4().hex[:20].upper(),
             "X-GitHub-Api-Version-Selected": "2022-11-28",
         }
+        if scopes == people.FINE_GRAINED:  # GitHub sends no scopes for fine-grained tokens
+            del headers["X-OAuth-Scopes"], headers["X-Accepted-OAuth-Scopes"]
         return {k: v for k, v in headers.items() if k not in existing}
 
 

@@ -167,11 +167,13 @@ def test_fine_grained_token_without_scopes_header(
     tmp_path: Path, forge: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No X-OAuth-Scopes at all (fine-grained and app tokens): rely on repo permissions."""
-    from github import Github
+    from releaser.sandbox.admin_client import SandboxAdmin
 
-    monkeypatch.setattr(Github, "oauth_scopes", property(lambda self: None))
     doctor = Doctor(tmp_path, forge)
-    ok, rows, _ = doctor.run({"DEMO_TOKEN": doctor.token})
+    with SandboxAdmin(forge.info()["admin_url"]) as admin:
+        user = admin.create_user("fine", scopes="fine-grained")
+        admin.add_collaborator(REPO, "fine", "write")
+    ok, rows, _ = doctor.run({"DEMO_TOKEN": user["token"]})
     assert ok
     assert rows["github token"].status == OK
     assert "fine-grained" in rows["github token"].detail
