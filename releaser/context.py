@@ -154,7 +154,9 @@ class Context:
         return {"name": str(name), "email": str(email)} if name and email else None
 
     def now(self) -> float:
-        return time.time()
+        """The forge's time (every driver's shared clock), once the forge has answered."""
+        api = self.__dict__.get("api")
+        return api.now() if api is not None else time.time()
 
     # -- declared results --------------------------------------------------------------
 

@@ -47,13 +47,13 @@ CAS_ATTEMPTS = 20
 RECENT = 10  # entries `status` shows
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+def utcnow(clock: Callable[[], float] = time.time) -> datetime:
+    return datetime.fromtimestamp(clock(), UTC).replace(microsecond=0)
 
 
-def expiry(ttl: float) -> str:
+def expiry(ttl: float, clock: Callable[[], float] = time.time) -> str:
     """Now + ``ttl``, rounded up to the second (a lease never ends before ``ttl``)."""
-    moment = datetime.now(UTC) + timedelta(seconds=ttl)
+    moment = datetime.fromtimestamp(clock(), UTC) + timedelta(seconds=ttl)
     if moment.microsecond:
         moment = moment.replace(microsecond=0) + timedelta(seconds=1)
     return iso(moment)
@@ -211,6 +211,7 @@ class Ledger:
         ttl: float = 900,
         redact: Callable[[str], str] = lambda s: s,
         pid: int | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.release = release
@@ -222,7 +223,8 @@ class Ledger:
         self._cache: dict[str, Any] | None = None
         self.frozen = False  # `status`: read once, answer every question from that snapshot
         self.held: Claim | None = None
-        self.renewed_at = 0.0  # time.monotonic() of the last claim or renewal
+        self.clock = clock  # the forge's time: leases are judged by the clock drivers share
+        self.renewed_at = 0.0  # clock() of the last claim or renewal
         self.last_base: str | None = None  # the tip our last write went on top of
 
     # -- reading -----------------------------------------------------------------------
@@ -252,9 +254,12 @@ class Ledger:
                 )
         return found if found and found.answer == "done" else None
 
+    def now(self) -> datetime:
+        return utcnow(self.clock)
+
     def claim_holder(self) -> Claim | None:
         """The live claim, if any (a released or expired claim counts as none)."""
-        return live_claim(self.entries(refresh=True))
+        return live_claim(self.entries(refresh=True), self.now())
 
     def intent(self, step: str, key: str) -> dict[str, Any] | None:
         """The last intent/result pair recorded for an un-look-up-able write."""
@@ -315,7 +320,7 @@ class Ledger:
         self._update(change)
 
     def _stamp(self, entry: dict[str, Any]) -> dict[str, Any]:
-        return {**entry, "by": self.driver, "host": self.host, "at": iso(utcnow())}
+        return {**entry, "by": self.driver, "host": self.host, "at": iso(self.now())}
 
     def record_answer(self, step: str, answer: str, evidence: str | None) -> None:
         self._append(
@@ -346,7 +351,7 @@ class Ledger:
                 "stage": stage,
                 "outcome": outcome,
                 "start": started,
-                "end": iso(utcnow()),
+                "end": iso(self.now()),
                 "steps": {str(r.step): str(r.status) for r in results},
             }
         )
@@ -369,7 +374,7 @@ class Ledger:
         took_from: list[Claim] = []
 
         def change(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            holder = live_claim(entries)
+            holder = live_claim(entries, self.now())
             took_from.clear()
             if holder is not None and self._is_other(holder):
                 if not take_over:
@@ -385,7 +390,7 @@ class Ledger:
                         "--take-over once you know they stopped",
                     )
                 took_from.append(holder)
-            now = utcnow()
+            now = self.now()
             mine = holder is not None and not took_from and self.is_me(holder)
             since = holder.since if mine and holder is not None else iso(now)
             entry: dict[str, Any] = {
@@ -395,7 +400,7 @@ class Ledger:
                 "pid": self.pid,
                 "stage": stage,
                 "since": since,
-                "expires": expiry(self.ttl),
+                "expires": expiry(self.ttl, self.clock),
                 "by": self.driver,
                 "at": iso(now),
             }
@@ -415,8 +420,10 @@ class Ledger:
             return [*entries, entry]
 
         self._update(change)
-        self.held = live_claim(self.entries()) or Claim(self.driver, self.host, stage, "", "")
-        self.renewed_at = time.monotonic()
+        self.held = live_claim(self.entries(), self.now()) or Claim(
+            self.driver, self.host, stage, "", ""
+        )
+        self.renewed_at = self.clock()
         return self.held
 
     def _is_other(self, holder: Claim) -> bool:
@@ -432,7 +439,7 @@ class Ledger:
 
     def renew_due(self) -> bool:
         """Whether a third of the lease has passed since the last claim or renewal."""
-        return self.held is not None and time.monotonic() - self.renewed_at > self.ttl / 3
+        return self.held is not None and self.clock() - self.renewed_at > self.ttl / 3
 
     def release_claim(self, last: dict[str, Any] | None = None) -> None:
         """Release our claim, appending ``last`` (a stage entry) in the same commit."""
@@ -442,7 +449,7 @@ class Ledger:
 
         def change(entries: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
             new = [last] if last is not None else []
-            holder = live_claim(entries)
+            holder = live_claim(entries, self.now())
             if self.held is not None and holder is not None and not self._is_other(holder):
                 new.append(
                     self._stamp(
@@ -487,4 +494,5 @@ def open_ledger(ctx: Context) -> Ledger:
         host=host,
         ttl=float(ctx.config.engine.claim_ttl),
         redact=ctx.ui.redactor.redact,
+        clock=ctx.now,
     )

@@ -17,13 +17,14 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from releaser.errors import ClaimHeld, ReleaserError
 from releaser.ledger import live_claim, parse_iso
+from releaser.sandbox.admin_client import SandboxAdmin
 from releaser.step import Action, Outcome, Step
 from tests.machines import Machine, forge_state, ledger_entries, output, race, requests_since
 from tests.steps.conftest import Project
@@ -280,7 +281,7 @@ def _assert_release_once(project: Project) -> None:
 def test_killed_driver_is_resumed_once_its_lease_expires(
     make_project: Callable[..., Project],
 ) -> None:
-    project = make_project(extra=FAST + "claim_ttl = 3\n")
+    project = make_project(extra=FAST + "claim_ttl = 600\n")
     _set_build_duration(project, 6)
     alice = Machine(project, "a", "alice", "laptop-a")
     bob = Machine(project, "b", "bob", "desktop-b")
@@ -292,17 +293,24 @@ def test_killed_driver_is_resumed_once_its_lease_expires(
     assert "alice on laptop-a holds the release (release) since" in early.output
     assert "until" in early.output and "--take-over" in early.output
 
-    # Nobody renews a dead driver's lease: it expires, and bob resumes without --take-over.
-    holder = live_claim(ledger_entries(project, VERSION))
-    if holder is not None:
-        time.sleep(max(0.0, (parse_iso(holder.expires).timestamp() - time.time()) + 0.2))
+    # Nobody renews a dead driver's lease: once the forge's clock passes it, bob resumes
+    # without --take-over (leases are judged by the forge's clock, which the test moves).
+    holder = live_claim(ledger_entries(project, VERSION), _forge_now(project))
+    assert holder is not None
+    with SandboxAdmin(project.info["admin_url"]) as admin:
+        admin.advance(parse_iso(holder.expires).timestamp() - admin.clock()["now"] + 1)
     resumed = bob.cli("--yes", "release", VERSION)
     assert resumed.exit_code == 0, resumed.output[-3000:]
     _assert_release_once(project)
     entries = ledger_entries(project, VERSION)
     claims = [e for e in entries if e["type"] == "claim"]
     assert [c["driver"] for c in claims][-1] == "bob" and "took_over_from" not in claims[-1]
-    assert live_claim(entries) is None
+    assert live_claim(entries, _forge_now(project)) is None
+
+
+def _forge_now(project: Project) -> datetime:
+    with SandboxAdmin(project.info["admin_url"]) as admin:
+        return datetime.fromtimestamp(admin.clock()["now"], UTC)
 
 
 def test_killed_driver_is_taken_over_at_once_with_take_over_yes(
@@ -383,13 +391,13 @@ class SlowRemote(Step):
     """
 
     name = "slow-remote"
-    started: dict[str, float] = {}
+    finished = threading.Event()  # set by the test: the remote work is done
+    polls = 0
 
     def check(self, ctx: Any) -> Outcome:
-        since = SlowRemote.started.setdefault(ctx.tag, time.monotonic())
-        if time.monotonic() - since < 4:
-            return Outcome.running("still building")
-        return Outcome.done("built")
+        ctx.forge.branch("main")  # a real poll of the forge, as a wait for a build makes
+        SlowRemote.polls += 1
+        return Outcome.done("built") if self.finished.is_set() else Outcome.running("building")
 
 
 def test_a_waiting_driver_renews_its_lease(
@@ -398,8 +406,9 @@ def test_a_waiting_driver_renews_its_lease(
     import steps
     from releaser.commands.stage import run_stages
 
-    project = make_project(extra=FAST + "claim_ttl = 2\n")
+    project = make_project(extra=FAST + "claim_ttl = 600\n")
     monkeypatch.setitem(steps.PLANS, "start", [TrialBranch(), SlowRemote()])
+    SlowRemote.finished.clear()
     alice = Machine(project, "a", "alice", "laptop-a")
     bob = Machine(project, "b", "bob", "desktop-b")
     errors: list[BaseException] = []
@@ -412,14 +421,22 @@ def test_a_waiting_driver_renews_its_lease(
 
     thread = threading.Thread(target=drive)
     thread.start()
-    time.sleep(3)  # past alice's 2 s lease: only renewals keep it
+    _wait_for(lambda: SlowRemote.polls >= 2, 60, "alice waiting on the slow remote")
+    # Move the forge's clock past alice's 600 s lease, a third of it at a time: only her
+    # renewals during the wait keep the release hers.
+    with SandboxAdmin(project.info["admin_url"]) as admin:
+        for _ in range(4):
+            seen = SlowRemote.polls
+            admin.advance(250)
+            _wait_for(lambda seen=seen: SlowRemote.polls >= seen + 2, 60, "alice's next polls")
     with pytest.raises(ClaimHeld, match="alice on laptop-a holds the release"):
         bob.context("v3.0.0").ledger.claim("start")
-    thread.join(30)
+    SlowRemote.finished.set()
+    thread.join(60)
     assert not errors
     claims = [e for e in ledger_entries(project, "v3.0.0") if e["type"] == "claim"]
     assert len(claims) == 1  # renewed in place
-    assert parse_iso(claims[0]["expires"]) > parse_iso(claims[0]["since"]) + timedelta(seconds=2)
+    assert parse_iso(claims[0]["expires"]) > parse_iso(claims[0]["since"]) + timedelta(seconds=1000)
     assert bob.context("v3.0.0").ledger.claim("start").driver == "bob"  # released at the end
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -63,6 +64,7 @@ class GitHubAPI(HTTPClient):
         # forge (the sandbox, a test server) doesn't need it.
         self._write_gap = 0.0 if local else 0.5
         self._last_write = 0.0
+        self._offset = 0.0  # the forge's clock minus ours, from its Date headers
         parts = urlsplit(api_url)
         self.origin = f"{parts.scheme}://{parts.netloc}"
         # GitHub: https://api.github.com -> /graphql; Enterprise: /api/v3 -> /api/graphql
@@ -79,7 +81,23 @@ class GitHubAPI(HTTPClient):
             if pause > 0:
                 self.sleep(pause)
             self._last_write = time.monotonic()
-        return super().request(method, path, **kwargs)
+        response = super().request(method, path, **kwargs)
+        self._note_date(response.headers.get("date"))
+        return response
+
+    def _note_date(self, date: str | None) -> None:
+        if not date:
+            return
+        try:
+            said = parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError):
+            return
+        self._offset = said - time.time()
+
+    def now(self) -> float:
+        """The forge's time (from its last ``Date`` header): leases and timeouts are judged
+        by the forge's clock, which every driver shares, not by each machine's own."""
+        return time.time() + self._offset
 
     def paginate(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
         """Every item of a listing, page by page (``Link: rel="next"``); a listing wrapped

@@ -120,7 +120,7 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
             if pending is not None:
                 _record_stage(ctx, pending)
                 pending = None
-            started = iso(utcnow())
+            started = iso(utcnow(ctx.now))
             results: list[StepResult] = []
             outcome = "failed"
             try:

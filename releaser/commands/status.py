@@ -146,14 +146,14 @@ def collect(ctx: Context) -> dict[str, Any]:
                 next_command = f"releaser confirm {ctx.version} {step.name} --evidence URL"
             else:
                 next_command = f"releaser {stage} {ctx.version}"
-    holder = live_claim(entries)
+    holder = live_claim(entries, utcnow(ctx.now))
     return {
         "format": FORMAT,
         "release": ctx.tag,
         "version": str(ctx.version),
         "kind": ctx.version.kind,
         "repo": ctx.repo_name,
-        "checked_at": iso(utcnow()),
+        "checked_at": iso(utcnow(ctx.now)),
         "claim": holder.as_json() if holder else None,
         "stages": [
             {"stage": s, "command": f"releaser {s} {ctx.version}", "steps": rows}
