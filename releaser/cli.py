@@ -395,6 +395,14 @@ def confirm(
     evidence: Annotated[
         str | None, typer.Option("--evidence", help="A URL showing it is done.")
     ] = None,
+    retry: Annotated[
+        bool,
+        typer.Option(
+            "--retry",
+            help="It did not happen: let the step do it again on its next run (after a write "
+            "whose result was lost).",
+        ),
+    ] = False,
 ) -> None:
     """Record a manual step as done (in the release's ledger, for every machine)."""
     g = _globals(ctx)
@@ -404,7 +412,7 @@ def confirm(
 
         rctx = _context(g, version, ui)
         try:
-            confirm_step(rctx, step, evidence)
+            confirm_step(rctx, step, evidence, retry=retry)
         finally:
             rctx.close()
 
@@ -445,7 +453,8 @@ def demo(
 
 _register_stages()
 
-# `releaser --help` lists commands in the order a release uses them (DESIGN §6).
+# `releaser --help` lists commands in the order a release uses them
+# (docs/architecture.md, "Commands").
 ORDER = [
     *("init", "env", "doctor", "plan", "runbook", "start", "status", "prepare", "tag", "build"),
     *("publish", "promote", "downstream", "merge", "next", "release", "confirm", "demo"),

@@ -25,6 +25,7 @@ from releaser.config_rules import check_rules
 from releaser.config_schema import (
     FIELD_SETS,
     KIND_KEYS,
+    NOT_ACTED_ON_YET,
     SECRET_KEY_NAMES,
     TABLES,
     TABLES_BY_NAME,
@@ -236,6 +237,18 @@ class Config:
 
     def version_branch_for(self, version: Version) -> str:
         return self.render(self.data["project"]["version_branch"], version)
+
+    def configured(self, table: str) -> bool:
+        """Whether the file has ``table`` (a table, or a non-empty array of tables)."""
+        try:
+            value: Any = self.section(table)
+        except KeyError:
+            return False
+        return bool(value) if isinstance(value, list) else value is not None
+
+    def not_acted_on(self) -> list[str]:
+        """Configured tables no step acts on yet (``NOT_ACTED_ON_YET``): commands say so."""
+        return [t for t in NOT_ACTED_ON_YET if self.configured(t)]
 
     def step_override(self, name: str) -> Section | None:
         """The ``[steps.NAME]`` table for step ``name`` (enabled, only, skip), or None."""

@@ -749,6 +749,33 @@ TABLES: tuple[Table, ...] = (
         ),
     ),
     Table(
+        "promote.infrastructure",
+        "The infrastructure team's issue for this release, told when the release is out.",
+        (
+            Key(
+                "repo",
+                "repo",
+                "Where the infrastructure team tracks deployments.",
+                required=True,
+                example="ipfs/infra",
+            ),
+            Key(
+                "title",
+                "template",
+                "The issue of this release there (opened if it does not exist).",
+                default="Deploy {name} v{version}",
+                fields="message",
+            ),
+            Key(
+                "message",
+                "template",
+                "The comment telling them the release is out.",
+                default="{name} v{version} is out: {release_url}. Please update.",
+                fields="message",
+            ),
+        ),
+    ),
+    Table(
         "downstream",
         "Dependent repositories updated by PR (and/or a workflow run) after the release.",
         (
@@ -840,6 +867,13 @@ TABLES: tuple[Table, ...] = (
                 default=900,
             ),
             Key("concurrency", "int", "Parallel requests for batch reads.", default=8, minimum=1),
+            Key(
+                "rate_limit_wait",
+                "number",
+                "The longest wait for a service's rate limit to lift; a longer one stops the "
+                "command with exit 4, saying when to re-run.",
+                default=300,
+            ),
         ),
         always=True,
         kinds=False,
@@ -847,6 +881,35 @@ TABLES: tuple[Table, ...] = (
 )
 
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+
+# Tables the machinery reads itself (commands, engine, context); every other table is acted on
+# by the steps naming it in ``configured_by``, or is listed below.
+MACHINERY_TABLES: tuple[str, ...] = (
+    "project",
+    "forge",
+    "signing",
+    "git",
+    "tracking_issue",
+    "build",
+    "publish",
+    "promote",
+    "steps",
+    "engine",
+)
+# Tables validated, but that no step acts on yet: `plan`, `doctor` and the stage commands say
+# so when one is configured. A step that acts on one removes it from here
+# (tests/releaser/test_config_keys_read.py keeps this list exact).
+NOT_ACTED_ON_YET: tuple[str, ...] = (
+    "publish.docker",
+    "publish.npm",
+    "publish.pypi",
+    "publish.distributions",
+    "promote.matrix",
+    "promote.discourse",
+    "promote.reddit",
+    "promote.discord",
+    "downstream",
+)
 
 
 def children(prefix: str) -> list[Table]:

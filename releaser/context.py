@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from releaser.api import Intent, StagePlan
     from releaser.clients.git import Git
     from releaser.clients.github import GitHubAPI
+    from releaser.clients.http import RetryPolicy
     from releaser.config import Config
     from releaser.forge import Forge
     from releaser.ledger import Ledger
@@ -317,7 +318,14 @@ class Context:
             self.ui,
             token_env=endpoint.token_env,
             local=endpoint.sandbox is not None or _is_loopback(endpoint.api_url),
+            retry=self.retry_policy(),
         )
+
+    def retry_policy(self) -> RetryPolicy:
+        """How every client retries and how long it waits for a rate limit (config)."""
+        from releaser.clients.http import RetryPolicy
+
+        return RetryPolicy(max_wait=float(self.config.engine.rate_limit_wait))
 
     @cached_property
     def forge(self) -> Forge:

@@ -103,13 +103,7 @@ def doctor_check(section: str = "") -> Callable[[CheckFn], CheckFn]:
 
 def section_configured(ctx: Context, section: str) -> bool:
     """Whether ``section`` is present in the config (a table, or a non-empty array)."""
-    if not section:
-        return True
-    try:
-        value: Any = ctx.config.section(section)
-    except KeyError:
-        return False
-    return bool(value) if isinstance(value, list) else value is not None
+    return not section or ctx.config.configured(section)
 
 
 # -- tools ---------------------------------------------------------------------------------
@@ -496,9 +490,21 @@ def _gpg_on_forge(ctx: Context, key: dict[str, Any], check: str) -> Iterator[Row
 
 
 def unchecked_services(ctx: Context) -> list[Row]:
-    """Rows for configured service sections no registered check covers."""
-    rows = []
+    """Rows for configured service sections no registered check covers, and for configured
+    sections no step acts on yet (nothing would be done with them)."""
+    rows = [
+        Row(
+            f"[{table}]",
+            WARN,
+            "configured, but no step acts on it yet: releaser does nothing with it",
+            "do that part of the release by hand (`releaser runbook` lists it), or remove "
+            "the table",
+        )
+        for table in ctx.config.not_acted_on()
+    ]
     for section in SERVICE_SECTIONS:
+        if section in ctx.config.not_acted_on():
+            continue
         if section_configured(ctx, section) and not any(s == section for s, _ in CHECKS):
             rows.append(
                 Row(

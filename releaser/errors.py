@@ -1,4 +1,4 @@
-"""Expected errors, each with the exit code of DESIGN §4 (contract).
+"""Expected errors, each with the exit code of docs/architecture.md, "The engine" (contract).
 
 Exit codes: 0 done; 1 a step failed or is blocked; 2 bad usage, config or version (nothing
 was written); 3 operator input needed in non-interactive mode; 4 remote work still running

@@ -1,4 +1,6 @@
-"""The remote ledger (DESIGN §5): what the services can't tell, shared by every machine.
+"""The remote ledger: what the services can't tell, shared by every machine.
+
+See docs/architecture.md, "Where the state lives".
 
 A release's ledger is a list of entries kept as ``ledger.json`` in a chain of commits on
 ``refs/releaser/<tag>`` in the project's repository. Appending is compare-and-swap: a new

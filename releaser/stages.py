@@ -1,4 +1,5 @@
-"""The stage commands (DESIGN §6, contract: names), in release order, with their help.
+"""The stage commands in release order, with their help (names: a contract, see
+docs/architecture.md, "Commands").
 
 The command line registers one command per stage from here without importing the steps
 (``releaser --help`` stays fast); ``steps.PLANS`` gives each stage its ordered steps.

@@ -145,6 +145,7 @@ class Step:
     poll_interval: ClassVar[float | None] = None  # seconds between checks while RUNNING
     needs: ClassVar[tuple[Result[Any], ...]] = ()  # results check/plan/run read (ctx.need)
     makes: ClassVar[tuple[Result[Any], ...]] = ()  # results its writes change
+    configured_by: ClassVar[tuple[str, ...]] = ()  # releaser.toml tables it acts on
 
     # -- the contract ------------------------------------------------------------------
 

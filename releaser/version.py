@@ -1,9 +1,9 @@
 """Release versions: parsing, release kinds (rc / final / patch), ordering and derived names.
 
 A version is ``X.Y.Z`` with an optional pre-release suffix (``X.Y.Z-rc1``), written with or
-without a leading ``v``. Release kinds (DESIGN §3): ``rc`` is any pre-release, ``final`` is no
-suffix, ``patch`` is a final or an rc with ``Z > 0``. Config sections and steps select kinds
-with ``only = [...]`` / ``skip = [...]`` (see :meth:`Version.matches`).
+without a leading ``v``. Release kinds (docs/architecture.md): ``rc`` is any pre-release,
+``final`` is no suffix, ``patch`` is a final or an rc with ``Z > 0``. Config sections and
+steps select kinds with ``only = [...]`` / ``skip = [...]`` (see :meth:`Version.matches`).
 
 Stdlib only: imported by ``releaser.config`` at CLI start-up.
 """

@@ -11,7 +11,7 @@ from releaser.api import STAGE_HELP, STAGES, Step
 from steps.build import BuildWorkflows
 from steps.finish import CloseReleasePR, CloseTrackingIssue, MergeBack, NextDevVersion
 from steps.prepare import Changelog, NextDevBump, ReleasePR, VersionBranch, VersionBump
-from steps.promote import AnnounceOnTrackingIssue
+from steps.promote import AnnounceOnTrackingIssue, NotifyInfrastructure
 from steps.publish import Checksums, GitHubRelease, PublishWorkflows, ReleaseAssets
 from steps.start import TrackingIssue
 from steps.tag import MergeReleasePR, PushTag, TagCommitReady
@@ -43,6 +43,7 @@ PLANS: dict[str, list[Step]] = {
     ],
     "promote": [
         AnnounceOnTrackingIssue(),  # "vX.Y.Z is out" on the tracking issue; rc: early testers
+        NotifyInfrastructure(),  # the infrastructure team told, on their issue for the release
     ],
     "downstream": [],
     "merge": [

@@ -28,6 +28,7 @@ class BuildWorkflows(WorkflowRuns):
     """
 
     name = "build-workflows"
+    configured_by = ("build.workflows",)
     stage_key = "build"
     states = BUILD_STATES
     needs = (RELEASE_TAG, BUILD_STATES)

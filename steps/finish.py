@@ -101,6 +101,7 @@ class MergeBack(Step):
     """
 
     name = "merge-back"
+    configured_by = ("version_files",)
     only = ("final",)
     needs = (RELEASE_TAG, MERGE_BACK_PR, TRACKING_ISSUE)
     makes = (MERGE_BACK_PR,)
@@ -255,6 +256,7 @@ class NextDevVersion(Step):
     """
 
     name = "next-dev-version"
+    configured_by = ("version_files",)
     only = ("final",)
     skip = ("patch",)
     needs = (NEXT_DEV_PR,)

@@ -164,6 +164,7 @@ class VersionBump(Step):
     """
 
     name = "version-bump"
+    configured_by = ("version_files",)
     needs = (VERSION_BRANCH, RELEASE_TAG, BRANCH_BASE)
     makes = (VERSION_BRANCH,)
 
@@ -242,6 +243,7 @@ class Changelog(Step):
     """
 
     name = "changelog"
+    configured_by = ("changelog",)
     needs = (VERSION_BRANCH, BRANCH_BASE, CHANGELOG_SECTION, PREVIOUS_RELEASE)
     makes = (VERSION_BRANCH, CHANGELOG_SECTION)
 
@@ -299,6 +301,7 @@ class ReleasePR(Step):
     """
 
     name = "release-pr"
+    configured_by = ("prepare",)
     needs = (VERSION_BRANCH, RELEASE_PR, RELEASE_TAG, TRACKING_ISSUE)
     makes = (RELEASE_PR,)
 
@@ -403,6 +406,7 @@ class NextDevBump(Step):
     """
 
     name = "next-dev-bump"
+    configured_by = ("prepare", "version_files")
     skip = ("patch",)
     needs = (NEXT_DEV_PR,)
     makes = (NEXT_DEV_PR,)

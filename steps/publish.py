@@ -113,6 +113,7 @@ class GitHubRelease(Step):
     """
 
     name = "github-release"
+    configured_by = ("publish.github", "changelog")
     needs = (RELEASE_TAG, GITHUB_RELEASE, CHANGELOG_SECTION, TRACKING_ISSUE)
     makes = (GITHUB_RELEASE,)
 
@@ -194,6 +195,7 @@ class PublishWorkflows(WorkflowRuns):
     """
 
     name = "publish-workflows"
+    configured_by = ("build.workflows",)
     stage_key = "publish"
     states = PUBLISH_STATES
     needs = (RELEASE_TAG, GITHUB_RELEASE, PUBLISH_STATES)
@@ -319,6 +321,7 @@ class ReleaseAssets(Step):
     """
 
     name = "release-assets"
+    configured_by = ("publish.github", "build.workflows")
     needs = (GITHUB_RELEASE, RELEASE_ASSETS, BUILD_STATES)
     makes = (RELEASE_ASSETS,)
 
@@ -432,6 +435,7 @@ class Checksums(Step):
     """
 
     name = "checksums"
+    configured_by = ("publish.github", "signing")
     needs = (GITHUB_RELEASE, RELEASE_ASSETS)
     makes = (RELEASE_ASSETS,)
 

@@ -138,6 +138,7 @@ class PushTag(Step):
     """
 
     name = "push-tag"
+    configured_by = ("signing",)
     dangerous = True
     needs = (RELEASE_TAG, TAG_TARGET)
     makes = (RELEASE_TAG,)

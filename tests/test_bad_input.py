@@ -1,5 +1,5 @@
 """Bad input against a real forge: one clear message naming the fix, the documented exit code,
-no traceback, nothing written (DESIGN §4)."""
+no traceback, nothing written (docs/architecture.md, "The engine")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Crash safety of a whole final release, at every write after `prepare` (DESIGN §4).
+"""Crash safety of a whole final release, at every write after `prepare`
+(docs/architecture.md, "The engine").
 
 `prepare`'s own writes have their matrix in tests/steps/test_prepare.py. Here a clean run
 of `releaser release v1.2.0 --yes` (tag, build, publish, merge, next, after start and

@@ -1,5 +1,6 @@
-"""`releaser --help` and `releaser plan` must not import the heavy clients (DESIGN: fast where
-users wait). Checked in a fresh interpreter through sys.modules."""
+"""`releaser --help` and `releaser plan` must not import the heavy clients
+(docs/architecture.md: fast where users wait). Checked in a fresh interpreter through
+sys.modules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Two release drivers on two machines (DESIGN §5): they share one release through the forge.
+"""Two release drivers on two machines (docs/architecture.md, "Where the state lives"):
+they share one release through the forge.
 
 - alternating the stages of one release ends in the same forge state as one driver;
 - two drivers starting the same stage at the same instant: one proceeds, the other stops

@@ -1,4 +1,5 @@
-"""`releaser confirm VERSION STEP --evidence URL`: record a manual step as done.
+"""`releaser confirm VERSION STEP --evidence URL`: record a manual step as done
+(`--retry`: record that it did not happen, so the step does it again).
 
 The answer goes to the release's ledger on the forge, exactly where an answer given at a
 prompt goes: every later command, on any machine, finds it and never asks again. The
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from releaser.context import Context
 
 
-def confirm_step(ctx: Context, name: str, evidence: str | None) -> None:
+def confirm_step(ctx: Context, name: str, evidence: str | None, retry: bool = False) -> None:
     from steps import all_steps, find_step
 
     found = find_step(name)
@@ -35,6 +36,11 @@ def confirm_step(ctx: Context, name: str, evidence: str | None) -> None:
             f"step {name} is not part of a {ctx.version.kind} release like {ctx.tag}",
             f"`releaser plan {ctx.version}` lists its steps",
         )
+    if retry:
+        if evidence is not None:
+            raise UsageError("--retry and --evidence contradict each other", "give one of them")
+        _record_retry(ctx, name)
+        return
     safe_evidence = ctx.ui.redactor.redact(evidence) if evidence else None
     ledger = ctx.ledger
     current = ledger.answer(name)
@@ -49,6 +55,18 @@ def confirm_step(ctx: Context, name: str, evidence: str | None) -> None:
     ledger.record_answer(name, "done", safe_evidence)
     ctx.ui.print(f"recorded {name} as done for {ctx.tag}: nobody will be asked again")
     _tick(ctx, StepResult(name, Status.DONE, "confirmed by the operator", safe_evidence))
+
+
+def _record_retry(ctx: Context, name: str) -> None:
+    """The operator says the step's write did not happen: its next run does it again."""
+    if ctx.options.dry_run:
+        ctx.ui.print(f"[blue]would[/blue] record that {name} should be done again")
+        return
+    ctx.ledger.record_answer(name, "retry", None)
+    ctx.ui.print(
+        f"recorded for {ctx.tag}: {name} did not happen; "
+        f"`releaser release {ctx.version}` (or its stage) does it again"
+    )
 
 
 def _tick(ctx: Context, result: StepResult) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
-from releaser.step import skip_reason
+from releaser.step import Step, skip_reason
 
 if TYPE_CHECKING:
     from releaser.context import Context
@@ -44,3 +44,29 @@ def print_plan(ctx: Context, typed: str | None = None) -> None:
             ui.print(f"  {total:>2}. [bold]{step.name}[/bold]: {escape(doc.summary)}{tail}")
         for reason, count in left_out.items():
             ui.print(f"  [dim]({count} step{'s' if count > 1 else ''} {reason})[/dim]")
+    _print_sections(ctx, PLANS)
+
+
+def _print_sections(ctx: Context, plans: dict[str, list[Step]]) -> None:
+    """Which steps act on each configured table; the ones none acts on yet, plainly."""
+    from releaser.config_schema import TABLES
+
+    ui = ctx.ui
+    rows = []
+    for table in TABLES:
+        if not ctx.config.configured(table.name):
+            continue
+        serving = [
+            s.name for steps in plans.values() for s in steps if table.name in s.configured_by
+        ]
+        if serving:
+            rows.append(f"  [{table.name}]: {', '.join(serving)}")
+    if rows:
+        ui.print("\n[bold]Configuration[/bold] (the steps acting on each table)")
+        for row in rows:
+            ui.text(row)
+    for name in ctx.config.not_acted_on():
+        ui.warn(
+            f"[{name}] is configured, but no step acts on it yet: this release does nothing "
+            "with it (do that part by hand)"
+        )

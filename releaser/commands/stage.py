@@ -109,6 +109,12 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
 
     engine = Engine(ctx)
     name = stages[0] if len(stages) == 1 else "release"
+    for table in ctx.config.not_acted_on():
+        if table.split(".", 1)[0] in stages:
+            ctx.ui.warn(
+                f"[{table}] is configured, but no step acts on it yet: "
+                f"`releaser {table.split('.', 1)[0]}` does nothing with it (do it by hand)"
+            )
     command = f"releaser {name} {ctx.version}"
     claim = StageClaim(ctx, name, command)
     engine.before_write = claim

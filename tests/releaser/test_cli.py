@@ -1,4 +1,5 @@
-"""The CLI through Typer's CliRunner: exit codes (DESIGN §4) and what the operator reads."""
+"""The CLI through Typer's CliRunner: exit codes (docs/architecture.md, "The engine") and
+what the operator reads."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Engine semantics (DESIGN §4) with fake steps whose "remote state" is a dict.
+"""Engine semantics (docs/architecture.md, "The engine") with fake steps whose "remote
+state" is a dict.
 
 The fake steps stand in for real services on purpose: these tests are about what the engine
 does around a step (dry-run, confirm, ask, wait, settle, errors), not about any service.

@@ -36,7 +36,7 @@ def test_rc_announcement_pings_early_testers_once(make_project) -> None:
     assert project.writes_since(mark) == []
     assert "would comment on #" in project.output() and "@alice @bob" in project.output()
 
-    [result] = project.run_stage("v1.2.0-rc1", "promote")
+    [result] = [r for r in project.run_stage("v1.2.0-rc1", "promote") if r.status != "skipped"]
     assert result.status is Status.DONE and "#issuecomment-" in (result.evidence or "")
     [body] = announcements(project, "Release v1.2.0-rc1")
     assert "v1.2.0-rc1 is out: http" in body and "/releases/tag/v1.2.0-rc1" in body
@@ -63,5 +63,77 @@ def test_blocked_before_the_release_exists(make_project) -> None:
 
 
 def test_not_configured_means_skipped(project) -> None:
-    [result] = project.run_stage("v1.2.0-rc1", "promote")
-    assert result.status == "skipped"
+    results = project.run_stage("v1.2.0-rc1", "promote")
+    assert results and all(r.status == "skipped" for r in results)
+
+
+# -- the infrastructure team's issue -----------------------------------------------------------
+
+INFRA = """
+[promote.infrastructure]
+repo = "acme/infra"
+"""
+
+
+def infra_issues(project) -> list:
+    return [i for i in project.gh.get_repo("acme/infra").get_issues(state="all")]
+
+
+def test_infrastructure_issue_opened_and_told_once(make_project) -> None:
+    from tests.sandbox.helpers import make_repo
+
+    project = make_project(extra=INFRA + PROMOTE)
+    make_repo(project.server, "acme/infra")
+    published(project, "v1.2.0-rc1")
+
+    mark = len(project.requests())
+    project.run_stage("v1.2.0-rc1", "promote", dry_run=True)
+    assert project.writes_since(mark) == []
+    out = project.output()
+    assert 'would create issue "Deploy example v1.2.0-rc1" in acme/infra' in out
+
+    results = {r.step: r for r in project.run_stage("v1.2.0-rc1", "promote")}
+    assert results["notify-infrastructure"].status is Status.DONE
+    [issue] = infra_issues(project)
+    assert issue.title == "Deploy example v1.2.0-rc1"
+    [comment] = list(issue.get_comments())
+    assert "example v1.2.0-rc1 is out: http" in comment.body and "Please update." in comment.body
+    assert results["notify-infrastructure"].evidence == comment.html_url
+
+    mark = len(project.requests())
+    project.run_stage("v1.2.0-rc1", "promote")
+    assert project.writes_since(mark) == []
+
+
+def test_infrastructure_issue_opened_by_the_team_is_used(make_project) -> None:
+    from tests.sandbox.helpers import make_repo
+
+    project = make_project(extra=INFRA + PROMOTE)
+    make_repo(project.server, "acme/infra")
+    theirs = project.gh.get_repo("acme/infra").create_issue("Deploy example v1.2.0", "planned")
+    published(project, "v1.2.0")
+    project.run_stage("v1.2.0", "promote")
+    assert [i.number for i in infra_issues(project)] == [theirs.number]
+    assert len(list(theirs.get_comments())) == 1
+
+
+def test_infrastructure_comment_lost_answer_is_not_posted_twice(make_project) -> None:
+    from tests.sandbox.helpers import make_repo
+
+    project = make_project(extra=INFRA + PROMOTE)
+    make_repo(project.server, "acme/infra")
+    published(project, "v1.2.0-rc1")
+    # the comment is applied, but its answer is lost: the re-check finds it
+    project.faults(
+        {
+            "method": "POST",
+            "path": r"/repos/acme/infra/issues/\d+/comments$",
+            "action": "error_after",
+            "status": 502,
+        }
+    )
+    results = {r.step: r for r in project.run_stage("v1.2.0-rc1", "promote")}
+    project.clear_faults()
+    assert results["notify-infrastructure"].status is Status.DONE
+    [issue] = infra_issues(project)
+    assert len(list(issue.get_comments())) == 1
