@@ -1,4 +1,4 @@
-"""The sandbox forge's GitHub Actions model: workflows, simulated runs, and their effects.
+"""The sandbox forge's GitHub Actions model: workflows and the life cycle of simulated runs.
 
 Workflows are the ``.github/workflows/*.yml`` files of a commit. A top-level ``x-sandbox``
 mapping in a workflow (ignored by GitHub) tunes its simulated runs::
@@ -16,40 +16,37 @@ mapping in a workflow (ignored by GitHub) tunes its simulated runs::
 :mod:`releaser.sandbox.api_actions`). A run's state is computed from the clock on every
 read; a run that is due is completed (effects applied exactly once, under ``forge.lock``,
 recorded in the run document so a restart never repeats them) by whichever comes first: a
-read of the run or the tick hook that runs before every request.
+read of the run or the tick hook that runs before every request. The effects belong to
+:mod:`releaser.sandbox.effects`, which applies them from the forge's run hook; this module
+starts runs from the forge's push and release hooks.
 
-Documents: ``workflow`` (path, name, created_at: stable ids), ``run`` (see ``start_run``),
-``artifact`` (run_id, name, size_in_bytes, digest, created_at; zip in ``ROOT/artifacts/ID``).
+Documents: ``workflow`` (path, name, created_at: stable ids), ``run`` (see ``start_run``);
+artifacts are in :mod:`releaser.sandbox.runs`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-import mimetypes
 import re
 import sys
 import traceback
 import zipfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
 
-from releaser.sandbox.forge import PUSH_HOOKS, TICK_HOOKS, Forge
+from releaser.sandbox import render
+from releaser.sandbox.forge import PUSH_HOOKS, RELEASE_HOOKS, TICK_HOOKS, Forge
 from releaser.sandbox.http import ApiError
+from releaser.sandbox.runs import expand, iso, placeholders, short_ref, zip_info
 
 ZERO = "0" * 40
 WORKFLOW_DIR = ".github/workflows"
 DEFAULTS: dict[str, Any] = {"duration": 2.0, "conclusion": "success", "log": [], "effects": {}}
 CONCLUSIONS = ("success", "failure", "cancelled", "skipped", "neutral", "timed_out")
 OVERRIDES_SETTING = "actions_overrides"
-
-
-def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ---- workflows ----------------------------------------------------------------------------
@@ -274,49 +271,7 @@ def settings_for(forge: Forge, full: str, wf: Workflow) -> dict[str, Any]:
 # ---- runs ---------------------------------------------------------------------------------
 
 
-def short_ref(ref: str) -> str:
-    for prefix in ("refs/heads/", "refs/tags/"):
-        if ref.startswith(prefix):
-            return ref[len(prefix) :]
-    return ref
-
-
-def run_tag(run: dict[str, Any]) -> str | None:
-    """The tag a run is about: its ref when that is a tag, else a ``tag`` input."""
-    ref = str(run.get("ref", ""))
-    if ref.startswith("refs/tags/"):
-        return ref[len("refs/tags/") :]
-    tag = (run.get("inputs") or {}).get("tag")
-    return str(tag) if tag else None
-
-
-def placeholders(run: dict[str, Any]) -> dict[str, str]:
-    tag = run_tag(run) or ""
-    values = {
-        "tag": tag,
-        "version": tag[1:] if tag.startswith("v") else tag,
-        "ref": str(run.get("ref", "")),
-        "ref_name": short_ref(str(run.get("ref", ""))),
-        "sha": str(run.get("head_sha", "")),
-        "run_id": str(run.get("id", "")),
-        "run_number": str(run.get("run_number", "")),
-        "workflow": str(run.get("name", "")),
-        "event": str(run.get("event", "")),
-        "repo": str(run.get("repo", "")),
-    }
-    for key, value in (run.get("inputs") or {}).items():
-        values[f"inputs.{key}"] = str(value)
-    return values
-
-
-def expand(text: Any, values: dict[str, str]) -> str:
-    """Replace ``{name}`` placeholders that are known; leave others alone."""
-    return re.sub(r"\{([A-Za-z0-9_.-]+)\}", lambda m: values.get(m.group(1), m.group(0)), str(text))
-
-
 def commit_info(forge: Forge, full: str, sha: str) -> dict[str, Any]:
-    from releaser.sandbox import render
-
     info = render.read_commit(forge, full, sha)
     return {
         "id": info["sha"],
@@ -447,9 +402,7 @@ def complete_run(forge: Forge, run_id: int) -> dict[str, Any]:
         failure: str | None = None
         effect_log: list[str] = []
         if conclusion == "success":
-            from releaser.sandbox.effects import apply_effects
-
-            failure = apply_effects(forge, full, run, effect_log)
+            failure = forge.run_succeeded(full, run, effect_log)
             if failure:
                 conclusion = "failure"
         elif conclusion == "failure":
@@ -588,57 +541,6 @@ def run_logs_zip(run: dict[str, Any], now: float) -> bytes:
     return buf.getvalue()
 
 
-def zip_info(name: str) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
-    info.compress_type = zipfile.ZIP_DEFLATED
-    info.external_attr = 0o644 << 16
-    return info
-
-
-# ---- artifacts ----------------------------------------------------------------------------
-
-
-def artifact_path(forge: Forge, artifact_id: int) -> Path:
-    directory = forge.root / "artifacts"
-    directory.mkdir(exist_ok=True)
-    return directory / f"{artifact_id}.zip"
-
-
-def create_artifact(
-    forge: Forge, full: str, run: dict[str, Any], name: str, files: dict[str, str]
-) -> dict[str, Any]:
-    """Store an artifact of ``run`` (idempotent: an existing one of that name is kept)."""
-    existing = forge.find_one("artifact", full, run_id=run["id"], name=name)
-    if existing is not None:
-        return existing
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for filename, text in sorted(files.items()):
-            zf.writestr(zip_info(filename), text)
-    data = buf.getvalue()
-    created = datetime.fromtimestamp(forge.clock.now(), UTC)
-    doc = forge.insert(
-        "artifact",
-        full,
-        {
-            "run_id": run["id"],
-            "name": name,
-            "size_in_bytes": len(data),
-            "digest": "sha256:" + hashlib.sha256(data).hexdigest(),
-            "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "expires_at": (created + timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        },
-    )
-    artifact_path(forge, int(doc["id"])).write_bytes(data)
-    return doc
-
-
-def guess_type(name: str) -> str:
-    if name.endswith((".tar.gz", ".tgz")):
-        return "application/gzip"
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"
-
-
 # ---- hooks --------------------------------------------------------------------------------
 
 
@@ -660,9 +562,9 @@ def on_push(forge: Forge, full: str, updates: list[tuple[str, str, str]]) -> Non
             traceback.print_exc(file=sys.stderr)
 
 
-def on_release(forge: Forge, full: str, tag: str, actions: set[str]) -> None:
+def on_release(forge: Forge, full: str, tag: str, events: set[str]) -> None:
     """Start a ``release`` run of every workflow whose ``on.release.types`` (default: all)
-    include one of ``actions`` (created, published, released, prereleased)."""
+    include one of ``events`` (created, published, released, prereleased)."""
     sha = forge.resolve(full, f"refs/tags/{tag}")
     if sha is None:
         return
@@ -671,8 +573,8 @@ def on_release(forge: Forge, full: str, tag: str, actions: set[str]) -> None:
             if "release" not in wf.on:
                 continue
             types = (wf.on["release"] or {}).get("types")
-            wanted = {types} if isinstance(types, str) else set(types or actions)
-            if wanted & actions:
+            wanted = {types} if isinstance(types, str) else set(types or events)
+            if wanted & events:
                 start_run(forge, full, wf, "release", f"refs/tags/{tag}", sha)
     except Exception:
         traceback.print_exc(file=sys.stderr)
@@ -691,5 +593,7 @@ def on_tick(forge: Forge) -> None:
 
 if on_push not in PUSH_HOOKS:
     PUSH_HOOKS.append(on_push)
+if on_release not in RELEASE_HOOKS:
+    RELEASE_HOOKS.append(on_release)
 if on_tick not in TICK_HOOKS:
     TICK_HOOKS.append(on_tick)

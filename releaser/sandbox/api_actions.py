@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from releaser.sandbox import actions
-from releaser.sandbox.actions import JobState, iso
+from releaser.sandbox import actions, render
+from releaser.sandbox.actions import JobState
 from releaser.sandbox.forge import Forge
 from releaser.sandbox.http import (
     ROUTER,
@@ -34,6 +34,7 @@ from releaser.sandbox.http import (
     require_str,
     validation_failed,
 )
+from releaser.sandbox.runs import artifact_path, iso
 
 STATUSES = ("queued", "in_progress", "completed", "waiting", "requested", "pending")
 
@@ -63,8 +64,6 @@ def workflow_json(forge: Forge, full: str, doc: dict[str, Any]) -> dict[str, Any
 
 
 def run_json(forge: Forge, full: str, run: dict[str, Any]) -> dict[str, Any]:
-    from releaser.sandbox import render
-
     status, conclusion = actions.run_status(run, forge.clock.now())
     api = f"{forge.repo_api(full)}/actions/runs/{run['id']}"
     repo = render.repo_json(forge, repo_doc(forge, full))
@@ -460,7 +459,7 @@ def web_artifact(forge: Forge, req: Request) -> Response:
     if not name.endswith(".zip"):
         raise not_found()
     doc = forge.get("artifact", name[: -len(".zip")], repo=full)
-    path = actions.artifact_path(forge, int(doc["id"]))
+    path = artifact_path(forge, int(doc["id"]))
     if not path.exists():
         raise ApiError(410, "Artifact has expired")
     headers = {"Content-Disposition": f'attachment; filename="{doc["name"]}.zip"'}

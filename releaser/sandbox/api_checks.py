@@ -4,17 +4,19 @@ Every workflow run on a commit is a check suite (id = run id) made of one check 
 of its current attempt (id = job id, so a job's ``check_run_url`` resolves), named after the
 job. A check run is red when its run concludes otherwise than success/neutral/skipped (make
 one so with ``POST /_admin/actions {"conclusion": "failure"}``). Commit statuses, which are
-not check runs, are in ``api_statuses``.
+not check runs, are in ``api_statuses``; which runs a commit has is :mod:`.checks`'s.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from releaser.sandbox import actions
-from releaser.sandbox.actions import JobState, iso
+from releaser.sandbox import actions, render
+from releaser.sandbox.actions import JobState
+from releaser.sandbox.checks import latest_per_workflow, runs_on
 from releaser.sandbox.forge import Forge
 from releaser.sandbox.http import ROUTER, Request, Response, full_name, not_found, paginate
+from releaser.sandbox.runs import iso
 
 APP_ID = 15368
 APP_CREATED = "2018-07-30T09:30:17Z"
@@ -51,21 +53,6 @@ def resolve_sha(forge: Forge, full: str, ref: str) -> str:
     return sha
 
 
-def runs_on(forge: Forge, full: str, sha: str) -> list[dict[str, Any]]:
-    runs = [actions.settle(forge, full, r) for r in forge.find("run", full, head_sha=sha)]
-    return sorted(runs, key=lambda r: r["id"], reverse=True)
-
-
-def latest_per_workflow(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen: set[Any] = set()
-    out = []
-    for run in runs:  # newest first
-        if run["workflow_id"] not in seen:
-            seen.add(run["workflow_id"])
-            out.append(run)
-    return out
-
-
 def check_run_json(forge: Forge, full: str, run: dict[str, Any], job: JobState) -> dict[str, Any]:
     jid = actions.job_id(run, job.index)
     html = f"{forge.repo_html(full)}/actions/runs/{run['id']}/job/{jid}"
@@ -98,8 +85,6 @@ def check_run_json(forge: Forge, full: str, run: dict[str, Any], job: JobState) 
 
 
 def check_suite_json(forge: Forge, full: str, run: dict[str, Any]) -> dict[str, Any]:
-    from releaser.sandbox import render
-
     status, conclusion = actions.run_status(run, forge.clock.now())
     repo = forge.repo(*full.split("/", 1))
     return {

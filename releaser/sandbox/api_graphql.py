@@ -19,7 +19,8 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from releaser.sandbox import gitdata, people
+from releaser.sandbox import automerge, gitdata, people
+from releaser.sandbox.api_pulls import current_shas
 from releaser.sandbox.forge import Forge
 from releaser.sandbox.graphql_schema import (
     SDL,
@@ -307,9 +308,6 @@ def resolve_mark_ready(root: Any, info: GraphQLResolveInfo, input: dict[str, Any
 
 
 def resolve_enable_auto_merge(root: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> Any:
-    from releaser.sandbox import automerge
-    from releaser.sandbox.api_pulls import current_shas
-
     forge = _forge(info)
     full, doc = _pull_for_write(info, input["pullRequestId"], "EnablePullRequestAutoMerge")
     repo = forge.repo(*full.split("/", 1))

@@ -10,15 +10,17 @@
 
 The sandbox supports no push ``restrictions`` (they must be null), and of the other settings
 enforces required status checks (``strict``, ``contexts``, ``checks``), required approving
-reviews, ``enforce_admins``, ``allow_force_pushes`` and ``allow_deletions``.
+reviews, ``enforce_admins``, ``allow_force_pushes`` and ``allow_deletions``. A changed rule
+or a new review fires the forge's gate hooks (auto-merge sweeps).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from releaser.sandbox import automerge, people, protection
+from releaser.sandbox import people, protection
 from releaser.sandbox.api_issues import get_issue_doc
+from releaser.sandbox.api_pulls import current_shas
 from releaser.sandbox.forge import Forge
 from releaser.sandbox.http import (
     ROUTER,
@@ -153,7 +155,7 @@ def put_protection(forge: Forge, req: Request) -> dict[str, Any]:
             rule = forge.insert("protection", full, fields)
         else:
             rule = forge.update("protection", int(rule["id"]), fields)
-    automerge.sweep(forge, full)
+    forge.notify_gate(full)
     return protection_json(forge, full, rule)
 
 
@@ -176,7 +178,7 @@ def delete_protection(forge: Forge, req: Request) -> Response:
         if rule is None:
             raise ApiError(404, "Branch not protected")
         forge.delete("protection", int(rule["id"]))
-    automerge.sweep(forge, full)
+    forge.notify_gate(full)
     return Response(204)
 
 
@@ -247,8 +249,6 @@ def _unprocessable(message: str) -> ApiError:
 
 @ROUTER.route("POST", "/repos/{owner}/{repo}/pulls/{number}/reviews", access="read")
 def create_review(forge: Forge, req: Request) -> Response:
-    from releaser.sandbox.api_pulls import current_shas
-
     full = full_name(forge, req)
     data = body_dict(req)
     event = data.get("event")
@@ -281,7 +281,7 @@ def create_review(forge: Forge, req: Request) -> Response:
                 "submitted_at": forge.now_iso() if event else None,
             },
         )
-    automerge.sweep(forge, full)
+    forge.notify_gate(full)
     return Response(200, review_json(forge, full, review))
 
 

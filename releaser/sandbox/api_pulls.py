@@ -16,7 +16,7 @@ import os
 import subprocess
 from typing import Any
 
-from releaser.sandbox import protection
+from releaser.sandbox import protection, render
 from releaser.sandbox.api_issues import edit_issue, get_issue_doc, issue_json, labels_of, new_issue
 from releaser.sandbox.forge import Forge, git_env
 from releaser.sandbox.http import (
@@ -98,8 +98,6 @@ def current_shas(forge: Forge, full: str, pull: dict[str, Any]) -> tuple[str, st
 
 
 def branch_json(forge: Forge, full: str, ref: str, sha: str) -> dict[str, Any]:
-    from releaser.sandbox import render
-
     owner = full.split("/")[0]
     repo = forge.repo(*full.split("/", 1))
     return {
@@ -343,8 +341,6 @@ def check_merged(forge: Forge, req: Request) -> Response:
 
 @ROUTER.route("GET", "/repos/{owner}/{repo}/pulls/{number}/commits")
 def list_pull_commits(forge: Forge, req: Request) -> Response:
-    from releaser.sandbox import render
-
     full = full_name(forge, req)
     doc = get_pull_doc(forge, full, req.params["number"])
     head, base = current_shas(forge, full, doc["pull"])

@@ -179,14 +179,12 @@ def store_asset(
 
 
 def release_event(forge: Forge, full: str, doc: dict[str, Any], created: bool) -> None:
-    """Start the workflows triggered by ``release`` events of this change."""
-    from releaser.sandbox.actions import on_release
-
+    """Tell the release hooks (Actions starts the workflows ``on: release``) of this change."""
     kinds = {"created"} if created else set()
     if not doc["draft"]:
         kinds |= {"published", "prereleased" if doc["prerelease"] else "released"}
     if kinds:
-        on_release(forge, full, str(doc["tag_name"]), kinds)
+        forge.notify_release(full, str(doc["tag_name"]), kinds)
 
 
 # ---- releases -----------------------------------------------------------------------------

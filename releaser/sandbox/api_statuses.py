@@ -5,15 +5,16 @@ description, target_url, creator, created_at, updated_at); ``GET .../commits/{re
 lists them newest first; ``GET .../commits/{ref}/status`` combines the latest of each context
 by GitHub's rules: ``failure`` if one is ``failure`` or ``error``, ``pending`` if one is
 ``pending`` or there is none, else ``success``. Check runs (workflow jobs, see ``api_checks``)
-are not statuses, as on GitHub; ``check_states`` merges both for branch protection's required
-checks, where a context is satisfied by a status or a check run of that name.
+are not statuses, as on GitHub; :mod:`releaser.sandbox.checks` merges both for branch
+protection's required checks. A new status fires the forge's gate hooks (auto-merge sweeps).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from releaser.sandbox import actions, render
+from releaser.sandbox import render
+from releaser.sandbox.checks import latest_statuses, statuses_of
 from releaser.sandbox.forge import Forge
 from releaser.sandbox.http import (
     ROUTER,
@@ -28,7 +29,6 @@ from releaser.sandbox.http import (
 )
 
 STATES = ("error", "failure", "pending", "success")
-OK_CONCLUSIONS = ("success", "neutral", "skipped")
 
 
 def status_json(forge: Forge, full: str, doc: dict[str, Any]) -> dict[str, Any]:
@@ -54,47 +54,12 @@ def resolve_sha(forge: Forge, full: str, ref: str) -> str:
     return sha
 
 
-def statuses_of(forge: Forge, full: str, sha: str) -> list[dict[str, Any]]:
-    """Every status of the commit, newest first."""
-    return sorted(forge.find("status", full, sha=sha), key=lambda d: d["id"], reverse=True)
-
-
-def latest_statuses(forge: Forge, full: str, sha: str) -> list[dict[str, Any]]:
-    """The newest status of each context, newest first."""
-    seen: set[str] = set()
-    out = []
-    for doc in statuses_of(forge, full, sha):
-        if doc["context"] not in seen:
-            seen.add(doc["context"])
-            out.append(doc)
-    return out
-
-
 def combined_state(states: list[str]) -> str:
     if any(s in ("failure", "error") for s in states):
         return "failure"
     if not states or "pending" in states:
         return "pending"
     return "success"
-
-
-def check_states(forge: Forge, full: str, sha: str) -> dict[str, str]:
-    """``{context: success|pending|failure}`` of the commit's latest statuses and check runs
-    (the latest run of each workflow); a status wins over a check run of the same name."""
-    from releaser.sandbox import api_checks
-
-    now = forge.clock.now()
-    out: dict[str, str] = {}
-    for run in api_checks.latest_per_workflow(api_checks.runs_on(forge, full, sha)):
-        for job in actions.job_states(run, now):
-            if job.status != "completed" or job.conclusion is None:
-                state = "pending"
-            else:
-                state = "success" if job.conclusion in OK_CONCLUSIONS else "failure"
-            out.setdefault(job.name, state)
-    for doc in latest_statuses(forge, full, sha):
-        out[doc["context"]] = "failure" if doc["state"] == "error" else str(doc["state"])
-    return out
 
 
 @ROUTER.route("POST", "/repos/{owner}/{repo}/statuses/{sha}")
@@ -126,9 +91,7 @@ def create_status(forge: Forge, req: Request) -> Response:
             "updated_at": stamp,
         },
     )
-    from releaser.sandbox import automerge
-
-    automerge.sweep(forge, full)
+    forge.notify_gate(full)
     out = status_json(forge, full, doc)
     return Response(201, out, {"Location": out["url"]})
 

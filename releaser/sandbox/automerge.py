@@ -6,7 +6,9 @@ merge_method, commit_title, commit_message, enabled_at}) and an ``automerge`` do
 open, not a draft, free of conflicts and passes its base branch's protection (required checks
 and reviews; no admin bypass): at once when nothing is required, as GitHub does for a clean
 pull request, else on the first request after the last requirement turned green (the forge's
-tick runs ``sweep`` before every request; new statuses, reviews and rules run it too).
+tick runs ``sweep`` before every request; its gate hook runs it after a new status, review or
+rule). It is built on the pulls API (``api_pulls``, ``api_issues``) and on ``protection``;
+those modules reach it only through the hooks it registers when imported.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ import sys
 import traceback
 from typing import Any
 
-from releaser.sandbox.forge import TICK_HOOKS, Forge
+from releaser.sandbox.api_issues import get_issue_doc
+from releaser.sandbox.api_pulls import current_shas, do_merge, merge_tree
+from releaser.sandbox.forge import GATE_HOOKS, TICK_HOOKS, Forge
 from releaser.sandbox.http import ApiError
+from releaser.sandbox.protection import merge_blocker
 
 
 def enable(forge: Forge, full: str, doc: dict[str, Any], user: str, method: str) -> dict[str, Any]:
@@ -48,10 +53,6 @@ def disable(forge: Forge, full: str, number: int) -> None:
 def sweep(forge: Forge, full: str | None = None) -> list[int]:
     """Merge every waiting pull request (of ``full``, or all) that may be merged now; the
     numbers merged."""
-    from releaser.sandbox.api_issues import get_issue_doc
-    from releaser.sandbox.api_pulls import current_shas, do_merge, merge_tree
-    from releaser.sandbox.protection import merge_blocker
-
     merged: list[int] = []
     for mark in forge.find("automerge", full):
         repo, number = str(mark["repo"]), int(mark["number"])
@@ -94,5 +95,12 @@ def on_tick(forge: Forge) -> None:
         traceback.print_exc(file=sys.stderr)
 
 
+def on_gate(forge: Forge, full: str) -> None:
+    """A status, review or rule changed in ``full``: merge what may be merged now."""
+    sweep(forge, full)
+
+
 if on_tick not in TICK_HOOKS:
     TICK_HOOKS.append(on_tick)
+if on_gate not in GATE_HOOKS:
+    GATE_HOOKS.append(on_gate)

@@ -1,9 +1,12 @@
 """Effects of successful simulated workflow runs: artifacts, release assets, an OCI image.
 
-Each effect is idempotent (re-applying after a crash changes nothing already done) and
-reports a failure as a message, which turns the run's conclusion into ``failure`` and lands
-in its job log. Placeholders ``{tag}``, ``{version}`` (tag without a leading ``v``),
-``{ref}``, ``{sha}``, ``{inputs.NAME}``, ... are expanded in names, contents and targets.
+:mod:`releaser.sandbox.actions` completes runs; it applies their effects through the forge's
+run hook, which this module registers when imported (``apply_effects``). Each effect is
+idempotent (re-applying after a crash changes nothing already done) and reports a failure
+as a message, which turns the run's conclusion into ``failure`` and lands in its job log.
+Placeholders ``{tag}``, ``{version}`` (tag without a leading ``v``), ``{ref}``, ``{sha}``,
+``{inputs.NAME}``, ... (see :mod:`releaser.sandbox.runs`) are expanded in names, contents
+and targets.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from urllib.parse import urljoin
 
 import httpx
 
-from releaser.sandbox.actions import create_artifact, expand, guess_type, placeholders, run_tag
-from releaser.sandbox.forge import Forge
+from releaser.sandbox.api_releases import release_for_tag, store_asset
+from releaser.sandbox.forge import RUN_HOOKS, Forge
+from releaser.sandbox.runs import create_artifact, expand, guess_type, placeholders, run_tag
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -62,8 +66,6 @@ def attach_release_assets(
     values: dict[str, str],
     log: list[str],
 ) -> str | None:
-    from releaser.sandbox.api_releases import release_for_tag, store_asset
-
     files = spec.get("files") if isinstance(spec, dict) else None
     tag = run_tag(run)
     if not tag:
@@ -168,3 +170,7 @@ def oci_push(run: dict[str, Any], spec: Any, values: dict[str, str], log: list[s
         return f"oci_push: pushing {name}:{tag} to {registry} failed: {exc}"
     log.append(f"Pushed {registry}/{name}:{tag} ({sha256(manifest)})")
     return None
+
+
+if apply_effects not in RUN_HOOKS:
+    RUN_HOOKS.append(apply_effects)

@@ -17,6 +17,9 @@ share one ``number`` sequence per repository, as on GitHub.
 All writes go through ``with forge.lock:`` so concurrent requests see a consistent store.
 Time is ``forge.clock`` (:mod:`.clock`), never the wall clock; users, roles and tokens are in
 :mod:`.people`, branch and tag protection in :mod:`.protection`.
+
+The forge imports none of the modules built on it: they react to its events (pushes, ticks,
+releases, changed merge gates, succeeded workflow runs) through the hook registries below.
 """
 
 from __future__ import annotations
@@ -37,13 +40,27 @@ from releaser.sandbox.http import ApiError, not_found
 DEFAULT_LOGIN = "release-bot"
 SCOPES = "repo, workflow, read:org, write:packages"
 
-# Modules register reactions here at import (e.g. Actions starts runs on tag pushes).
+# Higher modules register reactions here when imported, so that a lower module triggers
+# them without importing them (e.g. Actions starts runs on tag pushes); the server imports
+# every such module before serving (``server.load_api_modules``).
 # A push hook gets (forge, full_name, [(ref, old_sha, new_sha), ...]) after refs moved,
 # whether through git or the API ("0"*40 for a created or deleted ref).
 PushHook = Callable[["Forge", str, list[tuple[str, str, str]]], None]
 PUSH_HOOKS: list[PushHook] = []
 # A tick hook runs before every request: due work (finishing workflow runs) happens then.
 TICK_HOOKS: list[Callable[[Forge], None]] = []
+# A release hook gets (forge, full_name, tag, events) after a release changed; events are
+# GitHub's release activity types among created, published, released, prereleased.
+ReleaseHook = Callable[["Forge", str, str, set[str]], None]
+RELEASE_HOOKS: list[ReleaseHook] = []
+# A gate hook gets (forge, full_name) after something a protected merge waits for changed
+# there: a commit status, a review, a branch protection rule (auto-merge sweeps then).
+GATE_HOOKS: list[Callable[[Forge, str], None]] = []
+# A run hook gets (forge, full_name, run, log) when a workflow run that succeeded completes,
+# under ``forge.lock`` and before the run is recorded: it applies the run's effects, adds
+# lines to its job log, and returns why they failed (the run then fails) or None.
+RunHook = Callable[["Forge", str, dict[str, Any], list[str]], str | None]
+RUN_HOOKS: list[RunHook] = []
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -197,6 +214,22 @@ class Forge:
     def tick(self) -> None:
         for hook in TICK_HOOKS:
             hook(self)
+
+    def notify_release(self, full_name: str, tag: str, events: set[str]) -> None:
+        for hook in RELEASE_HOOKS:
+            hook(self, full_name, tag, events)
+
+    def notify_gate(self, full_name: str) -> None:
+        for hook in GATE_HOOKS:
+            hook(self, full_name)
+
+    def run_succeeded(self, full_name: str, run: dict[str, Any], log: list[str]) -> str | None:
+        """Let the run hooks act on a run that succeeded; the first failure, or None."""
+        for hook in RUN_HOOKS:
+            failure = hook(self, full_name, run, log)
+            if failure:
+                return failure
+        return None
 
     # ---- repositories -------------------------------------------------------------------
 

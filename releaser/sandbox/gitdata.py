@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from releaser.sandbox.forge import git_env
-from releaser.sandbox.http import ApiError
+from releaser.sandbox.http import ApiError, not_found
 
 if TYPE_CHECKING:
     from releaser.sandbox.forge import Forge
@@ -278,8 +278,6 @@ def write_blob(forge: Forge, full_name: str, data: bytes) -> str:
 
 def read_object(forge: Forge, full_name: str, sha: str, kind: str) -> bytes:
     """Raw content of an object of ``kind``; 404 when missing or of another type."""
-    from releaser.sandbox.http import not_found
-
     if not is_sha(sha) or object_type(forge, full_name, sha) != kind:
         raise not_found()
     proc = subprocess.run(

@@ -16,7 +16,8 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING, Any
 
-from releaser.sandbox import gitdata, people
+from releaser.sandbox import gitdata, people, render
+from releaser.sandbox.api_pulls import current_shas, merge_tree
 
 if TYPE_CHECKING:
     from releaser.sandbox.forge import Forge
@@ -289,8 +290,6 @@ def object_obj(forge: Forge, full: str, sha: str) -> dict[str, Any] | None:
             "_target": fields.get("object", ""),
         }
     if kind == "commit":
-        from releaser.sandbox import render
-
         info = render.read_commit(forge, full, sha)
         return {
             **base,
@@ -316,8 +315,6 @@ def ref_obj(forge: Forge, full: str, ref: gitdata.Ref) -> dict[str, Any]:
 
 
 def pull_obj(forge: Forge, full: str, doc: dict[str, Any]) -> dict[str, Any]:
-    from releaser.sandbox.api_pulls import current_shas, merge_tree
-
     pull = doc["pull"]
     head, base = current_shas(forge, full, pull)
     merged = bool(pull.get("merged"))

@@ -13,7 +13,8 @@ Documents (kind, repo ``owner/name``):
 Branch protection, as GitHub applies it:
 
 - merging a pull request (``merge_blocker``) needs every required context green on the head
-  (a commit status or a check run of that name; ``strict``: the head contains the base) and
+  (a commit status or a check run of that name, see :mod:`releaser.sandbox.checks`;
+  ``strict``: the head contains the base) and
   ``required_approving_review_count`` approvals whose authors have write access, none of whom
   asks for changes; else 405 with GitHub's message (``Required status check "ci" is
   expected.``, ``At least 1 approving review is required by reviewers with write access.``);
@@ -33,6 +34,8 @@ import fnmatch
 from typing import TYPE_CHECKING, Any
 
 from releaser.sandbox import gitdata, people
+from releaser.sandbox.checks import check_states
+from releaser.sandbox.http import ApiError
 
 if TYPE_CHECKING:
     from releaser.sandbox.forge import Forge
@@ -104,8 +107,6 @@ def _bypasses(forge: Forge, full: str, login: str | None, rule: dict[str, Any]) 
 
 def status_blocker(forge: Forge, full: str, rule: dict[str, Any], sha: str | None) -> str | None:
     """Why the commit ``sha`` (None: a commit not made yet) misses a required context."""
-    from releaser.sandbox.api_statuses import check_states
-
     states = check_states(forge, full, sha) if sha else {}
     for context in required_contexts(rule):
         state = states.get(context)
@@ -209,8 +210,6 @@ def guard_update(
     forge: Forge, full: str, login: str | None, ref: str, old: str, new: str | None
 ) -> None:
     """ApiError 422 when ``update_refusal`` refuses the update (REST writes)."""
-    from releaser.sandbox.http import ApiError
-
     refusal = update_refusal(forge, full, login, ref, old, new)
     if refusal is not None:
         raise ApiError(422, refusal.replace("\n", " "))

@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from releaser.sandbox import people
 from releaser.sandbox.http import not_found
 
 if TYPE_CHECKING:
@@ -33,8 +34,6 @@ def owner_json(forge: Forge, login: str, kind: str = "User") -> dict[str, Any]:
 def repo_json(forge: Forge, doc: dict[str, Any], viewer: str | None = None) -> dict[str, Any]:
     """A ``full-repository`` object for a repository document (also fits ``repository``);
     ``permissions`` are ``viewer``'s (default: the forge's default user's)."""
-    from releaser.sandbox import people
-
     full = str(doc["full_name"])
     owner, name = full.split("/", 1)
     api = forge.repo_api(full)

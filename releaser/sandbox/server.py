@@ -58,6 +58,9 @@ API_MODULES = (
     "api_protection",
     "api_graphql",
 )
+# The modules that register forge hooks (forge.py), loaded whether or not an API module
+# imports them: lower modules reach them through their hooks only (e.g. ``effects``).
+HOOK_MODULES = ("actions", "effects", "automerge")
 RATE_LIMIT = 5000
 MEDIA_TYPE = "github.v3; format=json"
 
@@ -82,10 +85,12 @@ def is_mutation(body: bytes) -> bool:
 
 
 def load_api_modules() -> list[str]:
-    """Import the API modules so their routes register; their names."""
-    for name in API_MODULES:
+    """Import the API modules, so their routes register, and the hook modules, so their
+    hooks do (before serving: else a run would complete without its effects); their names."""
+    names = [*API_MODULES, *HOOK_MODULES]
+    for name in names:
         importlib.import_module(f"releaser.sandbox.{name}")
-    return list(API_MODULES)
+    return names
 
 
 class _RateCounter:
