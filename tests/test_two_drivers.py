@@ -51,6 +51,7 @@ def _comparable(state: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
+@pytest.mark.slow
 def test_alternating_drivers_end_like_one_driver(make_project: Callable[..., Project]) -> None:
     stages = _stages()
     assert stages[:2] == ["start", "prepare"]
@@ -163,6 +164,7 @@ LIGHT_TRIALS = 17
 FULL_TRIALS = 3
 
 
+@pytest.mark.slow
 def test_racing_drivers_one_proceeds_the_other_names_the_holder(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
