@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from releaser.step import Status
@@ -133,7 +133,11 @@ def find_tracking_issue(ctx: Context) -> Issue | None:
     return ctx.forge.find_issue(issue_title(ctx), labels[0] if labels else None)
 
 
-def sync_checklist(ctx: Context, results: Iterable[StepResult]) -> bool:
+def sync_checklist(
+    ctx: Context,
+    results: Iterable[StepResult],
+    before_write: Callable[[], None] = lambda: None,
+) -> bool:
     """Tick the items of the steps found DONE (linking their evidence); True if it wrote.
 
     Reads the issue, writes the new body only when it changed, then re-reads and retries
@@ -160,6 +164,7 @@ def sync_checklist(ctx: Context, results: Iterable[StepResult]) -> bool:
         wanted = set(ticks) & items(body)
         if wanted <= ticked(body):
             break
+        before_write()  # the claim: a driver blocked by another's writes nothing
         issue = ctx.forge.update_issue(issue.number, body=apply_ticks(body, ticks))
         wrote = True
         ctx.debug(f"ticked {', '.join(sorted(wanted - ticked(body)))} on #{issue.number}")

@@ -312,7 +312,7 @@ class Context:
         from releaser.clients.github import GitHubAPI
 
         endpoint = self.endpoint
-        return GitHubAPI(
+        api = GitHubAPI(
             endpoint.api_url,
             endpoint.token,
             self.ui,
@@ -320,6 +320,15 @@ class Context:
             local=endpoint.sandbox is not None or _is_loopback(endpoint.api_url),
             retry=self.retry_policy(),
         )
+        api.before_write = self.fence
+        return api
+
+    def fence(self) -> None:
+        """Before every write: while this command holds the release's claim, check it is
+        still ours (a driver taken over stops here, before writing)."""
+        ledger = self.__dict__.get("ledger")
+        if ledger is not None and ledger.held is not None:
+            ledger.fence()
 
     def retry_policy(self) -> RetryPolicy:
         """How every client retries and how long it waits for a rate limit (config)."""
@@ -337,7 +346,9 @@ class Context:
     def git(self) -> Git:
         from releaser.clients.git import Git
 
-        return Git(self.endpoint, self.repo_name, self.ui, self.work_dir / "git", self.memo)
+        git = Git(self.endpoint, self.repo_name, self.ui, self.work_dir / "git", self.memo)
+        git.before_write = self.fence
+        return git
 
     @cached_property
     def ledger(self) -> Ledger:

@@ -59,6 +59,16 @@ class ClaimHeld(ReleaserError):
     exit_code = EXIT_FAILED
 
 
+class TakenOver(ClaimHeld):
+    """Another driver took the release over while this one held it: stop before writing."""
+
+
+class MalformedLedger(ReleaserError):
+    """The ledger on the forge doesn't have the shape releaser writes (edited by hand)."""
+
+    exit_code = EXIT_FAILED
+
+
 class Interrupted(ReleaserError):
     exit_code = EXIT_INTERRUPTED
 

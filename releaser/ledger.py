@@ -17,10 +17,13 @@ Entries (every one carries ``type``, ``by`` (the driver), ``host`` and ``at``)::
     {"type": "intent", "step", "key", "detail"}    before a write that can't be looked up
     {"type": "result", "step", "key", "evidence"}  after it
 
-Identity: the driver is ``RELEASER_DRIVER`` or the OS user, the host ``RELEASER_HOST`` or the
-machine's name. A claim held by the same driver on the same host is theirs to resume (after a
-crash), unless the process that took it is still alive: two terminals of one person are two
-drivers too.
+Identity: a claim is owned by one run of a command (``run``: random, made when it started)
+of the token's forge identity (``login``); ``driver`` (``RELEASER_DRIVER`` or the OS user)
+and ``host`` (``RELEASER_HOST`` or the machine's name) only label it. Another run's live claim,
+even of the same person, stops a driver: its own crashed run is taken over with
+``--take-over`` (no wait) or released by a later run that finds everything done. While a run
+holds the claim, every write is fenced (``Ledger.fence``): a driver taken over stops before
+its next write.
 
 Storage is pluggable (``LedgerStore``): ``ForgeRefStore`` on the forge, ``MemoryStore`` for
 tests and offline commands.
@@ -35,12 +38,13 @@ import random
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from releaser.errors import ClaimHeld, RemoteError
+from releaser.errors import ClaimHeld, MalformedLedger, RemoteError, TakenOver
 
 if TYPE_CHECKING:
     from releaser.context import Context
@@ -81,18 +85,25 @@ class Answer:
 
 @dataclass(frozen=True)
 class Claim:
+    """Who drives the release. Owned by a run (``run``: random, made when the command
+    started) of a forge identity (``login``: the token's user); ``driver`` and ``host`` are
+    labels for people to read (from the environment), never what ownership is judged by."""
+
     driver: str
     host: str
     stage: str
     since: str
     expires: str
     pid: int | None = None
+    login: str = ""
+    run: str = ""
 
     def expired(self, now: datetime | None = None) -> bool:
         return parse_iso(self.expires) <= (now or datetime.now(UTC))
 
     def who(self) -> str:
-        return f"{self.driver} on {self.host}"
+        login = f" ({self.login})" if self.login and self.login != self.driver else ""
+        return f"{self.driver}{login} on {self.host}"
 
     def describe(self) -> str:
         return (
@@ -108,7 +119,13 @@ class Claim:
             "stage": self.stage,
             "since": self.since,
             "expires": self.expires,
+            "login": self.login,
         }
+
+    @property
+    def owner(self) -> str:
+        """What ownership is judged by: the run (older entries: the labels and pid)."""
+        return self.run or f"{self.driver}@{self.host}:{self.pid}"
 
     @classmethod
     def from_entry(cls, e: dict[str, Any]) -> Claim:
@@ -120,6 +137,8 @@ class Claim:
             str(e["since"]),
             str(e["expires"]),
             int(pid) if isinstance(pid, int) else None,
+            str(e.get("login") or ""),
+            str(e.get("run") or ""),
         )
 
 
@@ -130,8 +149,9 @@ class LedgerStore(Protocol):
     def tip(self) -> str | None:
         """The tip's version token only (one cheap read)."""
 
-    def write(self, base: str | None, doc: dict[str, Any], message: str) -> bool:
-        """Store ``doc`` on top of ``base``; False when the tip moved meanwhile (retry)."""
+    def write(self, base: str | None, doc: dict[str, Any], message: str) -> str | None:
+        """Store ``doc`` on top of ``base``; the new tip, or None when the tip moved
+        meanwhile (re-read and retry)."""
 
 
 class MemoryStore:
@@ -152,14 +172,14 @@ class MemoryStore:
             self.reads += 1
             return self.tip(), json.loads(json.dumps(self.doc))
 
-    def write(self, base: str | None, doc: dict[str, Any], message: str) -> bool:
+    def write(self, base: str | None, doc: dict[str, Any], message: str) -> str | None:
         with self._lock:
             if self.tip() != base:
-                return False
+                return None
             self.version += 1
             self.doc = json.loads(json.dumps(doc))
             self.writes += 1
-            return True
+            return self.tip()
 
 
 def redact_value(value: Any, redact: Callable[[str], str]) -> Any:
@@ -173,33 +193,29 @@ def redact_value(value: Any, redact: Callable[[str], str]) -> Any:
     return value
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether a process of this machine is alive (a zombie or another user's counts)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
-
-
-def live_claim(entries: list[dict[str, Any]], now: datetime | None = None) -> Claim | None:
-    """The claim in force after ``entries``: None when released or expired."""
+def last_claim(entries: list[dict[str, Any]]) -> Claim | None:
+    """The last claim not released (expired or not)."""
     current: Claim | None = None
     for e in entries:
         if e.get("type") == "claim":
             current = Claim.from_entry(e)
-        elif (
-            e.get("type") == "unclaim"
-            and current is not None
-            and (e.get("driver"), e.get("host")) == (current.driver, current.host)
-        ):
-            current = None
+        elif e.get("type") == "unclaim" and current is not None:
+            released = Claim(
+                str(e.get("driver")), str(e.get("host")), "", "", "", e.get("pid"), "",
+                str(e.get("run") or ""),
+            )  # fmt: skip
+            if (
+                released.run == current.run
+                if current.run
+                else ((released.driver, released.host) == (current.driver, current.host))
+            ):
+                current = None
+    return current
+
+
+def live_claim(entries: list[dict[str, Any]], now: datetime | None = None) -> Claim | None:
+    """The claim in force after ``entries``: None when released or expired."""
+    current = last_claim(entries)
     return None if current is None or current.expired(now) else current
 
 
@@ -214,6 +230,8 @@ class Ledger:
         redact: Callable[[str], str] = lambda s: s,
         pid: int | None = None,
         clock: Callable[[], float] = time.time,
+        login: Callable[[], str] | None = None,
+        run: str | None = None,
     ) -> None:
         self.store = store
         self.release = release
@@ -226,6 +244,10 @@ class Ledger:
         self.frozen = False  # `status`: read once, answer every question from that snapshot
         self.held: Claim | None = None
         self.clock = clock  # the forge's time: leases are judged by the clock drivers share
+        # Ownership: this run (random, per command) of the token's forge identity.
+        self.run = run or uuid.uuid4().hex[:12]
+        self._login = login or (lambda: driver)
+        self.known_tip: str | None = None  # the tip after our last read or write (fencing)
         self.renewed_at = 0.0  # clock() of the last claim or renewal
         self.last_base: str | None = None  # the tip our last write went on top of
 
@@ -233,7 +255,10 @@ class Ledger:
 
     def entries(self, refresh: bool = False) -> list[dict[str, Any]]:
         if self._cache is None or (refresh and not self.frozen):
-            _, self._cache = self.store.read()
+            tip, doc = self.store.read()
+            validate(doc, self.release, tip)
+            self._cache = doc
+            self.known_tip = tip
         return list(self._cache.get("entries", []))
 
     def snapshot(self) -> list[dict[str, Any]]:
@@ -278,8 +303,13 @@ class Ledger:
     def recent(self, count: int = RECENT) -> list[dict[str, Any]]:
         return self.entries()[-count:]
 
+    @property
+    def login(self) -> str:
+        return self._login()
+
     def is_me(self, claim: Claim) -> bool:
-        return (claim.driver, claim.host) == (self.driver, self.host)
+        """Whether a claim is this run's (labels from the environment never decide it)."""
+        return claim.run == self.run
 
     # -- writing (compare-and-swap) ----------------------------------------------------
 
@@ -290,6 +320,7 @@ class Ledger:
         """Replace the entries by ``change(entries)`` (None: nothing to write), CAS-retried."""
         for attempt in range(CAS_ATTEMPTS):
             base, doc = self.store.read()
+            validate(doc, self.release, base)
             entries = list(doc.get("entries", []))
             new_entries = change(entries)
             if new_entries is None:
@@ -301,9 +332,11 @@ class Ledger:
             what = " ".join(
                 str(last.get(k)) for k in ("type", "stage", "step", "by") if last.get(k)
             )
-            if self.store.write(base, new, f"releaser: {what}"):
+            written = self.store.write(base, new, f"releaser: {what}")
+            if written is not None:
                 self._cache = new
                 self.last_base = base
+                self.known_tip = written
                 return
             # Someone appended first: re-read and retry, with jitter so racers spread out.
             time.sleep(min(0.02 * (attempt + 1), 0.3) * (0.5 + random.random()))
@@ -322,7 +355,14 @@ class Ledger:
         self._update(change)
 
     def _stamp(self, entry: dict[str, Any]) -> dict[str, Any]:
-        return {**entry, "by": self.driver, "host": self.host, "at": iso(self.now())}
+        return {
+            **entry,
+            "by": self.driver,
+            "host": self.host,
+            "login": self.login,
+            "run": self.run,
+            "at": iso(self.now()),
+        }
 
     def record_answer(self, step: str, answer: str, evidence: str | None) -> None:
         self._append(
@@ -368,38 +408,32 @@ class Ledger:
     # -- claims ------------------------------------------------------------------------
 
     def claim(self, stage: str, take_over: bool = False) -> Claim:
-        """Claim the release for this driver (or renew our claim).
+        """Claim the release for this run (or renew our claim).
 
-        ClaimHeld when someone else holds a live claim and ``take_over`` is false; when we
-        held it and someone took it over, the message says so.
+        ClaimHeld when another run holds a live claim and ``take_over`` is false (TakenOver
+        when we held it and someone took it over).
         """
         took_from: list[Claim] = []
 
         def change(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             holder = live_claim(entries, self.now())
             took_from.clear()
-            if holder is not None and self._is_other(holder):
+            if holder is not None and not self.is_me(holder):
+                if self.held is not None:
+                    raise taken_over(holder)
                 if not take_over:
-                    if self.held is not None:
-                        raise ClaimHeld(
-                            f"the release was taken over: {holder.describe()}",
-                            "stop here; they continue the release (`releaser status` shows "
-                            "where it stands)",
-                        )
-                    raise ClaimHeld(
-                        holder.describe(),
-                        "wait for them to finish (or the claim to expire), or re-run with "
-                        "--take-over once you know they stopped",
-                    )
+                    raise self._held_by(holder)
                 took_from.append(holder)
             now = self.now()
-            mine = holder is not None and not took_from and self.is_me(holder)
+            mine = holder is not None and self.is_me(holder)
             since = holder.since if mine and holder is not None else iso(now)
             entry: dict[str, Any] = {
                 "type": "claim",
                 "driver": self.driver,
                 "host": self.host,
                 "pid": self.pid,
+                "login": self.login,
+                "run": self.run,
                 "stage": stage,
                 "since": since,
                 "expires": expiry(self.ttl, self.clock),
@@ -413,8 +447,7 @@ class Ledger:
                 mine
                 and last is not None
                 and last.get("type") == "claim"
-                and last.get("pid") == self.pid
-                and (last.get("driver"), last.get("host")) == (self.driver, self.host)
+                and (last.get("run") == self.run)
             ):
                 # A renewal: replace our own last claim (the commits keep the history), so a
                 # long wait doesn't grow the ledger.
@@ -423,19 +456,46 @@ class Ledger:
 
         self._update(change)
         self.held = live_claim(self.entries(), self.now()) or Claim(
-            self.driver, self.host, stage, "", ""
+            self.driver, self.host, stage, "", "", self.pid, self.login, self.run
         )
         self.renewed_at = self.clock()
         return self.held
 
-    def _is_other(self, holder: Claim) -> bool:
-        """Someone else: another driver or host, or our own still-running other process."""
-        if not self.is_me(holder):
-            return True
-        return holder.pid is not None and holder.pid != self.pid and pid_alive(holder.pid)
+    def _held_by(self, holder: Claim) -> ClaimHeld:
+        if holder.login and holder.login == self.login:
+            return ClaimHeld(
+                f"another run of yours ({holder.who()}) holds the release ({holder.stage}) "
+                f"since {holder.since}, until {holder.expires} unless renewed",
+                "if that run stopped (a closed terminal, a crash), re-run with --take-over; "
+                "otherwise let it finish",
+            )
+        return ClaimHeld(
+            holder.describe(),
+            "wait for them to finish (or the claim to expire), or re-run with "
+            "--take-over once you know they stopped",
+        )
+
+    def fence(self) -> None:
+        """Before each write while holding the claim: is it still ours? One conditional
+        read of the ledger's tip; the entries are read again only when it moved. A driver
+        taken over stops here (TakenOver), before its next write: at most the write in flight
+        when the take-over landed can race it."""
+        if self.held is None:
+            return
+        tip = self.store.tip()
+        if tip != self.known_tip:
+            holder = live_claim(self.entries(refresh=True), self.now())
+            if holder is not None and not self.is_me(holder):
+                self.held = None
+                raise taken_over(holder)
+            if holder is None:  # our lease lapsed and nobody took it: claim it again
+                self.claim(self.held.stage if self.held else "")
+                return
+        if self.renew_due():
+            self.renew()
 
     def renew(self) -> None:
-        """Extend our lease (long waits call this); ClaimHeld if someone took it over."""
+        """Extend our lease (long waits call this); TakenOver if someone took it over."""
         if self.held is not None:
             self.claim(self.held.stage)
 
@@ -452,18 +512,98 @@ class Ledger:
         def change(entries: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
             new = [last] if last is not None else []
             holder = live_claim(entries, self.now())
-            if self.held is not None and holder is not None and not self._is_other(holder):
-                new.append(
-                    self._stamp(
-                        {"type": "unclaim", "driver": self.driver, "host": self.host}
-                        | {"stage": stage}
-                    )
-                )
+            if self.held is not None and holder is not None and self.is_me(holder):
+                new.append(self._unclaim(stage))
             # taken over or expired: not ours to release
             return [*entries, *new] if new else None
 
         self._update(change)
         self.held = None
+
+    def _unclaim(self, stage: str) -> dict[str, Any]:
+        return self._stamp(
+            {"type": "unclaim", "driver": self.driver, "host": self.host, "stage": stage}
+        )
+
+    def release_own_stale(self) -> Claim | None:
+        """A run that found everything done releases a claim another run of the same forge
+        identity left behind (a crashed or killed one); the claim released, or None."""
+        holder = live_claim(self.entries(refresh=True), self.now())
+        if holder is None or self.is_me(holder) or not holder.login:
+            return None
+        if holder.login != self.login:
+            return None
+
+        def change(entries: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+            current = live_claim(entries, self.now())
+            if current is None or current.run != holder.run:
+                return None
+            unclaim = self._unclaim(current.stage)
+            unclaim["run"] = current.run  # releases that run's claim
+            unclaim["released_by"] = self.run
+            return [*entries, unclaim]
+
+        self._update(change)
+        return holder
+
+
+def taken_over(holder: Claim) -> TakenOver:
+    return TakenOver(
+        f"{holder.who()} took over this release at {holder.since}; nothing more was written",
+        "they continue the release; `releaser status` shows where it stands",
+    )
+
+
+# -- the entries' one schema ----------------------------------------------------------------
+
+ENTRY_FIELDS: dict[str, tuple[str, ...]] = {
+    "claim": ("driver", "host", "since", "expires"),
+    "unclaim": ("driver", "host"),
+    "stage": ("stage", "outcome", "start", "end"),
+    "answer": ("step", "answer"),
+    "intent": ("step", "key"),
+    "result": ("step", "key"),
+}
+
+
+def validate(doc: Any, release: str, tip: str | None) -> None:
+    """The ledger document's shape (one schema for every reader); MalformedLedger naming the
+    first problem, the ref and how to look at it."""
+    problem = _problem(doc)
+    if problem is None:
+        return
+    ref = f"refs/releaser/{release}"
+    at = f" at {tip[:12]}" if tip else ""
+    raise MalformedLedger(
+        f"the ledger {ref}{at} is malformed: {problem}",
+        f"look at it with `git fetch origin {ref} && git show FETCH_HEAD:ledger.json`; "
+        "someone edited it by hand: fix or revert that commit (re-running won't)",
+    )
+
+
+def _problem(doc: Any) -> str | None:
+    if not isinstance(doc, dict):
+        return "the document is not a JSON object"
+    entries = doc.get("entries", [])
+    if not isinstance(entries, list):
+        return '"entries" is not a list'
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            return f"entry {i} is not an object"
+        kind = entry.get("type")
+        fields = ENTRY_FIELDS.get(str(kind))
+        if fields is None:
+            return f"entry {i} has an unknown type {kind!r}"
+        missing = [f for f in fields if not isinstance(entry.get(f), str)]
+        if missing:
+            return f"entry {i} ({kind}) lacks {', '.join(missing)}"
+        if kind == "claim":
+            try:
+                parse_iso(str(entry["since"]))
+                parse_iso(str(entry["expires"]))
+            except ValueError:
+                return f"entry {i} (claim) has a malformed date"
+    return None
 
 
 def driver_identity(option: str | None = None) -> tuple[str, str]:
@@ -497,4 +637,5 @@ def open_ledger(ctx: Context) -> Ledger:
         ttl=float(ctx.config.engine.claim_ttl),
         redact=ctx.ui.redactor.redact,
         clock=ctx.now,
+        login=ctx.forge.login,
     )

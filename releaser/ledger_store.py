@@ -44,7 +44,12 @@ class ForgeRefStore:
         in the client; other errors come back as a status for the caller to judge."""
         try:
             response = self.api.request(
-                method, self._repo + path, params=params, json_body=body, ok=(404, 409, 422)
+                method,
+                self._repo + path,
+                params=params,
+                json_body=body,
+                ok=(404, 409, 422),
+                fenced=False,  # the ledger's own writes are how a claim is checked
             )
         except HTTPError as exc:
             return exc.status, exc.body
@@ -88,7 +93,7 @@ class ForgeRefStore:
             ) from exc
         return sha, doc if isinstance(doc, dict) else {"entries": []}
 
-    def write(self, base: str | None, doc: dict[str, Any], message: str) -> bool:
+    def write(self, base: str | None, doc: dict[str, Any], message: str) -> str | None:
         text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
         entry = {"path": FILE, "mode": "100644", "type": "blob", "content": text}
         status, tree = self._call("POST", "/git/trees", body={"tree": [entry]})
@@ -117,8 +122,8 @@ class ForgeRefStore:
             )
             ok = status == 200
         if ok:
-            return True
+            return str(commit["sha"])
         message_text = str(data.get("message", "")) if isinstance(data, dict) else str(data)
         if status == 409 or (status == 422 and any(c in message_text.lower() for c in CONFLICTS)):
-            return False  # someone appended first: re-read and retry
+            return None  # someone appended first: re-read and retry
         raise self._fail("moving the tip", status, data)

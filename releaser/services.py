@@ -27,7 +27,10 @@ class Services:
     def _client(self, key: Hashable, make: Callable[[], T]) -> T:
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = make()
+                made = make()
+                if hasattr(made, "before_write"):
+                    made.before_write = self.ctx.fence  # the claim's fence, on every write
+                self._clients[key] = made
             client: T = self._clients[key]
             return client
 

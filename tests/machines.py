@@ -65,11 +65,12 @@ class Machine:
         for path in (self.home, self.cache, self.work):
             path.mkdir(parents=True, exist_ok=True)
         (self.work / "releaser.toml").write_text(project.config_path.read_text())
+        self.token = _user_token(project, driver)  # each driver is a forge user of their own
 
     @property
     def env(self) -> dict[str, str]:
         return {
-            TOKEN_ENV: self.project.token,
+            TOKEN_ENV: self.token,
             "HOME": str(self.home),
             "XDG_CACHE_HOME": str(self.cache),
             "RELEASER_DRIVER": self.driver,
@@ -126,13 +127,27 @@ class Machine:
             Version.parse(version),
             Options(**options),
             ui,
-            Secrets(ui.redactor, environ={TOKEN_ENV: self.project.token}),
+            Secrets(ui.redactor, environ={TOKEN_ENV: self.token}),
         )
         ledger = open_ledger(ctx)
         ledger.host = self.host
         ctx.__dict__["ledger"] = ledger
         ctx.__dict__["out"] = out
         return ctx
+
+
+def _user_token(project: Project, login: str) -> str:
+    """A token of the sandbox user ``login`` (created the first time), an admin of the
+    project's repository: two drivers are two people, as on GitHub."""
+    from releaser.sandbox.admin_client import SandboxAdmin
+
+    with SandboxAdmin(project.info["admin_url"]) as admin:
+        if login in {u["login"] for u in admin.users()}:
+            token = admin.add_token(login)
+        else:
+            token = str(admin.create_user(login)["token"])
+        admin.add_collaborator(project.seed.full_name, login, "admin")
+    return token
 
 
 def requests_since(project: Project, mark: int) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -76,6 +76,7 @@ class Git:
         digest = hashlib.sha256(self.url.encode()).hexdigest()[:10]
         self.path = Path(cache_dir) / f"{repo_name.replace('/', '__')}-{digest}.git"
         self.memo = memo  # the command's memo: ls-remote is read once until the engine forgets
+        self.before_write: Callable[[], None] | None = None  # the claim's fence
         self._key = ("git", self.url, "refs")
 
     # -- plumbing ----------------------------------------------------------------------
@@ -278,6 +279,8 @@ class Git:
 
         if not ref.startswith("refs/"):
             raise ValueError(f"push_ref needs a full ref name, got {ref!r}")
+        if self.before_write is not None:
+            self.before_write()
         client, path = self._transport
         ref_b, sha_b = Ref(ref.encode()), ObjectID(sha.encode())
         self.ui.debug(f"git push {self.url} {sha}:{ref}")

@@ -121,6 +121,7 @@ class GitHubAPI(HTTPClient):
             self.graphql_url,
             json_body={"query": query, "variables": dict(variables or {})},
             retry=is_query,
+            fenced=not is_query,
         )
         body = decode(response)
         errors = body.get("errors") if isinstance(body, dict) else None

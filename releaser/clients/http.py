@@ -118,6 +118,8 @@ class HTTPClient:
         self.conditional = conditional
         self.sleep = sleep
         self.stats = Stats()
+        # Called before every write: a driver that lost its claim stops before writing.
+        self.before_write: Callable[[], None] | None = None
         self._stats_lock = threading.Lock()
         self._etags: dict[str, _Cached] = {}
         self._client = httpx.Client(
@@ -147,13 +149,17 @@ class HTTPClient:
         headers: Mapping[str, str] | None = None,
         ok: Iterable[int] = (),
         retry: bool | None = None,
+        fenced: bool = True,
     ) -> httpx.Response:
         """Send one request; return the response when it is 2xx/3xx or its status is in ``ok``.
 
         ``retry`` overrides whether the request may be re-sent after an ambiguous failure
-        (default: idempotent methods only; a GraphQL query may say True).
+        (default: idempotent methods only; a GraphQL query may say True). Before a write,
+        ``before_write`` (the release's claim fence) runs, unless ``fenced`` is False.
         """
         method = method.upper()
+        if fenced and method not in ("GET", "HEAD", "OPTIONS") and self.before_write:
+            self.before_write()
         url = self.url(path)
         accepted = set(ok)
         may_retry = method in IDEMPOTENT if retry is None else retry

@@ -148,7 +148,9 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
                 everything += results
                 if claim.held:
                     pending = ctx.ledger.stage_entry(stage, outcome, started, results)
-                _tick_checklist(ctx, results)
+                _tick_checklist(ctx, results, claim)
+        if not claim.held and not ctx.options.dry_run:
+            _release_stale_own_claim(ctx, everything)
     finally:
         claim.release(pending)
     last = stages[-1]
@@ -163,7 +165,7 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
                 "fix what they say, then dry-run again",
             )
     elif following < len(STAGES):
-        ctx.ui.print(f"next: [bold]releaser {STAGES[following]} {ctx.version}[/bold]")
+        ctx.ui.print(f"next: [bold]releaser {STAGES[following]} v{ctx.version}[/bold]")
     else:
         ctx.ui.print(f"[green]release {ctx.tag} is complete.[/green]")
     return everything
@@ -178,15 +180,36 @@ def _record_stage(ctx: Context, entry: dict[str, Any]) -> None:
         ctx.ui.warn(f"could not record the stage run in the ledger: {describe_exception(exc)}")
 
 
-def _tick_checklist(ctx: Context, results: list[StepResult]) -> None:
-    """Tick the tracking issue's items for steps found done (writes only when a tick is new)."""
+def _tick_checklist(ctx: Context, results: list[StepResult], claim: StageClaim) -> None:
+    """Tick the tracking issue's items for steps found done (writes only when a tick is new,
+    and only under the claim: a driver stopped by another's claim writes nothing)."""
     if ctx.options.dry_run or not results:
         return
     from releaser.checklist import sync_checklist
 
     try:
-        sync_checklist(ctx, results)
+        sync_checklist(ctx, results, before_write=claim)
+    except (ClaimHeld, InputNeeded, Recheck):
+        return  # not ours to write: the stage's own outcome says why
     except Exception as exc:  # a failed tick must not hide the stage's own outcome
         from releaser.errors import describe_exception
 
         ctx.ui.warn(f"could not tick the tracking issue: {describe_exception(exc)}")
+
+
+def _release_stale_own_claim(ctx: Context, results: list[StepResult]) -> None:
+    """A run that found every step done releases a claim a dead run of the same forge
+    identity left (its lease would otherwise hold the release until it expires)."""
+    if not results or any(str(r.status) not in ("done", "skipped") for r in results):
+        return
+    try:
+        released = ctx.ledger.release_own_stale()
+    except Exception as exc:
+        from releaser.errors import describe_exception
+
+        ctx.ui.warn(f"could not release a stale claim: {describe_exception(exc)}")
+        return
+    if released is not None:
+        ctx.ui.print(
+            f"released the claim {released.who()} left ({released.stage}, a run that stopped)"
+        )

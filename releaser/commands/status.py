@@ -17,8 +17,10 @@ keys are only ever added (``format`` changes if one is renamed or removed)::
       "checked_at": "2026-01-31T12:00:00Z",
       "claim": null | {                   # the live claim (null: nobody is driving)
         "driver": "alice", "host": "laptop", "stage": "build",
-        "since": "2026-01-31T11:50:00Z", "expires": "2026-01-31T12:05:00Z"
+        "since": "2026-01-31T11:50:00Z", "expires": "2026-01-31T12:05:00Z",
+        "login": "alice-gh"               # the forge identity owning it
       },
+      "stale_claim": null | { ... },      # a claim whose lease expired, not released
       "stages": [                         # release order; stages with applicable steps
         {
           "stage": "prepare",
@@ -56,7 +58,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from releaser.errors import ReleaserError, describe_exception
-from releaser.ledger import Answer, iso, live_claim, utcnow
+from releaser.ledger import Answer, iso, last_claim, live_claim, utcnow
 from releaser.step import Outcome, Pending, Status, Step, skip_reason
 
 if TYPE_CHECKING:
@@ -71,6 +73,7 @@ TOP_KEYS = (
     "repo",
     "checked_at",
     "claim",
+    "stale_claim",
     "stages",
     "ledger",
     "next",
@@ -146,7 +149,9 @@ def collect(ctx: Context) -> dict[str, Any]:
                 next_command = f"releaser confirm v{ctx.version} {step.name} --evidence URL"
             else:
                 next_command = f"releaser {stage} v{ctx.version}"
-    holder = live_claim(entries, utcnow(ctx.now))
+    now = utcnow(ctx.now)
+    holder = live_claim(entries, now)
+    stale = last_claim(entries) if holder is None else None
     return {
         "format": FORMAT,
         "release": ctx.tag,
@@ -155,6 +160,7 @@ def collect(ctx: Context) -> dict[str, Any]:
         "repo": ctx.repo_name,
         "checked_at": iso(utcnow(ctx.now)),
         "claim": holder.as_json() if holder else None,
+        "stale_claim": stale.as_json() if stale is not None else None,
         "stages": [
             {"stage": s, "command": f"releaser {s} v{ctx.version}", "steps": rows}
             for s, rows in stages.items()
@@ -217,6 +223,13 @@ def show_status(ctx: Context, as_json: bool) -> None:
         ui.print(
             f"claim: {escape(claim['driver'])} on {escape(claim['host'])} ({claim['stage']}) "
             f"since {claim['since']}, until {claim['expires']} unless renewed"
+        )
+    elif data.get("stale_claim"):
+        stale = data["stale_claim"]
+        ui.print(
+            f"claim: stale: {escape(stale['driver'])} on {escape(stale['host'])} "
+            f"({stale['stage']}) since {stale['since']}; its lease expired at "
+            f"{stale['expires']} (that run stopped): the next driver proceeds"
         )
     else:
         ui.print("claim: nobody is driving this release right now")

@@ -3,8 +3,6 @@ retries, redaction. (``test_ledger_store.py`` runs it against the sandbox forge.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
@@ -12,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from releaser.errors import ClaimHeld, RemoteError
+from releaser.errors import ClaimHeld, RemoteError, TakenOver
 from releaser.ledger import (
     CAS_ATTEMPTS,
     Ledger,
@@ -121,22 +119,32 @@ def test_an_expired_claim_is_free() -> None:
     assert "took_over_from" not in b.entries()[-1]
 
 
-def test_a_crashed_process_resumes_its_own_claim_but_a_live_one_blocks() -> None:
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        store = MemoryStore()
-        ledger(store, "alice", pid=dead.pid).claim("prepare")
-        again = ledger(store, "alice")  # same driver and host, this process
-        assert again.claim("prepare").driver == "alice"  # the crashed run's claim: ours
-        store2 = MemoryStore()
-        ledger(store2, "alice", pid=alive.pid).claim("prepare")
-        with pytest.raises(ClaimHeld):  # another terminal of the same person, still running
-            ledger(store2, "alice").claim("prepare")
-    finally:
-        alive.kill()
-        alive.wait()
+def test_a_claim_belongs_to_its_run_not_to_the_labels_from_the_environment() -> None:
+    store = MemoryStore()
+    first = ledger(store, "alice", "h", pid=1, login=lambda: "alice-gh")
+    first.claim("prepare")
+    # the same labels, the same pid (another PID namespace), the same person: another run
+    spoof = ledger(store, "alice", "h", pid=1, login=lambda: "alice-gh")
+    with pytest.raises(ClaimHeld, match="another run of yours") as held:
+        spoof.claim("prepare")
+    assert "--take-over" in (held.value.hint or "")
+    # someone else with the same labels is stopped too, naming the holder
+    with pytest.raises(ClaimHeld, match=r"alice \(alice-gh\) on h holds the release"):
+        ledger(store, "alice", "h", pid=1, login=lambda: "mallory").claim("prepare")
+    # the holder's run renews and releases its own claim
+    first.renew()
+    first.release_claim()
+    assert first.claim_holder() is None
+
+
+def test_a_run_finding_everything_done_releases_its_own_dead_runs_claim() -> None:
+    store = MemoryStore()
+    ledger(store, "alice", login=lambda: "alice-gh").claim("build")  # then the run died
+    assert ledger(store, "bob", login=lambda: "bob-gh").release_own_stale() is None  # not his
+    later = ledger(store, "alice", login=lambda: "alice-gh")
+    released = later.release_own_stale()
+    assert released is not None and released.stage == "build"
+    assert later.claim_holder() is None
 
 
 def test_take_over_is_recorded_and_stops_the_previous_holder() -> None:
@@ -146,7 +154,7 @@ def test_take_over_is_recorded_and_stops_the_previous_holder() -> None:
     b.claim("build", take_over=True)
     assert b.entries()[-1]["took_over_from"] == "alice on laptop"
     assert b.claim_holder().driver == "bob"  # type: ignore[union-attr]
-    with pytest.raises(ClaimHeld, match="taken over: bob on desk"):
+    with pytest.raises(TakenOver, match=r"bob on desk took over this release at .*; nothing"):
         a.renew()
     writes = store.writes
     a.release_claim()  # not ours any more: nothing written
@@ -255,8 +263,8 @@ def test_racing_claims_exactly_one_wins() -> None:
 class LosingStore(MemoryStore):
     """Every write loses the race."""
 
-    def write(self, base: str | None, doc: dict[str, Any], message: str) -> bool:
-        return False
+    def write(self, base: str | None, doc: dict[str, Any], message: str) -> str | None:
+        return None
 
 
 def test_a_ledger_that_keeps_moving_gives_up_with_a_clear_error(
