@@ -52,6 +52,20 @@ TakeOverOpt = Annotated[
     bool,
     typer.Option("--take-over", help="Take the claim of another driver (asks unless --yes)."),
 ]
+AllowOlderOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-older",
+        help="Release a version below the latest of its X.Y line on purpose (asks unless --yes).",
+    ),
+]
+AdoptOpt = Annotated[
+    bool,
+    typer.Option(
+        "--adopt",
+        help="The version was tagged outside releaser: run only the steps that follow a tag.",
+    ),
+]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", "-n", help="Check and show every write; make none.")
 ]
@@ -158,14 +172,35 @@ def _globals(ctx: typer.Context) -> Globals:
 
 
 @app.command()
-def plan(ctx: typer.Context, version: VersionArg) -> None:
+def plan(
+    ctx: typer.Context,
+    version: VersionArg,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Also check, read-only, that the forge and services have what the config "
+            "names (workflows, repositories, rooms).",
+        ),
+    ] = False,
+) -> None:
     """Print, offline, every stage and step that applies to VERSION."""
     g = _globals(ctx)
     ui = _make_ui(g.verbose)
     with handled(ui):
         from releaser.commands.plan import print_plan
 
-        print_plan(_context(g, version, ui), typed=version)
+        rctx = _context(g, version, ui)
+        try:
+            print_plan(rctx, typed=version)
+            if check:
+                from releaser.commands.preflight import check_remote_config
+                from releaser.stages import STAGES
+
+                check_remote_config(rctx, list(STAGES))
+                ui.print("[green]check: the forge and services have what the config names[/green]")
+        finally:
+            rctx.close()
 
 
 @app.command()
@@ -259,6 +294,8 @@ class StageOptions:
     dry_run: bool = False
     yes: bool = False
     replace_assets: bool = False
+    allow_older: bool = False
+    adopt: bool = False
 
 
 def _context(g: Globals, version: str, ui: Any, stage: StageOptions | None = None) -> Any:
@@ -269,7 +306,7 @@ def _context(g: Globals, version: str, ui: Any, stage: StageOptions | None = Non
     from releaser.version import Version
 
     stage = stage or StageOptions()
-    parsed = Version.parse(version)
+    parsed = Version.for_release(version)
     config = load_config(g.config, Path.cwd())
     options = Options(
         dry_run=g.dry_run or stage.dry_run,
@@ -281,6 +318,8 @@ def _context(g: Globals, version: str, ui: Any, stage: StageOptions | None = Non
         no_wait=stage.no_wait,
         take_over=stage.take_over,
         replace_assets=stage.replace_assets,
+        allow_older=stage.allow_older,
+        adopt=stage.adopt,
         driver=os.environ.get("RELEASER_DRIVER"),
     )
     env_files = [config.root / ".env", Path.cwd() / ".env"]
@@ -312,6 +351,8 @@ def _stage_command(stages: list[str]) -> Callable[..., None]:
         take_over: TakeOverOpt = False,
         dry_run: DryRunOpt = False,
         yes: YesOpt = False,
+        allow_older: AllowOlderOpt = False,
+        adopt: AdoptOpt = False,
     ) -> None:
         options = StageOptions(
             only=tuple(only or ()),
@@ -320,6 +361,8 @@ def _stage_command(stages: list[str]) -> Callable[..., None]:
             take_over=take_over,
             dry_run=dry_run,
             yes=yes,
+            allow_older=allow_older,
+            adopt=adopt,
         )
         _run_stages(_globals(ctx), version, stages, options)
 
@@ -338,6 +381,8 @@ def _asset_stage_command(stages: list[str]) -> Callable[..., None]:
         take_over: TakeOverOpt = False,
         dry_run: DryRunOpt = False,
         yes: YesOpt = False,
+        allow_older: AllowOlderOpt = False,
+        adopt: AdoptOpt = False,
         replace_assets: ReplaceAssetsOpt = False,
     ) -> None:
         options = StageOptions(
@@ -347,6 +392,8 @@ def _asset_stage_command(stages: list[str]) -> Callable[..., None]:
             take_over=take_over,
             dry_run=dry_run,
             yes=yes,
+            allow_older=allow_older,
+            adopt=adopt,
             replace_assets=replace_assets,
         )
         _run_stages(_globals(ctx), version, stages, options)

@@ -676,8 +676,9 @@ class _Validator:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 self.add(path, f"expected a number, got {_type_name(value)} {_shown(value)}")
                 return key.default
-            if not value > 0:
-                self.add(path, f"must be more than 0, got {value}")
+            if not value > 0 or value == float("inf"):
+                self.add(path, f"must be a finite number more than 0, got {value}")
+                return key.default
             return value
         if kind == "bool":
             if not isinstance(value, bool):
@@ -753,7 +754,21 @@ class _Validator:
         if not value.strip():
             self.add(path, "must not be empty")
             return None
-        return (self.root / Path(value).expanduser()).resolve()
+        resolved = (self.root / Path(value).expanduser()).resolve()
+        if key.name == "sandbox" and not resolved.is_dir():
+            self.add(
+                path,
+                f"{resolved} does not exist: `releaser sandbox serve --root {value}` or "
+                f"`releaser demo --dir ...` makes a sandbox forge's state",
+            )
+        return resolved
+
+    def check_filename(self, key: Key, value: str, path: str) -> str:
+        if value and (
+            value != Path(value).name or value in (".", "..") or "\\" in value or "\0" in value
+        ):
+            self.add(path, f"{_shown(value)} must be a plain file name (no / or ..)")
+        return value
 
     def check_regex(self, key: Key, value: str, path: str) -> str:
         try:

@@ -35,6 +35,7 @@ TYPE_DOCS: dict[str, str] = {
     "ref": "string (template, git ref name)",
     "path": "string (path template, relative to the repository root)",
     "dir": "string (local path, relative to releaser.toml)",
+    "filename": "string (a plain file name, no directories)",
     "regex": "string (regular expression)",
     "regex_template": "string (template of a regular expression; {{ }} for literal braces)",
     "version_regex": 'string (regular expression with a "version" group)',
@@ -470,7 +471,7 @@ TABLES: tuple[Table, ...] = (
             ),
             Key(
                 "checksums",
-                "string",
+                "filename",
                 "Name of the checksums asset; empty: none.",
                 default="SHA256SUMS",
                 allow_empty=True,

@@ -54,6 +54,8 @@ class Options:
     no_wait: bool = False
     take_over: bool = False
     replace_assets: bool = False
+    allow_older: bool = False  # a version below the latest of its line, on purpose
+    adopt: bool = False  # a version tagged outside releaser: the steps after the tag only
     driver: str | None = None  # who drives (default: forge login)
 
     @property

@@ -248,6 +248,7 @@ class Ledger:
         self.run = run or uuid.uuid4().hex[:12]
         self._login = login or (lambda: driver)
         self.known_tip: str | None = None  # the tip after our last read or write (fencing)
+        self.lost: Claim | None = None  # who took the release over from this run, if anyone
         self.renewed_at = 0.0  # clock() of the last claim or renewal
         self.last_base: str | None = None  # the tip our last write went on top of
 
@@ -318,6 +319,8 @@ class Ledger:
         change: Callable[[list[dict[str, Any]]], list[dict[str, Any]] | None],
     ) -> None:
         """Replace the entries by ``change(entries)`` (None: nothing to write), CAS-retried."""
+        if self.lost is not None:
+            raise taken_over(self.lost)  # taken over: this run writes nothing more
         for attempt in range(CAS_ATTEMPTS):
             base, doc = self.store.read()
             validate(doc, self.release, base)
@@ -420,6 +423,7 @@ class Ledger:
             took_from.clear()
             if holder is not None and not self.is_me(holder):
                 if self.held is not None:
+                    self.lost = holder
                     raise taken_over(holder)
                 if not take_over:
                     raise self._held_by(holder)
@@ -480,13 +484,15 @@ class Ledger:
         read of the ledger's tip; the entries are read again only when it moved. A driver
         taken over stops here (TakenOver), before its next write: at most the write in flight
         when the take-over landed can race it."""
+        if self.lost is not None:
+            raise taken_over(self.lost)
         if self.held is None:
             return
         tip = self.store.tip()
         if tip != self.known_tip:
             holder = live_claim(self.entries(refresh=True), self.now())
             if holder is not None and not self.is_me(holder):
-                self.held = None
+                self.held, self.lost = None, holder
                 raise taken_over(holder)
             if holder is None:  # our lease lapsed and nobody took it: claim it again
                 self.claim(self.held.stage if self.held else "")
@@ -505,8 +511,8 @@ class Ledger:
 
     def release_claim(self, last: dict[str, Any] | None = None) -> None:
         """Release our claim, appending ``last`` (a stage entry) in the same commit."""
-        if self.held is None and last is None:
-            return
+        if self.lost is not None or (self.held is None and last is None):
+            return  # taken over: nothing more is written
         stage = self.held.stage if self.held else ""
 
         def change(entries: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
@@ -563,6 +569,7 @@ ENTRY_FIELDS: dict[str, tuple[str, ...]] = {
     "answer": ("step", "answer"),
     "intent": ("step", "key"),
     "result": ("step", "key"),
+    "adopt": ("tag",),
 }
 
 

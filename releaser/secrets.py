@@ -48,9 +48,13 @@ class Secrets:
         return None
 
     def optional(self, name: str) -> str | None:
-        value = self._environ.get(name) or self._file_values.get(name)
-        if value:
-            self._redactor.add(value)
+        raw = self._environ.get(name) or self._file_values.get(name)
+        if not raw:
+            return None
+        self._redactor.add(raw)  # every form of it, the trailing newline included
+        value = raw.strip()
+        if looks_secret(name):
+            _check_sendable(name, value)
         return value or None
 
     def get(self, name: str, purpose: str) -> str:
@@ -64,6 +68,8 @@ class Secrets:
             value = prompts.secret(f"{purpose}: value of {name} (hidden)")
             if value:
                 self._redactor.add(value)
+                value = value.strip()
+                _check_sendable(name, value)
                 self._environ[name] = value
                 return value
         raise UsageError(
@@ -75,3 +81,14 @@ class Secrets:
 def looks_secret(name: str) -> bool:
     upper = name.upper()
     return any(w in upper for w in ("TOKEN", "SECRET", "PASSWORD", "PASSPHRASE", "KEY", "WEBHOOK"))
+
+
+def _check_sendable(name: str, value: str) -> None:
+    """A credential goes into HTTP headers: one that can't (spaces inside, characters outside
+    Latin-1) is refused here, naming the variable, never showing the value."""
+    if any(c.isspace() for c in value) or not all(ord(c) < 256 for c in value):
+        raise UsageError(
+            f"{name} holds characters a token can't have (a space, a line break or a "
+            "non-Latin-1 character inside it)",
+            f"copy the token again into {name} (only the token, on one line)",
+        )

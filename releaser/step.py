@@ -165,6 +165,13 @@ class Step:
         """Make the writes; safe to interrupt and re-run (``check()`` sees partial work)."""
         raise NotImplementedError(f"{self.name} has no automatic action")
 
+    def preflight(self, ctx: Context) -> list[str]:
+        """Problems with the remote objects the config names (a workflow, a room, a
+        repository that does not exist), read-only, each naming the key to fix. Run before a
+        stage's first write and by ``releaser plan --check``; a problem stops the command
+        (exit 2) before anything is written."""
+        return []
+
     def describe(self, ctx: Context) -> str:
         """One line said before the step acts: what it checks or does, and why."""
         doc = self.doc()

@@ -22,7 +22,12 @@ from releaser.errors import UsageError
 KINDS: tuple[str, ...] = ("rc", "final", "patch")
 """Valid release kind names for ``only`` / ``skip``."""
 
-ACCEPTED_FORMS = "v1.2.3, 1.2.3, v1.2.3-rc1 (or another pre-release suffix: -rc.2, -beta1)"
+ACCEPTED_FORMS = (
+    "v1.2.3, 1.2.3, v1.2.3-rc1 (or another pre-release suffix: lowercase letters and a number "
+    "from 1, e.g. -rc.2, -beta1)"
+)
+# A release's pre-release suffix, as an operator types it: rc1, rc.2, beta3, alpha.1.
+_RELEASE_PRE_RE = re.compile(r"[a-z]+\.?[1-9][0-9]*")
 
 # The fields every template may use (``Version.fields()``), with a description each; the
 # config reference (docs/configuration.md) is rendered from this table.
@@ -169,6 +174,20 @@ class Version:
         return cls(
             int(match["major"]), int(match["minor"]), int(match["patch"]), match["pre"] or None
         )
+
+    @classmethod
+    def for_release(cls, text: str) -> Version:
+        """A version to release, as an operator types it: ``parse``, and a pre-release suffix
+        is lowercase letters and a number from 1 (``-rc1``, ``-rc.2``, ``-beta1``), so typos
+        (``-rc``, ``-rc0``, ``-RC1``, ``-rc1-``) are refused before anything is written."""
+        version = cls.parse(text)
+        if version.pre is not None and not _RELEASE_PRE_RE.fullmatch(version.pre):
+            raise VersionError(
+                f"{text.strip()!r} is not a release version: its pre-release suffix "
+                f"{version.pre!r} is not letters followed by a number from 1",
+                f"accepted forms: {ACCEPTED_FORMS}",
+            )
+        return version
 
     # -- kinds ---------------------------------------------------------------------------
 

@@ -233,6 +233,17 @@ class WorkflowRuns(Step):
     def applies(self, ctx: StepContext) -> bool:
         return bool(configured(ctx, self.stage_key))
 
+    def preflight(self, ctx: StepContext) -> list[str]:
+        problems = []
+        for w in configured(ctx, self.stage_key):
+            file, repo, _on, _ref, _inputs = _spec(ctx, w)
+            if ctx.forge.other(repo).workflow(file) is None:
+                problems.append(
+                    f"[[build.workflows]] file = {file!r}: {repo} has no such workflow "
+                    "(its file name under .github/workflows/)"
+                )
+        return problems
+
     def precondition(self, ctx: StepContext) -> str | None:
         """Why the workflows can't run yet (None: they can)."""
         return tag_missing(ctx) if ctx.need(RELEASE_TAG) is None else None

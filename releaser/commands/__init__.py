@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from releaser.config import Config
     from releaser.context import Context, Options
     from releaser.secrets import Secrets
+    from releaser.step import Step
     from releaser.ui import UI
     from releaser.version import Version
 
@@ -24,6 +26,7 @@ def make_context(
     from releaser.context import Context
     from steps import PLANS, STAGE_HELP
 
+    check_step_names(PLANS, config, options)
     return Context(
         config=config,
         version=version,
@@ -33,3 +36,25 @@ def make_context(
         plans=PLANS,
         stage_help=STAGE_HELP,
     )
+
+
+def check_step_names(plans: Mapping[str, list[Step]], config: Config, options: Options) -> None:
+    """Every step named on the command line (``--only``, ``--skip``) or in ``[steps.NAME]``
+    exists: a typo is an error (exit 2) suggesting the closest name, never silently ignored
+    (``--skip`` of a mistyped name would run the step the operator meant to skip)."""
+    import difflib
+
+    from releaser.errors import UsageError
+
+    names = sorted({step.name for steps in plans.values() for step in steps})
+    given = [("--only", n) for n in options.only] + [("--skip", n) for n in options.skip]
+    given += [(f"[steps.{n}]", n) for n in (config.data.get("steps") or {})]
+    for where, name in given:
+        if name in names:
+            continue
+        close = difflib.get_close_matches(name.replace("_", "-"), names, n=1, cutoff=0.6)
+        meant = f"; did you mean {close[0]!r}?" if close else ""
+        raise UsageError(
+            f"{where}: no step is named {name!r}{meant}",
+            "`releaser plan VERSION` lists the steps of a release by name",
+        )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from releaser.commands.preflight import preflight
 from releaser.engine import Engine
 from releaser.errors import ClaimHeld, InputNeeded, ReleaserError, StepFailed
 from releaser.ledger import iso, utcnow
@@ -48,8 +49,7 @@ class StageClaim:
             return
         ledger = self.ctx.ledger
         if self.held:
-            if ledger.renew_due():
-                ledger.renew()  # ClaimHeld if someone took the release over
+            ledger.fence()  # TakenOver if someone took the release over; renews when due
             return
         took_over = False
         try:
@@ -120,9 +120,13 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
     engine.before_write = claim
     everything: list[StepResult] = []
     pending: dict[str, Any] | None = None  # the last stage run, recorded with the unclaim
+    skipped = preflight(ctx, stages)
     claim.start()
     try:
         for stage in stages:
+            if stage in skipped:
+                ctx.ui.print(f"[dim]{stage}: skipped ({ctx.tag} is an adopted tag)[/dim]")
+                continue
             if pending is not None:
                 _record_stage(ctx, pending)
                 pending = None

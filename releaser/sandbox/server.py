@@ -186,6 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
         except _Dropped:
             entry["status"] = 0
             entry["dropped"] = True
+            entry["user"] = self.identity.login if self.identity else None
             if not is_admin:
                 admin.log_request(forge, entry)
             self.close_connection = True
@@ -194,6 +195,7 @@ class _Handler(BaseHTTPRequestHandler):
             scopes = self.identity.scopes if self.identity else None
             response.headers.update(sandbox.api_headers(response.headers, scopes))
         entry["status"] = response.status
+        entry["user"] = self.identity.login if self.identity else None  # who made it
         if not is_admin:
             admin.log_request(forge, entry)
         self._send(method, response)

@@ -1,0 +1,100 @@
+"""Before a stage command's first step: is this a version releaser should release?
+
+- A version below the latest release of its X.Y line (v1.2.0-rc2 once v1.2.0 is out) is
+  refused (exit 2), naming the latest, unless ``--allow-older`` (confirmed).
+- A version already tagged, with no ledger (so not by releaser), was released elsewhere: said
+  plainly, nothing written (exit 2), unless ``--adopt``: then only the stages that follow a tag
+  run, and the ledger remembers the adoption for every later command.
+
+Read-only: one listing of the tags and the ledger's tip (which the claim reads anyway).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from releaser.errors import InputNeeded, UsageError
+
+if TYPE_CHECKING:
+    from releaser.context import Context
+
+BEFORE_A_TAG = ("prepare", "tag")  # stages an adopted tag skips: it is made already
+
+
+def check_remote_config(ctx: Context, stages: list[str]) -> None:
+    """The steps' preflights (workflows, rooms, repositories the config names exist),
+    read-only; UsageError (exit 2) listing every problem, before anything is written."""
+    from releaser.engine import selected
+    from releaser.step import skip_reason
+
+    problems: list[str] = []
+    for stage in stages:
+        for step in ctx.plans.get(stage, []):
+            if skip_reason(step, ctx) is None and selected(step, ctx):
+                with ctx.running(step):
+                    problems += [f"{step.name}: {p}" for p in step.preflight(ctx)]
+    if problems:
+        raise UsageError(
+            "the configuration names what the forge or a service doesn't have:\n  "
+            + "\n  ".join(problems),
+            "fix releaser.toml; `releaser plan VERSION --check` checks it without releasing",
+        )
+
+
+def preflight(ctx: Context, stages: list[str]) -> tuple[str, ...]:
+    """Refuse what must not be released; the stages to skip (an adopted tag's)."""
+    from steps._release import RELEASE_TAGS
+
+    check_remote_config(ctx, stages)
+
+    tags = ctx.need(RELEASE_TAGS)
+    version = ctx.version
+    line = [(v, t) for v, t in tags if (v.major, v.minor) == (version.major, version.minor)]
+    latest = max(line) if line else None
+    if latest is not None and version < latest[0]:
+        _older(ctx, latest[1])
+    if not any(t == ctx.tag for _, t in tags):
+        return ()
+    entries = ctx.ledger.entries(refresh=True)
+    if any(e.get("type") == "adopt" for e in entries):
+        return BEFORE_A_TAG
+    if entries:
+        return ()  # releaser's own release: a re-run
+    commit = ctx.git.resolve(ctx.tag) or "?"
+    if not ctx.options.adopt:
+        raise UsageError(
+            f"{ctx.tag} is already tagged (on {commit[:12]}), not by releaser: this version "
+            "was released elsewhere; nothing was written",
+            f"release the next version; or, to run the steps that follow a tag (build, "
+            f"publish, promote...) for {ctx.tag}: re-run with --adopt",
+        )
+    if not ctx.options.dry_run:
+        ctx.ledger.append(
+            {"type": "adopt", "tag": ctx.tag, "commit": commit, "by": ctx.ledger.driver}
+        )
+    ctx.ui.print(
+        f"[cyan]adopting {ctx.tag} (tagged on {commit[:12]} outside releaser): "
+        f"{', '.join(BEFORE_A_TAG)} are skipped; the steps that follow a tag run[/cyan]"
+    )
+    return BEFORE_A_TAG
+
+
+def _older(ctx: Context, latest: str) -> None:
+    line = f"{ctx.version.major}.{ctx.version.minor}"
+    if not ctx.options.allow_older:
+        raise UsageError(
+            f"{ctx.tag} is below {latest}, the latest release of the {line} line: releasing "
+            "it would move the release branch back; nothing was written",
+            "release a version above it; or, if you mean it (a late rc of an old line), "
+            "re-run with --allow-older",
+        )
+    question = f"{ctx.tag} is below {latest}, the latest of {line}: release it anyway?"
+    if ctx.options.yes:
+        ctx.ui.warn(f"{ctx.tag} is below {latest} (--allow-older --yes)")
+        return
+    if not ctx.options.interactive:
+        raise InputNeeded(question, "re-run with --allow-older --yes to confirm it")
+    from releaser import prompts
+
+    if not prompts.confirm(question):
+        raise UsageError("not confirmed", "release a version above it")
