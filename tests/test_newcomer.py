@@ -196,3 +196,20 @@ def test_an_unreachable_forge_is_said_plainly_and_quickly(make_project) -> None:
     assert f"cannot reach http://127.0.0.1:{port}/api/v3 (connection refused)" in result.output
     assert "check [forge] api_url or your network" in result.output
     assert "Traceback" not in result.output and "HTTPConnectionPool" not in result.output
+
+
+# -- narration says what is written ---------------------------------------------------------
+
+
+def test_the_next_dev_bump_narrates_the_value_the_file_gets(make_project) -> None:
+    project = make_project(extra=FAST)
+    text = project.config_path.read_text()
+    # pyproject.toml holds PEP 440 versions: its next development version is 1.3.0.dev0
+    first = text.index('path = "pyproject.toml"')
+    end = text.index("\n\n", first)
+    block = text[first:end].replace('dev_format = "{version}"', 'dev_format = "{base}.dev0"')
+    project.config_path.write_text(text[:first] + block + text[end:])
+    result = project.cli("prepare", RC, "-n")
+    assert result.exit_code == 0, result.output[-3000:]
+    assert "set 1.3.0-dev in example/__init__.py, 1.3.0.dev0 in pyproject.toml" in result.output
+    assert '+ version = "1.3.0.dev0"' in result.output
