@@ -299,7 +299,7 @@ class StageOptions:
 
 
 def _context(g: Globals, version: str, ui: Any, stage: StageOptions | None = None) -> Any:
-    from releaser.commands import make_context
+    from releaser.commands import check_step_names, make_context
     from releaser.config import load_config
     from releaser.context import Options
     from releaser.secrets import Secrets
@@ -324,7 +324,9 @@ def _context(g: Globals, version: str, ui: Any, stage: StageOptions | None = Non
     )
     env_files = [config.root / ".env", Path.cwd() / ".env"]
     secrets = Secrets(ui.redactor, env_files, interactive=options.interactive)
-    return make_context(config, parsed, options, ui, secrets)
+    ctx = make_context(config, parsed, options, ui, secrets)
+    check_step_names(ctx.plans, config, options)
+    return ctx
 
 
 def _run_stages(g: Globals, version: str, stages: list[str], stage: StageOptions) -> None:

@@ -534,10 +534,10 @@ class Ledger:
     def release_own_stale(self) -> Claim | None:
         """A run that found everything done releases a claim another run of the same forge
         identity left behind (a crashed or killed one); the claim released, or None."""
-        holder = live_claim(self.entries(refresh=True), self.now())
+        holder = live_claim(self.entries(), self.now())
         if holder is None or self.is_me(holder) or not holder.login:
             return None
-        if holder.login != self.login:
+        if holder.login != self.login:  # only now is the forge identity needed
             return None
 
         def change(entries: list[dict[str, Any]]) -> list[dict[str, Any]] | None:

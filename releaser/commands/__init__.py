@@ -26,7 +26,6 @@ def make_context(
     from releaser.context import Context
     from steps import PLANS, STAGE_HELP
 
-    check_step_names(PLANS, config, options)
     return Context(
         config=config,
         version=version,

@@ -40,9 +40,12 @@ class StageClaim:
         self.rechecks = 0
 
     def start(self) -> None:
-        """Note the ledger's tip before the checks (one GET of the ref)."""
+        """Read the ledger before the checks: its tip (did anyone append meanwhile?) and its
+        entries (a claim a dead run of ours left, released at the end if all is done)."""
         if not self.ctx.options.dry_run:
-            self.baseline = self.ctx.ledger.tip()
+            ledger = self.ctx.ledger
+            ledger.entries(refresh=True)
+            self.baseline = ledger.known_tip
 
     def __call__(self) -> None:
         if self.ctx.options.dry_run:

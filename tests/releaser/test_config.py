@@ -534,6 +534,7 @@ def test_sandbox_path_resolved_relative_to_file(tmp_path: Path, monkeypatch: pyt
     sub = tmp_path / "project"
     sub.mkdir()
     (sub / CONFIG_NAME).write_text(MIN + '[forge]\nsandbox = "../forge-state"\n')
+    (tmp_path / "forge-state").mkdir()
     monkeypatch.chdir(tmp_path)  # the cwd must not matter
     config = load_config(None, sub)
     assert config.forge.sandbox == (tmp_path / "forge-state").resolve()

@@ -247,6 +247,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_requirement_across_keys(
     tmp_path: Path, text: str, key_path: str, words: list[str], line: int, fixed: str
 ) -> None:
+    (tmp_path / "forge").mkdir(exist_ok=True)  # a sandbox's state that exists
     with pytest.raises(ConfigError) as caught:
         load_config(_write(tmp_path, text))
     exc = caught.value

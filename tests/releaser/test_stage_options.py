@@ -104,7 +104,17 @@ def test_each_option_reaches_the_context(
     monkeypatch.setattr(stage_module, "run_stages", spy)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "releaser.toml").write_text('[project]\nname = "x"\nrepo = "acme/x"\n')
-    args = [command, "v1.2.0", "--only", "a", "--only", "b", "--skip", "c", "--no-wait"]
+    args = [
+        command,
+        "v1.2.0",
+        "--only",
+        "changelog",
+        "--only",
+        "release-pr",
+        "--skip",
+        "push-tag",
+        "--no-wait",
+    ]
     args += ["--take-over", "-n", "-y"]
     if command in ASSET_COMMANDS:
         args.append("--replace-assets")
@@ -112,7 +122,7 @@ def test_each_option_reaches_the_context(
     assert result.exit_code == 0, result.output
     [(options, stages)] = seen
     assert stages == (list(STAGES) if command == "release" else [command])
-    assert options.only == ("a", "b") and options.skip == ("c",)
+    assert options.only == ("changelog", "release-pr") and options.skip == ("push-tag",)
     assert options.no_wait and options.take_over and options.dry_run and options.yes
     assert options.replace_assets == (command in ASSET_COMMANDS)
     seen.clear()

@@ -89,6 +89,7 @@ def test_example_config_forms(sandbox: SandboxServer, tmp_path: Path) -> None:
     assert config.publish.github.assets_from == "artifacts"
     assert info["token"] not in api_form.read_text()
 
+    (tmp_path / "demo" / "forge").mkdir(parents=True)
     demo_form = write_example_config(
         tmp_path / "demo" / "work", seed, {"sandbox": "../forge"}, release_branch="release"
     )

@@ -57,6 +57,7 @@ def test_blocked_without_the_version_branch(project) -> None:
 
 
 def test_existing_tag_on_another_commit_fails_naming_both(project) -> None:
+    project.run_stage(RC, "start")  # a release releaser drives (it has a ledger)
     head = make_version_branch(project)
     other = project.seed.release_sha  # v1.1.0's commit
     obj = project.repo.create_git_tag("v1.2.0-rc1", "premature", other, "commit")
@@ -68,6 +69,7 @@ def test_existing_tag_on_another_commit_fails_naming_both(project) -> None:
 
 
 def test_lightweight_tag_fails_explaining(project) -> None:
+    project.run_stage(RC, "start")  # a release releaser drives (it has a ledger)
     head = make_version_branch(project)
     project.repo.create_git_ref("refs/tags/v1.2.0-rc1", head)
     with pytest.raises(ReleaserError) as err:

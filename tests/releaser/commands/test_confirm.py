@@ -140,11 +140,11 @@ def test_a_token_in_the_evidence_never_reaches_the_ledger_or_the_output(
     project: Project, forum: None
 ) -> None:
     alice = Machine(project, "a", "alice", "laptop-a")
-    leaky = f"https://forum.example/t/1?access_token={project.token}"
+    leaky = f"https://forum.example/t/1?access_token={alice.token}"
     result = alice.cli("confirm", VERSION, "forum-post", "--evidence", leaky)
     assert result.exit_code == 0, result.output
-    assert project.token not in result.output
+    assert alice.token not in result.output
     raw = project.file("ledger.json", f"refs/releaser/{VERSION}")
-    assert raw is not None and project.token not in raw
+    assert raw is not None and alice.token not in raw
     (answer,) = [e for e in json.loads(raw)["entries"] if e["type"] == "answer"]
     assert answer["evidence"] == "https://forum.example/t/1?access_token=***"

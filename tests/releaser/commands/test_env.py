@@ -139,6 +139,7 @@ def test_already_ignored_by_a_pattern_is_left_alone(repo: Path) -> None:
 
 
 def test_sandbox_config_needs_no_token(tmp_path: Path) -> None:
+    (tmp_path / "forge").mkdir()
     (tmp_path / "releaser.toml").write_text(
         '[project]\nname = "X"\nrepo = "a/b"\n[forge]\nsandbox = "forge"\n'
     )

@@ -91,7 +91,7 @@ def test_status_names_the_claim_holder(project: Project) -> None:
 
     data = json.loads(carol.cli("status", VERSION, "--json").stdout)
     assert data["claim"] == {
-        "login": "release-bot",
+        "login": "alice",
         "driver": "alice",
         "host": "laptop-a",
         "stage": "prepare",
