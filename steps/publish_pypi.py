@@ -68,9 +68,15 @@ def pypi_version(ctx: StepContext) -> str:
 
 
 def index_page(ctx: StepContext) -> str:
+    """The release's page on PyPI (or TestPyPI), else its JSON API document (any index)."""
+    from urllib.parse import urlsplit
+
     section = _pypi(ctx)
     url = ctx.services.url(str(section.index_url)).rstrip("/")
-    return f"{url}/project/{normalize(str(section.project))}/{pypi_version(ctx)}/"
+    project = normalize(str(section.project))
+    if urlsplit(url).hostname in ("pypi.org", "test.pypi.org"):
+        return f"{url}/project/{project}/{pypi_version(ctx)}/"
+    return f"{url}/pypi/{project}/{pypi_version(ctx)}/json"
 
 
 INDEX_FILES: Result[dict[str, str]] = Result(

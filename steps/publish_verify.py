@@ -22,6 +22,7 @@ import re
 import shlex
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -347,9 +348,20 @@ class ReleaseVerified(Step):
     name = "release-verified"
     configured_by = ("publish.github",)
     needs = (ARTIFACT_CHECK,)
+    _asking = threading.local()  # applies() reads the plan, which asks applies() again
 
     def applies(self, ctx: StepContext) -> bool:
-        return _github(ctx) is not None
+        """With a GitHub release, and only when the promote stage has something to do."""
+        if _github(ctx) is None:
+            return False
+        if getattr(self._asking, "now", False):
+            return True
+        self._asking.now = True
+        try:
+            stages = {plan.stage: plan.steps for plan in ctx.release_plan()}
+        finally:
+            self._asking.now = False
+        return any(step is not self for step in stages.get("promote", []))
 
     def check(self, ctx: StepContext) -> Outcome:
         verification = ctx.need(ARTIFACT_CHECK)

@@ -73,6 +73,7 @@ class Project:
         self.repo = self.gh.get_repo(full_name)
         self._out = io.StringIO()
         self._clones = 0
+        self.env: dict[str, str] = {}  # more credentials the steps read (registry tokens)
 
     # -- running releaser ------------------------------------------------------------------
 
@@ -93,7 +94,7 @@ class Project:
         os.environ["XDG_CACHE_HOME"] = str(self.root / "cache")  # restored by the fixture
         self._out = io.StringIO()
         ui = UI(verbose=bool(options.get("verbose")), out=self._out, err=self._out)
-        secrets = Secrets(ui.redactor, environ={TOKEN_ENV: self.token})
+        secrets = Secrets(ui.redactor, environ={TOKEN_ENV: self.token, **self.env})
         return make_context(
             load_config(self.config_path), Version.parse(version), Options(**options), ui, secrets
         )
