@@ -45,6 +45,7 @@ class Project:
         release_branch: str | None = None,
         extra: str = "",
         full_name: str = "acme/example",
+        python_dists: bool = False,
     ) -> None:
         self.root = root
         self.server = SandboxServer(root / "forge").start()
@@ -57,6 +58,7 @@ class Project:
             full_name,
             work=root,
             release_branch=release_branch,
+            python_dists=python_dists,
         )
         self.work = root / "work"
         self.config_path = write_example_config(
