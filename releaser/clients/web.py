@@ -36,6 +36,20 @@ class Web(HTTPClient):
         except Unreachable:
             return 0
 
+    def available(self, url: str) -> int:
+        """The status a GET of ``url`` answers (after redirects), without reading the body:
+        whether a download would start (0 when it can't be reached)."""
+        import httpx
+
+        target = self._rewrite(url)
+        try:
+            with self._client.stream("GET", target) as response:
+                status = response.status_code
+        except httpx.HTTPError:
+            status = 0
+        self.ui.debug(f"GET {self._shown(target)} -> {status or 'unreachable'} (body not read)")
+        return status
+
     def _get(self, url: str, ok: Any) -> Any:
         target = self._rewrite(url)
         try:

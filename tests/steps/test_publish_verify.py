@@ -200,3 +200,18 @@ def test_assets_users_cannot_download_fail_verification(make_project) -> None:
     assert message.startswith("verify-artifacts: ")
     assert "can't be downloaded anonymously" in message
     assert project.repo.get_release(RC).get_assets().totalCount == 3  # the rest was published
+
+
+def test_without_checksums_or_smoke_tests_only_the_download_is_started(make_project) -> None:
+    project = make_project(extra='checksums = ""\n' + FAST)  # into [publish.github]
+    built(project)
+    results = by_name(project.run_stage(RC, "publish"))
+    verified = results["verify-artifacts"]
+    assert verified.status is Status.DONE
+    assert verified.detail == "2 asset(s) downloadable anonymously"
+    downloads = [e for e in project.requests() if "/releases/download/" in e["path"]]
+    assert len(downloads) == 2 and all(e["status"] == 200 for e in downloads)
+
+    project.repo.edit(private=True)
+    with pytest.raises(ReleaserError, match="can't be downloaded anonymously"):
+        project.run_stage(RC, "publish")
