@@ -28,6 +28,14 @@ def dist_tag(ctx: StepContext) -> str:
     return str(section.rc_tag if ctx.version.is_rc else section.final_tag)
 
 
+def version_page(registry: str, name: str, version: str) -> str:
+    """npmjs.com's page of the version, else the registry's document of it."""
+    registry = registry.rstrip("/")
+    if registry == "https://registry.npmjs.org":
+        return f"https://www.npmjs.com/package/{name}/v/{version}"
+    return f"{registry}/{name}/{version}"
+
+
 NPM_PACKAGE: Result[Any] = Result(
     "npm-package",
     lambda ctx: ctx.services.npm().package(str(_npm(ctx).package)),
@@ -66,7 +74,7 @@ class NpmPackage(Step):
                 f"{section.registry} {where} {name}@{version} yet: it is published by the "
                 "publish workflow (releaser publish runs it) or `npm publish`"
             )
-        evidence = f"{str(section.registry).rstrip('/')}/{name}/v/{version}"
+        evidence = version_page(str(section.registry), name, version)
         if not tag:
             return Outcome.done(f"{name}@{version} published", evidence)
         current = package.dist_tags.get(tag)

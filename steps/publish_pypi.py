@@ -216,6 +216,16 @@ def plan_index(ctx: StepContext, files: list[Candidate]) -> IndexPlan:
     return IndexPlan(upload, there, conflicts)
 
 
+def _upload_key(filename: str, sha256: str) -> str:
+    return f"uploaded {filename} {sha256[:16]}"
+
+
+def _uploaded(ctx: StepContext, candidate: Candidate) -> bool:
+    """Whether the index answered our upload of exactly this file (the ledger says)."""
+    record = ctx.intent(_upload_key(candidate.filename, candidate.sha256))
+    return record is not None and record.done
+
+
 class PyPIUpload(Step):
     """The release's distributions are on the package index, each with our sha256.
 
@@ -262,6 +272,11 @@ class PyPIUpload(Step):
             )
         if plan.upload:
             names = ", ".join(c.filename for c in plan.upload)
+            sent = [c for c in plan.upload if _uploaded(ctx, c)]
+            if len(sent) == len(plan.upload):  # the index lags behind (a CDN, a mirror)
+                return Outcome.running(
+                    f"uploaded, but the index doesn't list {names} yet", index_page(ctx)
+                )
             return Outcome.todo(f"to upload to {section.repository_url}: {names}")
         return Outcome.done(
             f"{len(plan.there)} file(s) of {section.project} {pypi_version(ctx)} on the index, "
@@ -289,7 +304,9 @@ class PyPIUpload(Step):
             return
         ctx.require_secret(str(section.token_env), f"PyPI API token (upload {section.project})")
         paths = [self._local(ctx, c) for c in plan.upload]
-        ctx.services.pypi().upload(paths)
+        for done in ctx.services.pypi().upload(paths):
+            if done.uploaded:  # the index answered: remembered while it may not list it yet
+                ctx.record_result(_upload_key(done.filename, done.sha256), index_page(ctx))
 
     def _local(self, ctx: StepContext, candidate: Candidate) -> Path:
         """The file to upload: the local one, or the release asset downloaded and checked."""

@@ -210,3 +210,28 @@ def test_pypiserver_halfway_failure_converges_without_a_duplicate(make_project, 
         assert [s for s in proxy.seen[before:] if s.method == "POST"] == []
     finally:
         proxy.close()
+
+
+def test_an_index_that_lags_behind_its_uploads_is_waited_for(make_project, pypiserver) -> None:
+    host, _, port = pypiserver.url.split("://", 1)[1].rstrip("/").partition(":")
+    proxy = FlakyProxy(host, int(port))
+    try:
+        project = make_project(extra="\n[engine]\npoll_interval = 0.2\nwait_timeout = 60\n")
+        name = pypiserver.unique("example")
+        text = config(proxy.url + "/", proxy.url + "/", pypiserver.username)
+        project.config_path.write_text(
+            project.config_path.read_text() + text.replace('"example"', f'"{name}"')
+        )
+        project.env = {"PYPI_TOKEN": pypiserver.password}
+        make_wheel(project.work / "dist", name, "1.2.0rc1")
+        # the index's pages don't list the files for the first three reads of each: before
+        # the upload (check, then the client's own read), and once after it
+        proxy.fail("status", "GET", "/pypi/", times=3, status=404)
+        proxy.fail("status", "GET", "/simple/", times=3, status=404)
+        result = run(project)
+        assert result.status is Status.DONE
+        assert "waiting" not in result.detail
+        assert "uploaded, but the index doesn't list" in project.output()
+        assert len([s for s in proxy.seen if s.method == "POST"]) == 1  # never sent again
+    finally:
+        proxy.close()
