@@ -30,6 +30,7 @@ from releaser import checklist
 from releaser.announce import Channel, Post, announcement, post_once
 from releaser.clients import gpg
 from releaser.clients.git import RemoteTag, TagInfo
+from releaser.clients.pypi import Dist, FileConflict, read_dist
 from releaser.errors import (
     AmbiguousWrite,
     HTTPError,
@@ -80,7 +81,9 @@ __all__ = [
     "Comment",
     "Commit",
     "Comparison",
+    "Dist",
     "File",
+    "FileConflict",
     "Forge",
     "HTTPError",
     "Intent",
@@ -112,6 +115,7 @@ __all__ = [
     "checklist",
     "gpg",
     "post_once",
+    "read_dist",
     "skip_reason",
 ]
 

@@ -41,6 +41,9 @@ REQUIREMENTS: tuple[str, ...] = (
     "`publish.github.sign_checksums = true`, when written, needs `signing.gpg_key` and a "
     "`publish.github.checksums` name.",
     "`publish.docker[i].username_env` needs `publish.docker[i].password_env`.",
+    '`publish.pypi.dist_from = "release"` and `[[publish.smoke]]` need `[publish.github]` '
+    "(the release whose assets they read); `publish.github.key_asset` needs "
+    "`signing.gpg_key` (the key it exports) and `publish.github.checksums`.",
     "`promote.discourse.pin = true` and `promote.discourse.api_username` need "
     "`promote.discourse.api_key_env`.",
     "`promote.reddit`: `client_id_env`, `client_secret_env`, `username_env` and "
@@ -103,6 +106,7 @@ def check_rules(data: dict[str, Any], raw: dict[str, Any], add: Add) -> None:
     _workflows(data, add)
     _github(data, raw, add)
     _docker(data, add)
+    _release_readers(data, add)
     _promote(data, add)
     _downstream(data, raw, add)
     _engine(data, add)
@@ -267,6 +271,37 @@ def _docker(data: dict[str, Any], add: Add) -> None:
                 f"publish.docker[{i}].username_env needs publish.docker[{i}].password_env: a "
                 "registry login takes a password or token (without either, the build workflow "
                 "pushes the image)",
+            )
+
+
+def _release_readers(data: dict[str, Any], add: Add) -> None:
+    publish = data["publish"]
+    github = publish["github"]
+    pypi = publish["pypi"]
+    if pypi is not None and pypi["dist_from"] == "release" and github is None:
+        add(
+            "publish.pypi.dist_from",
+            'publish.pypi.dist_from = "release" needs [publish.github]: the files uploaded are '
+            'the release\'s assets; add the table or use dist_from = "dir"',
+        )
+    if publish["smoke"] and github is None:
+        add(
+            "publish.smoke",
+            "[[publish.smoke]] needs [publish.github]: the smoke tests run on the release's "
+            "assets as users download them",
+        )
+    if github is not None and github.get("key_asset"):
+        if not data["signing"].get("gpg_key"):
+            add(
+                "publish.github.key_asset",
+                "publish.github.key_asset needs signing.gpg_key (the key whose public part it "
+                "holds)",
+            )
+        if not github["checksums"]:
+            add(
+                "publish.github.key_asset",
+                'publish.github.key_asset needs publish.github.checksums (now "": nothing is '
+                "signed for the key to check)",
             )
 
 

@@ -26,7 +26,13 @@ MESSAGE_FIELD_DOCS: dict[str, str] = {
     "changelog_url": "the changelog's web page at the tag",
 }
 MESSAGE_FIELDS: frozenset[str] = VERSION_FIELDS | frozenset(MESSAGE_FIELD_DOCS)
-FIELD_SETS: dict[str, frozenset[str]] = {"version": VERSION_FIELDS, "message": MESSAGE_FIELDS}
+# Smoke commands (``[[publish.smoke]] command``) also get the downloaded asset's path.
+SMOKE_FIELDS: frozenset[str] = VERSION_FIELDS | frozenset({"file"})
+FIELD_SETS: dict[str, frozenset[str]] = {
+    "version": VERSION_FIELDS,
+    "message": MESSAGE_FIELDS,
+    "smoke": SMOKE_FIELDS,
+}
 
 # type name -> how the reference names it
 TYPE_DOCS: dict[str, str] = {
@@ -221,7 +227,9 @@ TABLES: tuple[Table, ...] = (
                 "sandbox",
                 "dir",
                 "Use the local sandbox forge with its state in this directory (started "
-                "in-process by every command) instead of GitHub: rehearsals and tests.",
+                "in-process by every command) instead of GitHub: rehearsals and tests. Service "
+                "URLs on the host `sandbox` (`http://sandbox/pypi/legacy/`) then name the "
+                "sandbox's own services, wherever it listens.",
                 example=".releaser/forge",
             ),
         ),
@@ -483,6 +491,16 @@ TABLES: tuple[Table, ...] = (
                 default=True,
             ),
             Key(
+                "key_asset",
+                "string",
+                "Name of an asset holding the ASCII-armored public key of signing.gpg_key, "
+                "attached with the signature (users import it to check the checksums); "
+                "empty: none.",
+                default="",
+                allow_empty=True,
+                example="release-key.asc",
+            ),
+            Key(
                 "notes",
                 "choice",
                 '"changelog": the changelog section; "generate": GitHub\'s generated notes.',
@@ -504,6 +522,14 @@ TABLES: tuple[Table, ...] = (
                 "Tags of this release.",
                 default=["v{version}"],
                 example=["v{version}", "latest"],
+            ),
+            Key(
+                "source_tag",
+                "template",
+                "The tag every one of `tags` must point to: each is copied from it (the "
+                "manifest's exact bytes, never rebuilt) where credentials allow.",
+                default_doc="the first of `tags` (which must exist)",
+                example="v{version}",
             ),
             Key(
                 "username_env",
@@ -534,7 +560,21 @@ TABLES: tuple[Table, ...] = (
                 "env",
                 "Variable holding an npm automation token.",
                 example="NPM_TOKEN",
-                purpose="npm automation token (publish {package})",
+                purpose="npm automation token (set the dist-tags of {package})",
+            ),
+            Key(
+                "final_tag",
+                "string",
+                "The dist-tag that must point to a final release; empty: not checked.",
+                default="latest",
+                allow_empty=True,
+            ),
+            Key(
+                "rc_tag",
+                "string",
+                "The dist-tag that must point to a release candidate; empty: not checked.",
+                default="next",
+                allow_empty=True,
             ),
         ),
     ),
@@ -552,7 +592,22 @@ TABLES: tuple[Table, ...] = (
             Key(
                 "index_url", "url", "Index the release is verified on.", default="https://pypi.org"
             ),
+            Key(
+                "dist_from",
+                "choice",
+                '"dir": the files in dist_dir; "release": the GitHub release\'s assets that '
+                "are this project's wheels and sdists (the same bytes users download).",
+                choices=("dir", "release"),
+                default="dir",
+            ),
             Key("dist_dir", "dir", "Directory holding the built files.", default="dist"),
+            Key(
+                "username",
+                "string",
+                'User name of the upload ("__token__" for an API token; a private index\'s '
+                "user otherwise).",
+                default="__token__",
+            ),
             Key(
                 "token_env",
                 "env",
@@ -594,7 +649,67 @@ TABLES: tuple[Table, ...] = (
                 "URL that must answer 200 once it is published.",
                 example="https://dist.ipfs.tech/kubo/v{version}/",
             ),
+            Key(
+                "base",
+                "ref",
+                "Branch of the distributions repository the PR goes into.",
+                default_doc="the repository's default branch",
+                example="master",
+            ),
+            Key(
+                "pr_body",
+                "template",
+                "Body of the PR.",
+                default="Adds {name} v{version}: {release_url}",
+                fields="message",
+            ),
+            Key(
+                "merge",
+                "bool",
+                "Merge the PR once it can be merged (else its reviewers do).",
+                default=False,
+            ),
+            Key(
+                "timeout",
+                "number",
+                "Seconds verify_url may take to answer 200 after the PR is merged.",
+                default=3600,
+            ),
         ),
+    ),
+    Table(
+        "publish.smoke",
+        "A smoke test of the release assets as users get them: each asset matching `assets` "
+        "is downloaded anonymously and `command` runs in a clean temporary directory; it must "
+        "succeed and print `expect`.",
+        (
+            Key(
+                "assets",
+                "template",
+                "Glob pattern of the asset names it tests.",
+                required=True,
+                example="*.whl",
+            ),
+            Key(
+                "command",
+                "template",
+                "Shell command; `{file}` is the downloaded asset's path (no credentials in "
+                "its environment).",
+                required=True,
+                fields="smoke",
+                example="python3 -m venv venv && venv/bin/pip install -q {file} && "
+                "venv/bin/python -c 'import mylib; print(mylib.__version__)'",
+            ),
+            Key(
+                "expect",
+                "template",
+                "What its output must show (a whole word of it).",
+                default="{version}",
+                example="{base}{pre}",
+            ),
+            Key("timeout", "number", "Seconds the command may take.", default=600),
+        ),
+        array=True,
     ),
     Table(
         "promote",
@@ -901,10 +1016,6 @@ MACHINERY_TABLES: tuple[str, ...] = (
 # so when one is configured. A step that acts on one removes it from here
 # (tests/releaser/test_config_keys_read.py keeps this list exact).
 NOT_ACTED_ON_YET: tuple[str, ...] = (
-    "publish.docker",
-    "publish.npm",
-    "publish.pypi",
-    "publish.distributions",
     "promote.matrix",
     "promote.discourse",
     "promote.reddit",

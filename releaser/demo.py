@@ -9,6 +9,9 @@ converges: every step finds its work done.
 
 from __future__ import annotations
 
+import json
+import shlex
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +34,28 @@ wait_timeout = 120
 """
 
 
+def demo_pypi(python: str) -> str:
+    """The example library on the sandbox's package index (its URLs on the host `sandbox`):
+    the very wheel and sdist users download from the release; and the wheel smoke-tested as a
+    user installs it, with ``python`` in a fresh venv."""
+    smoke = (
+        f"{shlex.quote(python)} -m venv venv && venv/bin/pip install --quiet --no-index "
+        "--no-deps {file} && venv/bin/python -c 'import example; print(example.__version__)'"
+    )
+    return f"""
+[publish.pypi]
+project = "example"
+dist_from = "release"
+repository_url = "http://sandbox/pypi/legacy/"
+index_url = "http://sandbox"
+token_env = "SANDBOX_PYPI_TOKEN"
+
+[[publish.smoke]]
+assets = "*.whl"
+command = {json.dumps(smoke)}
+"""
+
+
 def _context(config_path: Path, version: str, ui: UI) -> Context:
     from releaser.commands import make_context
     from releaser.config import load_config
@@ -40,7 +65,7 @@ def _context(config_path: Path, version: str, ui: UI) -> Context:
 
     config = load_config(config_path, config_path.parent)
     options = Options(non_interactive=True, yes=True, verbose=ui.verbose, driver="demo")
-    secrets = Secrets(ui.redactor, [], environ={})
+    secrets = Secrets(ui.redactor, [config_path.parent / ".env"], environ={})
     return make_context(config, Version.parse(version), options, ui, secrets)
 
 
@@ -52,12 +77,28 @@ def _seed(base: Path, config_path: Path, ui: UI) -> None:
     server = SandboxServer(base / "forge").start()
     try:
         info = server.info()
-        seed = seed_example_project(info["api_url"], info["git_url"], info["token"], work=base)
+        seed = seed_example_project(
+            info["api_url"], info["git_url"], info["token"], work=base, python_dists=True
+        )
+        pypi_token = _pypi_token(info["admin_url"])
     finally:
         server.stop()
-    write_example_config(config_path, seed, {"sandbox": "../forge"}, extra=DEMO_ENGINE)
+    extra = DEMO_ENGINE + demo_pypi(sys.executable)
+    write_example_config(config_path, seed, {"sandbox": "../forge"}, extra=extra)
+    env = config_path.parent / ".env"
+    env.write_text(f"SANDBOX_PYPI_TOKEN={pypi_token}\n")
+    env.chmod(0o600)
     ui.print(f"   seeded {seed.full_name}: {len(seed.pulls)} merged PRs since {seed.previous_tag}")
     ui.print(f"   wrote {config_path}")
+
+
+def _pypi_token(admin_url: str) -> str:
+    """An upload token of the sandbox's package index, scoped to the example project."""
+    import httpx
+
+    answer = httpx.post(f"{admin_url}/pypi/tokens", json={"project": "example"}, timeout=30)
+    answer.raise_for_status()
+    return str(answer.json()["token"])
 
 
 def run_demo(directory: Path | None, keep: bool, ui: UI, verbose: bool = False) -> None:

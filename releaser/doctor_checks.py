@@ -486,6 +486,95 @@ def _gpg_on_forge(ctx: Context, key: dict[str, Any], check: str) -> Iterator[Row
     yield Row(label, INVALID, f"the public key is not on {login}'s account", fix)
 
 
+# -- registries and the distributions repository -----------------------------------------
+
+
+@doctor_check("publish.docker")
+def docker_access(ctx: Context) -> Iterator[Row]:
+    """Each image readable; with credentials, whether they may push (nothing is written)."""
+    from releaser.errors import ReleaserError
+
+    for section in ctx.config.publish.docker:
+        registry, image = str(section.registry), str(section.image)
+        check = f"registry {registry}/{image}"
+        username_env = str(section.username_env) if section.username_env else None
+        password_env = str(section.password_env) if section.password_env else None
+        try:
+            client = ctx.services.registry(registry, username_env, password_env)
+            tags = client.tags(image)
+            if not password_env:
+                yield Row(check, OK, f"readable, {len(tags)} tags; verify only (no password_env)")
+                continue
+            if not ctx.secret(password_env):
+                continue  # the credential row already says it is missing
+            can = client.can_push(image)
+        except ReleaserError as exc:
+            yield Row(check, INVALID, exc.message, exc.hint or "check the registry and image")
+            continue
+        if can is False:
+            yield Row(
+                check,
+                INVALID,
+                f"the login in {password_env} may not push {image}",
+                f"give it push access to {image}, or use a token that has it",
+            )
+        else:
+            what = "may push" if can else "readable (push access could not be told)"
+            yield Row(check, OK if can else WARN, f"{len(tags)} tags; the login {what}")
+
+
+@doctor_check("publish.npm")
+def npm_access(ctx: Context) -> Iterator[Row]:
+    from releaser.errors import ReleaserError
+
+    section = ctx.config.publish.npm
+    check = f"npm {section.package}"
+    try:
+        client = ctx.services.npm()
+        package = client.package(str(section.package))
+        found = (
+            f"{len(package.versions)} versions, latest {package.dist_tags.get('latest', '-')}"
+            if package is not None
+            else "not published yet"
+        )
+        if not section.token_env:
+            yield Row(check, OK, f"{found}; verify only (no token_env)")
+            return
+        if not ctx.secret(str(section.token_env)):
+            return  # the credential row already says it is missing
+        user = client.whoami()
+    except ReleaserError as exc:
+        yield Row(check, INVALID, exc.message, exc.hint or "check [publish.npm] registry")
+        return
+    yield Row(check, OK, f"{found}; the token is {user}'s")
+
+
+@doctor_check("publish.pypi")
+def pypi_access(ctx: Context) -> Iterator[Row]:
+    from releaser.errors import ReleaserError
+
+    section = ctx.config.publish.pypi
+    check = f"package index {section.index_url}"
+    try:
+        ctx.services.pypi().files(str(section.project), "0")
+    except ReleaserError as exc:
+        yield Row(check, INVALID, exc.message, exc.hint or "check [publish.pypi] index_url")
+        return
+    yield Row(
+        check,
+        OK,
+        f"answers for {section.project}; an upload token can only be proven by an upload",
+    )
+
+
+@doctor_check("publish.distributions")
+def distributions_access(ctx: Context) -> Iterator[Row]:
+    if not _forge_token_available(ctx) or LOGIN not in ctx.memo:
+        return  # the token row already says why
+    repo = str(ctx.config.publish.distributions.repo)
+    yield from _repo_access(ctx, repo, "distributions", need_push=True)
+
+
 # -- services without a check yet ---------------------------------------------------------
 
 

@@ -195,21 +195,31 @@ class Forge:
         self,
         parent: str,
         parent_tree: str,
-        files: Mapping[str, str],
+        files: Mapping[str, str | bytes | None],
         message: str,
         author: Mapping[str, str] | None = None,
     ) -> tuple[str, str]:
-        """A commit on top of ``parent`` writing ``files`` (no ref moves); (sha, tree sha)."""
+        """A commit on top of ``parent`` writing ``files`` (no ref moves); (sha, tree sha).
+
+        A ``str`` is a text file's content, ``bytes`` a binary file's (sent as a blob first),
+        None deletes the file."""
+        entries: list[dict[str, Any]] = []
+        for path, content in files.items():
+            entry: dict[str, Any] = {"path": path, "mode": "100644", "type": "blob"}
+            if content is None:
+                entry["sha"] = None
+            elif isinstance(content, bytes):
+                blob = self.api.send_json(
+                    "POST",
+                    f"{self._path}/git/blobs",
+                    {"content": base64.b64encode(content).decode(), "encoding": "base64"},
+                )
+                entry["sha"] = str(blob["sha"])
+            else:
+                entry["content"] = content
+            entries.append(entry)
         tree = self.api.send_json(
-            "POST",
-            f"{self._path}/git/trees",
-            {
-                "base_tree": parent_tree,
-                "tree": [
-                    {"path": p, "mode": "100644", "type": "blob", "content": text}
-                    for p, text in files.items()
-                ],
-            },
+            "POST", f"{self._path}/git/trees", {"base_tree": parent_tree, "tree": entries}
         )
         body: dict[str, Any] = {"message": message, "tree": tree["sha"], "parents": [parent]}
         if author:
@@ -222,7 +232,7 @@ class Forge:
         self,
         branch: str,
         base: Branch,
-        files: Mapping[str, str],
+        files: Mapping[str, str | bytes | None],
         message: str,
         author: Mapping[str, str] | None = None,
     ) -> Branch:

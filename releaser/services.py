@@ -13,6 +13,10 @@ from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from releaser.clients.npm import Npm
+    from releaser.clients.oci import Registry
+    from releaser.clients.pypi import PyPI
+    from releaser.clients.web import Web
     from releaser.context import Context
 
 T = TypeVar("T")
@@ -33,6 +37,88 @@ class Services:
                 self._clients[key] = made
             client: T = self._clients[key]
             return client
+
+    def url(self, url: str) -> str:
+        """A service URL as configured; with ``[forge] sandbox``, one on the host ``sandbox``
+        (``http://sandbox/pypi/legacy/``) is the in-process sandbox's, wherever it listens."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(url)
+        if parts.hostname != "sandbox" or not self.ctx.config.forge.sandbox:
+            return url
+        sandbox = self.ctx.endpoint.sandbox
+        assert sandbox is not None
+        base = urlsplit(sandbox.info()["api_url"])
+        return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, parts.fragment))
+
+    def web(self) -> Web:
+        """Anonymous downloads and probes of public URLs (no credential, ever)."""
+        from releaser.clients.web import Web
+
+        return self._client(
+            "web", lambda: Web(self.ctx.ui, rewrite=self.url, retry=self.ctx.retry_policy())
+        )
+
+    def registry(
+        self, registry: str, username_env: str | None, password_env: str | None
+    ) -> Registry:
+        """A container registry, logged in with ``[publish.docker]``'s variables when set."""
+        from releaser.clients.oci import Registry
+
+        username = self.ctx.secret(username_env) if username_env else None
+        password = self.ctx.secret(password_env) if password_env else None
+        credential = password_env or "[publish.docker] password_env"
+        key = ("registry", registry, username_env, password_env, bool(password))
+        return self._client(
+            key,
+            lambda: Registry(
+                self.url(registry) if "://" in registry else registry,
+                self.ctx.ui,
+                username,
+                password,
+                credential=credential,
+                retry=self.ctx.retry_policy(),
+            ),
+        )
+
+    def npm(self) -> Npm:
+        """``[publish.npm]``'s registry, with its token when ``token_env`` is set."""
+        from releaser.clients.npm import Npm
+
+        section = self.ctx.config.publish.npm
+        token_env = str(section.token_env) if section.token_env else None
+        token = self.ctx.secret(token_env) if token_env else None
+        return self._client(
+            ("npm", bool(token)),
+            lambda: Npm(
+                self.url(str(section.registry)),
+                self.ctx.ui,
+                token,
+                credential=token_env or "[publish.npm] token_env",
+                retry=self.ctx.retry_policy(),
+            ),
+        )
+
+    def pypi(self) -> PyPI:
+        """``[publish.pypi]``'s index: reads from ``index_url``, uploads to
+        ``repository_url`` with ``username`` and the token in ``token_env``."""
+        from releaser.clients.pypi import PyPI
+
+        section = self.ctx.config.publish.pypi
+        token_env = str(section.token_env)
+        password = self.ctx.secret(token_env)
+        return self._client(
+            ("pypi", bool(password)),
+            lambda: PyPI(
+                self.url(str(section.repository_url)),
+                self.ctx.ui,
+                str(section.username),
+                password,
+                json_url=self.url(str(section.index_url)),
+                credential=token_env,
+                retry=self.ctx.retry_policy(),
+            ),
+        )
 
     def close(self) -> None:
         for client in self._clients.values():

@@ -13,6 +13,11 @@ from steps.finish import CloseReleasePR, CloseTrackingIssue, MergeBack, NextDevV
 from steps.prepare import Changelog, NextDevBump, ReleasePR, VersionBranch, VersionBump
 from steps.promote import AnnounceOnTrackingIssue, NotifyInfrastructure
 from steps.publish import Checksums, GitHubRelease, PublishWorkflows, ReleaseAssets
+from steps.publish_distributions import DistributionsPR
+from steps.publish_docker import DockerImages
+from steps.publish_npm import NpmPackage
+from steps.publish_pypi import PyPIUpload
+from steps.publish_verify import ReleaseVerified, VerifyArtifacts
 from steps.start import TrackingIssue
 from steps.tag import MergeReleasePR, PushTag, TagCommitReady
 
@@ -40,8 +45,14 @@ PLANS: dict[str, list[Step]] = {
         PublishWorkflows(),  # workflows that need the release to exist (asset sync, npm)
         ReleaseAssets(),  # the built files attached, each exactly as built
         Checksums(),  # SHA256SUMS of every asset, and its GPG signature
+        VerifyArtifacts(),  # the assets as users download them: checksums, signature, smoke
+        PyPIUpload(),  # the distributions on the package index, each with our sha256
+        NpmPackage(),  # the npm version published, its dist-tag (latest / next) on it
+        DockerImages(),  # every image tag on the registry, on the release image's digest
+        DistributionsPR(),  # the version added to a distributions repository by PR, then live
     ],
     "promote": [
+        ReleaseVerified(),  # nothing is announced unless the downloads verify
         AnnounceOnTrackingIssue(),  # "vX.Y.Z is out" on the tracking issue; rc: early testers
         NotifyInfrastructure(),  # the infrastructure team told, on their issue for the release
     ],

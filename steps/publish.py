@@ -232,8 +232,24 @@ def asset_sha256(ctx: StepContext, asset: Asset) -> str:
 
 
 def _excluded(ctx: StepContext) -> set[str]:
+    """The assets releaser makes from the others: the checksums, their signature, the key."""
     name = str(_github(ctx).checksums or "")
-    return {name, f"{name}.asc"} if name else set()
+    out = {name, f"{name}.asc"} if name else set()
+    key = key_asset(ctx)
+    return out | {key} if key else out
+
+
+def key_asset(ctx: StepContext) -> str | None:
+    """The asset holding the release key's public part (``key_asset``), when configured."""
+    github = _github(ctx)
+    name = str(github.key_asset or "") if github is not None else ""
+    return name if name and rel.gpg_key(ctx) else None
+
+
+def holds_key(ctx: StepContext, armored: bytes) -> bool:
+    """Whether an armored public key is (or contains) ``[signing] gpg_key``."""
+    wanted = (rel.gpg_key(ctx) or "").upper().removeprefix("0X")
+    return bool(wanted) and any(fpr.endswith(wanted) for fpr in gpg.key_fingerprints(armored))
 
 
 @dataclass(frozen=True)
@@ -432,7 +448,8 @@ class Checksums(Step):
     """Attach SHA256SUMS (and its GPG signature) listing every other release asset.
 
     `<sha256>  <name>` lines, sorted by name; with `[signing] gpg_key`, a detached armored
-    signature `SHA256SUMS.asc` too.
+    signature `SHA256SUMS.asc` too, and with `key_asset` the signing key's public part (so
+    users can check the signature with the key the release names).
 
     Why: users verify what they downloaded against the checksums, and the checksums against
     the release key.
@@ -479,6 +496,13 @@ class Checksums(Step):
                     expected, signature, rel.gpg_key(ctx), rel.gnupg_home(ctx)
                 ):
                     stale.append(sig_name)
+        key = key_asset(ctx)
+        if key is not None:
+            published = remote.get(key)
+            if published is None:
+                todo.append(key)
+            elif not holds_key(ctx, ctx.forge.download(published.url)):
+                stale.append(key)
         if stale and not ctx.options.replace_assets:
             return (
                 Outcome.failed(
@@ -501,6 +525,7 @@ class Checksums(Step):
     def plan(self, ctx: StepContext) -> list[Action]:
         name = str(_github(ctx).checksums)
         everything = [name] + ([_signature_name(ctx)] if _signs_checksums(ctx) else [])
+        everything += [k for k in [key_asset(ctx)] if k]
         assets = ctx.peek(RELEASE_ASSETS)
         if isinstance(assets, Pending):
             todo, preview = everything, f"(sha256 of {assets})"
@@ -511,6 +536,8 @@ class Checksums(Step):
         for item in todo:
             if item == name:
                 actions.append(Action("upload", f"{name} (sha256 of every other asset)", preview))
+            elif item == key_asset(ctx):
+                actions.append(Action("upload", f"{item} (public key of {rel.gpg_key(ctx)})"))
             else:
                 actions.append(Action("upload", f"{item} (signed with GPG key {rel.gpg_key(ctx)})"))
         return actions
@@ -528,6 +555,16 @@ class Checksums(Step):
                 ctx.forge.delete_asset(remote[item].id)
             if item == name:
                 ctx.forge.upload_asset(release, name, expected, "text/plain")
+            elif item == key_asset(ctx):
+                key = rel.gpg_key(ctx)
+                assert key is not None
+                public = gpg.export_public_key(key, rel.gnupg_home(ctx))
+                if public is None:
+                    raise RemoteError(
+                        f"gpg has no public key {key} to export",
+                        "check [signing] gpg_key and its GnuPG home",
+                    )
+                ctx.forge.upload_asset(release, item, public, "application/pgp-keys")
             else:
                 key = rel.gpg_key(ctx)
                 assert key is not None

@@ -26,6 +26,13 @@ def test_demo_releases_then_converges_on_a_rerun(tmp_path: Path, monkeypatch) ->
     for stage in ("start", "prepare", "tag", "build", "publish", "merge", "next"):
         assert f"{stage} v1.2.0-rc1" in out and f"{stage} v1.2.0" in out
     assert "example-1.2.0.tar.gz" in out and "SHA256SUMS" in out
+    # publish verifies the assets as a user downloads them, smoke-tests the wheel in a fresh
+    # venv (it prints the bumped version), and puts the same files on the sandbox's index
+    assert "verify-artifacts" in out and "2 asset(s) match SHA256SUMS" in out
+    assert "smoke: example-1.2.0rc1-py3-none-any.whl printed 1.2.0-rc1" in out
+    assert "smoke: example-1.2.0-py3-none-any.whl printed 1.2.0" in out
+    assert "2 file(s) of example 1.2.0rc1 on the index, each with our sha256" in out
+    assert "release-verified" in out  # promote checked the downloads again
     assert "(closed)" in out  # the tracking issue
     assert f"cd {tmp_path / 'work'} && releaser status v1.2.0" in out
 
@@ -37,6 +44,19 @@ def test_demo_releases_then_converges_on_a_rerun(tmp_path: Path, monkeypatch) ->
     entries = [json.loads(line) for line in log.read_text().splitlines()[before:]]
     assert entries  # the second run read the forge
     assert [e for e in entries if e["write"]] == []  # and wrote nothing
+    uploads = [json.loads(line) for line in log.read_text().splitlines()]
+    posts = [e for e in uploads if e["method"] == "POST" and e["path"].startswith("/pypi/")]
+    assert len(posts) == 4  # a wheel and an sdist per version, each uploaded once
+
+    from releaser.sandbox.server import SandboxServer
+
+    server = SandboxServer(tmp_path / "forge").start()
+    try:
+        index = httpx.get(f"{server.info()['pypi_url']}/pypi/example/1.2.0/json", timeout=30)
+    finally:
+        server.stop()
+    files = {f["filename"] for f in index.json()["urls"]}
+    assert files == {"example-1.2.0-py3-none-any.whl", "example-1.2.0.tar.gz"}
 
 
 def test_demo_keep_serves_the_forge_until_stopped(tmp_path: Path) -> None:

@@ -372,9 +372,12 @@ class Git:
         git("checkout", "--quiet", "--force", "--detach", "FETCH_HEAD", cwd=dest)
         return dest
 
-    def run_command(self, command: str, cwd: Path, env: dict[str, str]) -> CommandResult:
+    def run_command(
+        self, command: str, cwd: Path, env: dict[str, str], timeout: float | None = None
+    ) -> CommandResult:
         """Run a configured shell command in a working tree, with ``env`` added and every
-        credential variable of this process removed (the command gets no token)."""
+        credential variable of this process removed (the command gets no token). After
+        ``timeout`` seconds it is killed (return code 124, as ``timeout(1)`` says)."""
         import subprocess
 
         from releaser.secrets import looks_secret
@@ -382,12 +385,28 @@ class Git:
         clean = {k: v for k, v in os.environ.items() if not looks_secret(k)}
         clean.update(env)
         self.ui.debug(f"run in {cwd.name}: {command}")
-        proc = subprocess.run(
-            command, shell=True, cwd=cwd, env=clean, capture_output=True, text=True, check=False
-        )
-        lines = proc.stderr.strip().splitlines()
+        with subprocess.Popen(
+            command,
+            shell=True,
+            cwd=cwd,
+            env=clean,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,  # its own process group: a timeout stops all of it
+        ) as proc:
+            try:
+                stdout, stderr = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                import signal
+
+                os.killpg(proc.pid, signal.SIGKILL)
+                stdout, _ = proc.communicate()
+                return CommandResult(124, stdout, f"killed after {timeout:.0f}s")
+        lines = stderr.strip().splitlines()
         return CommandResult(
-            proc.returncode, proc.stdout, self.ui.redactor.redact(lines[-1] if lines else "")
+            proc.returncode, stdout, self.ui.redactor.redact(lines[-1] if lines else "")
         )
 
 

@@ -15,6 +15,7 @@ from releaser.sandbox.http import (
     ApiError,
     Request,
     Response,
+    full_name,
     not_found,
     paginate,
     require_str,
@@ -329,3 +330,27 @@ def delete_contents(forge: Forge, req: Request) -> Response:
             expected_head=head,
         )
     return Response(200, {"content": None, "commit": _file_commit(forge, full, sha)})
+
+
+# ---- raw files, as a site built from the repository serves them -----------------------------
+
+
+@ROUTER.route("GET", "/web/{owner}/{repo}/raw/{ref}/{path:path}")
+def raw_file(forge: Forge, req: Request) -> Response:
+    """``github.com/O/R/raw/REF/PATH``: a file's bytes at a branch, tag or sha, anonymously
+    (a private repository's files are not found). Tests use it as a site that serves a
+    repository's content once a PR is merged."""
+    full = full_name(forge, req)
+    if forge.repo(*full.split("/", 1)).get("private"):
+        raise not_found()
+    sha = forge.resolve(full, req.params["ref"])
+    if sha is None:
+        raise not_found()
+    path = req.params["path"].strip("/")
+    blob = gitdata.run(
+        forge, full, "rev-parse", "--verify", "--quiet", f"{sha}:{path}", check=False
+    ).strip()
+    data = gitdata.read_object(forge, full, blob, "blob") if blob else None
+    if data is None:
+        raise not_found()
+    return Response(200, data, content_type="text/plain; charset=utf-8")

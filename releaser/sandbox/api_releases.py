@@ -457,6 +457,8 @@ def delete_asset(forge: Forge, req: Request) -> Response:
 @ROUTER.route("GET", "/web/{owner}/{repo}/releases/download/{tag}/{name:path}")
 def browser_download(forge: Forge, req: Request) -> Response:
     full = full_name(forge, req)
+    if forge.repo(*full.split("/", 1)).get("private"):
+        raise not_found()  # anonymous: a private repository's assets need a login
     release = release_for_tag(forge, full, req.params["tag"])
     if release is None:
         raise not_found()

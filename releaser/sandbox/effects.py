@@ -1,4 +1,5 @@
-"""Effects of successful simulated workflow runs: artifacts, release assets, an OCI image.
+"""Effects of successful simulated workflow runs: artifacts, real Python distributions built
+from the run's commit (``python_dists``), release assets, an OCI image.
 
 :mod:`releaser.sandbox.actions` completes runs; it applies their effects through the forge's
 run hook, which this module registers when imported (``apply_effects``). Each effect is
@@ -23,6 +24,7 @@ import httpx
 
 from releaser.sandbox.api_releases import release_for_tag, store_asset
 from releaser.sandbox.forge import RUN_HOOKS, Forge
+from releaser.sandbox.pydist import build as build_python_dists
 from releaser.sandbox.runs import create_artifact, expand, guess_type, placeholders, run_tag
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -43,6 +45,12 @@ def apply_effects(forge: Forge, full: str, run: dict[str, Any], log: list[str]) 
             }
             create_artifact(forge, full, run, name, files)
             log.append(f"Uploaded artifact {name} ({len(files)} file(s))")
+        if effects.get("python_dists"):
+            spec = effects["python_dists"] if isinstance(effects["python_dists"], dict) else {}
+            name = expand(spec.get("artifact", "dist"), values)
+            dists = build_python_dists(forge, full, str(run["head_sha"]), spec.get("package"))
+            create_artifact(forge, full, run, name, dists)
+            log.append(f"Built {', '.join(sorted(dists))}; uploaded artifact {name}")
         if effects.get("release_assets"):
             failure = attach_release_assets(
                 forge, full, run, effects["release_assets"], values, log

@@ -17,6 +17,7 @@ import io
 import mimetypes
 import re
 import zipfile
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,7 +93,11 @@ def artifact_path(forge: Forge, artifact_id: int) -> Path:
 
 
 def create_artifact(
-    forge: Forge, full: str, run: dict[str, Any], name: str, files: dict[str, str]
+    forge: Forge,
+    full: str,
+    run: dict[str, Any],
+    name: str,
+    files: Mapping[str, str | bytes],
 ) -> dict[str, Any]:
     """Store an artifact of ``run`` (idempotent: an existing one of that name is kept)."""
     existing = forge.find_one("artifact", full, run_id=run["id"], name=name)

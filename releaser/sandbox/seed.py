@@ -66,6 +66,17 @@ x-sandbox:
           "example-{version}-py3-none-any.whl": "example {version} wheel"
 """
 
+# The same build, making real distributions from the tagged commit (``python_dists``): a
+# wheel pip installs and an sdist, as ``python -m build`` would (the demo publishes them).
+WORKFLOW_DISTS = (
+    WORKFLOW.split("  effects:")[0]
+    + """\
+  effects:
+    python_dists:
+      artifact: dist
+"""
+)
+
 CHANGELOG = """\
 # Changelog
 
@@ -138,7 +149,7 @@ class SeedInfo:
         return f"{self.git_url}/{self.full_name}.git"
 
 
-def _files(version: str) -> dict[str, str]:
+def _files(version: str, workflow: str = WORKFLOW) -> dict[str, str]:
     return {
         "example/__init__.py": f'"""An example library."""\n\n__version__ = "{version}"\n',
         "pyproject.toml": (
@@ -148,7 +159,7 @@ def _files(version: str) -> dict[str, str]:
         ),
         "CHANGELOG.md": CHANGELOG,
         "README.md": README,
-        ".github/workflows/build.yml": WORKFLOW,
+        ".github/workflows/build.yml": workflow,
     }
 
 
@@ -214,11 +225,14 @@ def seed_example_project(
     full_name: str = EXAMPLE_REPO,
     work: Path | None = None,
     release_branch: str | None = None,
+    python_dists: bool = False,
 ) -> SeedInfo:
     """Create ``full_name`` on the forge with the example library's history (see the module).
 
     ``work`` is a scratch directory for the local clone (a temporary one by default; it is
     removed afterwards). ``release_branch``: also create that long-lived branch at v1.1.0.
+    ``python_dists``: the build workflow makes a real wheel and sdist (else two small text
+    files named like them).
     """
     owner, name = full_name.split("/", 1)
     info = SeedInfo(full_name, api_url, git_url, token, release_branch=release_branch)
@@ -242,7 +256,10 @@ def seed_example_project(
             git("remote", "add", "origin", info.clone_url)
 
             # v1.1.0, then the start of 1.2.0 development
-            info.release_sha = git.commit(f"Release {PREVIOUS_VERSION}", _files(PREVIOUS_VERSION))
+            workflow = WORKFLOW_DISTS if python_dists else WORKFLOW
+            info.release_sha = git.commit(
+                f"Release {PREVIOUS_VERSION}", _files(PREVIOUS_VERSION, workflow)
+            )
             git("tag", "-a", PREVIOUS_TAG, "-m", f"Release {PREVIOUS_VERSION}")
             dev = {k: v for k, v in _files(DEV_VERSION).items() if k in VERSION_FILES}
             git.commit(f"Start {DEV_VERSION} development", dev)

@@ -42,6 +42,7 @@ class Seen:
     method: str
     path: str
     fault: str | None  # the fault applied, if any
+    status: int | None = None  # the upstream server's answer, when forwarded
 
 
 class FlakyProxy:
@@ -98,13 +99,17 @@ class FlakyProxy:
                 head, body = request
                 method, path = head.split(b"\r\n", 1)[0].decode().split(" ")[:2]
                 fault = self._take(method, path)
-                self.seen.append(Seen(method, path, fault.mode if fault else None))
+                seen = Seen(method, path, fault.mode if fault else None)
+                self.seen.append(seen)
                 if fault is not None and fault.mode == "drop_before":
                     return
                 if fault is not None and fault.mode == "status":
                     conn.sendall(_canned(fault))
                     return
                 answer = self._forward(head, body)
+                status_line = answer.split(b"\r\n", 1)[0].split()
+                if len(status_line) > 1 and status_line[1].isdigit():
+                    seen.status = int(status_line[1])
                 if fault is not None and fault.mode == "drop_after":
                     return
                 conn.sendall(answer)

@@ -45,6 +45,7 @@ class Project:
         release_branch: str | None = None,
         extra: str = "",
         full_name: str = "acme/example",
+        python_dists: bool = False,
     ) -> None:
         self.root = root
         self.server = SandboxServer(root / "forge").start()
@@ -57,6 +58,7 @@ class Project:
             full_name,
             work=root,
             release_branch=release_branch,
+            python_dists=python_dists,
         )
         self.work = root / "work"
         self.config_path = write_example_config(
@@ -73,6 +75,7 @@ class Project:
         self.repo = self.gh.get_repo(full_name)
         self._out = io.StringIO()
         self._clones = 0
+        self.env: dict[str, str] = {}  # more credentials the steps read (registry tokens)
 
     # -- running releaser ------------------------------------------------------------------
 
@@ -93,7 +96,7 @@ class Project:
         os.environ["XDG_CACHE_HOME"] = str(self.root / "cache")  # restored by the fixture
         self._out = io.StringIO()
         ui = UI(verbose=bool(options.get("verbose")), out=self._out, err=self._out)
-        secrets = Secrets(ui.redactor, environ={TOKEN_ENV: self.token})
+        secrets = Secrets(ui.redactor, environ={TOKEN_ENV: self.token, **self.env})
         return make_context(
             load_config(self.config_path), Version.parse(version), Options(**options), ui, secrets
         )

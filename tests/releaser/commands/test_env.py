@@ -77,7 +77,7 @@ def test_template_names_every_credential_with_purpose_and_scopes(repo: Path) -> 
     assert _assignments(text) == dict.fromkeys(NAMES, "")  # every value empty, each once
     assert "GitHub token (scopes: repo, workflow)" in text
     assert "Contents, Pull requests, Issues, Actions" in text  # fine-grained permissions
-    assert "npm automation token (publish example)" in text
+    assert "npm automation token (set the dist-tags of example)" in text
     assert "PyPI API token (upload example)" in text
     assert "post to #example:matrix.org" in text and "post to #example-dev:matrix.org" in text
     assert "named by: promote.matrix[0].token_env, promote.matrix[1].token_env" in text
