@@ -93,6 +93,7 @@ _SAMPLE_MESSAGE = {
     "release_url": "https://github.com/owner/name/releases/tag/v1.2.3-rc1",
     "issue_url": "https://github.com/owner/name/issues/1",
     "changelog_url": "https://github.com/owner/name/blob/v1.2.3-rc1/CHANGELOG.md",
+    "highlights": "- Add a feature (#1)\n- Fix a bug (#2)",
 }
 
 

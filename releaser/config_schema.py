@@ -24,6 +24,8 @@ MESSAGE_FIELD_DOCS: dict[str, str] = {
     "release_url": "the GitHub release's web page",
     "issue_url": "the tracking issue's web page",
     "changelog_url": "the changelog's web page at the tag",
+    "highlights": "the changelog section's first entries, one `- ` line each (up to 5, then "
+    "how many more); empty without a [changelog]",
 }
 MESSAGE_FIELDS: frozenset[str] = VERSION_FIELDS | frozenset(MESSAGE_FIELD_DOCS)
 FIELD_SETS: dict[str, frozenset[str]] = {"version": VERSION_FIELDS, "message": MESSAGE_FIELDS}
@@ -661,6 +663,14 @@ TABLES: tuple[Table, ...] = (
                 default="{name} v{version} is out!",
                 fields="message",
             ),
+            Key(
+                "message",
+                "template",
+                "The topic's first post (Markdown); a hidden marker is added to find it again.",
+                default="{name} v{version} is out!\n\n{highlights}\n\n"
+                "Release notes and downloads: {release_url}",
+                fields="message",
+            ),
             Key("pin", "bool", "Pin the topic globally (needs api_key_env).", default=False),
         ),
     ),
@@ -705,6 +715,13 @@ TABLES: tuple[Table, ...] = (
                 "Post title.",
                 default="{name} v{version} is out!",
                 fields="message",
+            ),
+            Key(
+                "api_url",
+                "url",
+                "Reddit's address, for another instance (a test server, the sandbox's "
+                "reddit_url): its OAuth API and web pages are below it.",
+                default_doc="Reddit itself (https://oauth.reddit.com, https://www.reddit.com)",
             ),
         ),
     ),
@@ -904,10 +921,6 @@ NOT_ACTED_ON_YET: tuple[str, ...] = (
     "publish.npm",
     "publish.pypi",
     "publish.distributions",
-    "promote.matrix",
-    "promote.discourse",
-    "promote.reddit",
-    "promote.discord",
     "downstream",
 )
 
@@ -937,7 +950,7 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, str):
         if "'" not in value and "\n" not in value and ("\\" in value or '"' in value):
             return f"'{value}'"
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
         return f'"{escaped}"'
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
