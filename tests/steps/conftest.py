@@ -28,7 +28,13 @@ import httpx
 import pytest
 from typer.testing import Result
 
-from releaser.sandbox.seed import SeedInfo, seed_example_project, write_example_config
+from releaser.sandbox.seed import (
+    ChannelSeed,
+    SeedInfo,
+    seed_channels,
+    seed_example_project,
+    write_example_config,
+)
 from releaser.sandbox.server import SandboxServer
 from releaser.step import StepResult
 from tests.sandbox.helpers import git_env, sandbox_github
@@ -45,11 +51,18 @@ class Project:
         release_branch: str | None = None,
         extra: str = "",
         full_name: str = "acme/example",
+        channels: bool = False,
     ) -> None:
         self.root = root
         self.server = SandboxServer(root / "forge").start()
         self.info: dict[str, str] = self.server.info()
         self.token = self.info["token"]
+        self.env: dict[str, str] = {}  # more variables for releaser (credentials)
+        self.channels: ChannelSeed | None = None
+        if channels:  # the sandbox's Matrix, Discourse, Reddit and Discord, configured
+            self.channels = seed_channels(self.info)
+            self.env.update(self.channels.env)
+            extra = self.channels.config + extra
         self.seed: SeedInfo = seed_example_project(
             self.info["api_url"],
             self.info["git_url"],
@@ -93,7 +106,7 @@ class Project:
         os.environ["XDG_CACHE_HOME"] = str(self.root / "cache")  # restored by the fixture
         self._out = io.StringIO()
         ui = UI(verbose=bool(options.get("verbose")), out=self._out, err=self._out)
-        secrets = Secrets(ui.redactor, environ={TOKEN_ENV: self.token})
+        secrets = Secrets(ui.redactor, environ={TOKEN_ENV: self.token, **self.env})
         return make_context(
             load_config(self.config_path), Version.parse(version), Options(**options), ui, secrets
         )
@@ -119,7 +132,7 @@ class Project:
         from releaser.cli import app
 
         with contextlib.chdir(self.work):
-            return CliRunner().invoke(app, list(args), env={TOKEN_ENV: self.token})
+            return CliRunner().invoke(app, list(args), env={TOKEN_ENV: self.token, **self.env})
 
     # -- looking at the forge --------------------------------------------------------------
 
