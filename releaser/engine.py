@@ -233,6 +233,7 @@ class Engine:
         if exact:
             self.ui.plan(exact, heading="by hand:")
         if ctx.options.dry_run:
+            ctx.mark_planned(step)  # the answer may change what it makes: later steps wait
             return StepResult(step.name, Status.UNKNOWN, "would ask: " + outcome.detail)
         confirm_cmd = f"releaser confirm {ctx.version} {step.name} --evidence URL"
         retry_cmd = f"releaser confirm {ctx.version} {step.name} --retry"

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from releaser.errors import InputNeeded, ReleaserError, StillRunning, UsageError
+from releaser.sandbox.seed import seed_channels
 from releaser.step import Status
 from tests.steps.test_promote import published
 
@@ -497,3 +498,66 @@ def test_status_and_doctor_and_env_know_every_channel(make_project) -> None:
     for variable in project.env:
         assert variable in template
     assert_no_secret(project, template)
+
+
+# -- Kubo's promote section -----------------------------------------------------------------
+
+
+def kubo_promote(project) -> str:
+    """docs/examples/kubo.toml's [promote.*] tables, pointed at the sandbox's services."""
+    import json
+    import tomllib
+    from pathlib import Path
+
+    kubo = tomllib.loads((Path(__file__).parents[2] / "docs/examples/kubo.toml").read_text())
+    promote = kubo["promote"]
+    for room in promote["matrix"]:
+        room["homeserver"] = project.info["matrix_url"]
+        room["room"] = project.channels.room
+    promote["discourse"]["url"] = project.info["discourse_url"]
+    lines = []
+    for name, table in promote.items():
+        for item in table if isinstance(table, list) else [table]:
+            lines.append(f"[[promote.{name}]]" if isinstance(table, list) else f"[promote.{name}]")
+            lines += [f"{key} = {json.dumps(value)}" for key, value in item.items()]
+            lines.append("")
+    return "\n".join(lines)
+
+
+def test_kubo_promote_section_plans_and_dry_runs_with_every_channel(make_project) -> None:
+    project = make_project()
+    project.channels = seed_channels(project.info)
+    text = project.config_path.read_text()
+    project.config_path.write_text(text + "\n" + kubo_promote(project))
+    project.env["MATRIX_TOKEN"] = project.channels.env["SANDBOX_MATRIX_TOKEN"]
+    project.env["DISCORD_WEBHOOK_URL"] = project.channels.env["SANDBOX_DISCORD_WEBHOOK_URL"]
+
+    plan = project.cli("plan", FINAL)
+    assert plan.exit_code == 0, plan.output
+    for name in (*CHANNELS, "announce-on-tracking-issue", "link-discourse-topic"):
+        assert re.search(rf"\d\. {name}:", plan.output), name
+    assert "no step acts on it yet" not in plan.output
+    rc_plan = project.cli("plan", RC).output
+    assert re.search(r"\d\. announce-on-matrix:", rc_plan)
+    assert not re.search(r"\d\. announce-on-reddit:", rc_plan)  # kubo: finals only
+    assert not re.search(r"\d\. link-discourse-topic:", rc_plan)
+
+    published(project, FINAL)
+    mark = len(project.requests())
+    results = by_step(project.run_stage(FINAL, PROMOTE, dry_run=True))
+    assert project.writes_since(mark) == []
+    out = project.output()
+    assert "would post to Matrix room #releases:sandbox on http" in out
+    assert "│ example v1.2.0 is out! http" in out
+    # no Discourse key, no Reddit credentials: the operator is shown exactly what to post
+    assert 'by hand: post topic "example v1.2.0 is out!" in News, tags kubo, go-ipfs on' in out
+    assert "│ example v1.2.0 is out! Highlights:" in out
+    assert "│ - Add retry with timeouts (#1) by @alice" in out
+    assert "│ Changelog: http" in out and "/blob/v1.2.0/CHANGELOG.md" in out
+    assert "by hand: post a link to http" in out and "on r/ipfs" in out
+    assert "would post to Discord (the webhook in DISCORD_WEBHOOK_URL)" in out
+    assert "would comment on #" in out and "early testers, please try it" in out
+    assert results["announce-on-discourse"].status is Status.UNKNOWN
+    assert results["announce-on-reddit"].status is Status.UNKNOWN
+    assert results["link-discourse-topic"].status == "planned"
+    assert "after announce-on-discourse" in results["link-discourse-topic"].detail
