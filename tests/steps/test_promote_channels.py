@@ -8,6 +8,7 @@ question to the operator), never two. Credentials come from the sandbox's accoun
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 from urllib.parse import quote
@@ -147,6 +148,13 @@ def test_every_channel_gets_one_message_and_a_rerun_writes_nothing(make_project)
     mark = len(project.requests())
     again = by_step(project.run_stage(FINAL, PROMOTE))
     assert project.writes_since(mark) == []  # every channel was read, nothing posted
+    status = project.cli("status", FINAL, "--json")  # the checks, in parallel threads
+    assert status.exit_code == 0, status.output
+    [promote] = [s for s in json.loads(status.output)["stages"] if s["stage"] == PROMOTE]
+    shown = {step["step"]: step for step in promote["steps"]}
+    for name in CHANNELS:
+        assert shown[name]["status"] == "done" and shown[name]["evidence"], name
+    assert_no_secret(project, status.output)
     assert all(again[name].status is Status.DONE and not again[name].acted for name in CHANNELS)
     assert posted(project) == ONE_EACH
 
