@@ -55,16 +55,11 @@ class Services:
                 credential=variable,
                 retry=self.ctx.retry_policy(),
             )
-            expected = section.get("user_id")
-            actual = client.whoami()
-            if expected and actual != expected:
-                from releaser.errors import CredentialError
-
-                raise CredentialError(
-                    f"{variable} is the access token of {actual}, not of {expected} "
-                    "([promote.matrix] user_id)",
-                    f"set {variable} to {expected}'s token, or user_id to {actual}",
-                )
+            try:
+                _check_user(client, variable, section.get("user_id"))
+            except BaseException:
+                client.close()  # not kept: its connections go now
+                raise
             return client
 
         return self._client(("matrix", homeserver, variable), make)
@@ -151,3 +146,16 @@ class Services:
             if callable(close):
                 close()
         self._clients.clear()
+
+
+def _check_user(client: Matrix, variable: str, expected: str | None) -> None:
+    """The token works, and belongs to ``[promote.matrix] user_id`` when that is set."""
+    actual = client.whoami()
+    if expected and actual != expected:
+        from releaser.errors import CredentialError
+
+        raise CredentialError(
+            f"{variable} is the access token of {actual}, not of {expected} "
+            "([promote.matrix] user_id)",
+            f"set {variable} to {expected}'s token, or user_id to {actual}",
+        )

@@ -335,6 +335,16 @@ def test_matrix_refusals_are_clear(make_project) -> None:
         project.run_stage(FINAL, PROMOTE, only="announce-on-matrix")
     assert "syt_not_a_token_at_all" not in project.output()
 
+    assert project.channels is not None
+    project.env.update(project.channels.env)  # the right token, but another user_id
+    text = project.config_path.read_text()
+    project.config_path.write_text(text.replace('"@releasebot:sandbox"', '"@someone:sandbox"'))
+    with pytest.raises(UsageError) as info:
+        project.run_stage(FINAL, PROMOTE, only="announce-on-matrix")
+    assert "SANDBOX_MATRIX_TOKEN is the access token of @releasebot:sandbox, not of " in (
+        info.value.message
+    )
+
 
 def configure_room(project, room: str) -> None:
     text = project.config_path.read_text()
