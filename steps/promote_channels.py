@@ -200,6 +200,8 @@ class AnnounceOnDiscourse(Step):
     def check(self, ctx: StepContext) -> Outcome:
         section = _promote(ctx, "discourse")
         client = ctx.services.discourse(section)  # credentials first
+        if client is not None:
+            client.category_id(str(section.category))  # an unknown one: exit 2, in a dry run too
         blocked = _not_published(ctx)
         if blocked is not None:
             return blocked

@@ -168,8 +168,24 @@ def quote_back(url: str | None) -> str:
 @pytest.mark.slow
 def test_an_rc_is_announced_apart_from_the_final_and_never_linked(make_project) -> None:
     project = make_project(channels=True)
+    # a second room, configured by its id, with a message of its own
+    url = f"{project.info['admin_url']}/matrix/rooms"
+    other = httpx.post(url, json={"alias": "#dev:sandbox", "public": True}, timeout=30).json()
+    text = project.config_path.read_text()
+    second = f"""
+[[promote.matrix]]
+homeserver = "{project.info["matrix_url"]}"
+room = "{other["room_id"]}"
+token_env = "SANDBOX_MATRIX_TOKEN"
+message = "{{tag}} is out, please test it: {{release_url}} ({{issue_url}})"
+"""
+    project.config_path.write_text(text + second)
     published(project, RC)
     results = by_step(project.run_stage(RC, PROMOTE))
+    events = admin(project, f"matrix/rooms/{quote(other['room_id'], safe='')}/events")
+    [message] = [e for e in events if e["type"] == "m.room.message"]
+    assert message["content"]["body"].startswith("v1.2.0-rc1 is out, please test it: http")
+    assert "/acme/example/issues/" in message["content"]["body"]  # {issue_url}
     assert "link-discourse-topic" not in results or results["link-discourse-topic"].status == (
         "skipped"
     )
@@ -326,6 +342,15 @@ def test_a_missing_credential_is_exit_2_naming_it(make_project, variable: str, s
     assert info.value.exit_code == 2
     assert info.value.message.startswith(f"{step}: {variable} is not set")
     assert project.writes_since(mark) == []
+
+
+def test_an_unknown_forum_category_is_named_with_the_ones_there(make_project) -> None:
+    project = make_project(channels=True)
+    text = project.config_path.read_text()
+    project.config_path.write_text(text.replace('category = "News"', 'category = "Nope"'))
+    with pytest.raises(UsageError) as info:
+        project.run_stage(FINAL, PROMOTE, only="announce-on-discourse", dry_run=True)
+    assert "has no category 'Nope' (categories: News)" in info.value.message
 
 
 def test_matrix_refusals_are_clear(make_project) -> None:
