@@ -4,7 +4,8 @@ A channel says where it posts and how to find a post again. ``announcement`` is 
 the post found (DONE, with its URL), nothing yet (TODO), or, for a channel that can't be
 searched (a Discord webhook), an attempt whose result was never recorded (UNKNOWN: the
 operator looks and answers, nothing is re-sent blindly). ``post_once`` is the run: find it
-again, else record the intent in the ledger, send once, record the result.
+again, else record the intent in the ledger, send once, record the result (or, when the
+service refused it, that it was not sent).
 
 A send whose answer is lost raises ``AmbiguousWrite``; the engine then checks again: a
 searchable channel finds the post (or finds none, and the next run sends it), an
@@ -16,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from releaser.errors import AmbiguousWrite
+from releaser.errors import AmbiguousWrite, HTTPError, RateLimited, ReleaserError, UsageError
 from releaser.step import Outcome
 
 if TYPE_CHECKING:
@@ -109,6 +110,19 @@ def post_once(ctx: StepContext, channel: Channel) -> Post:
                 "check the channel, then `releaser confirm` it or retry",
             )
     ctx.record_intent(channel.key, f"post to {channel.where}")
-    post = channel.send()
+    try:
+        post = channel.send()
+    except ReleaserError as exc:
+        if not channel.searchable and not_applied(exc):
+            ctx.record_unsent(channel.key, exc.message)  # nothing to ask about next time
+        raise
     ctx.record_result(channel.key, post.record)
     return post
+
+
+def not_applied(exc: ReleaserError) -> bool:
+    """Whether a failed send certainly changed nothing: a refused credential or request (4xx),
+    or a rate limit. A lost answer or a 5xx may have been applied."""
+    if isinstance(exc, UsageError | RateLimited):
+        return True
+    return isinstance(exc, HTTPError) and 400 <= exc.status < 500 and exc.status not in (408, 409)

@@ -11,8 +11,10 @@ A step is a :class:`Step` subclass (the contract: ``applies`` / ``check`` / ``pl
 - ``ctx.git``: tags (read, create signed, push one ref), ancestry, working trees;
 - ``ctx.services``: the other services' clients (chat, forums, registries);
 - ``ctx.need(RESULT)`` / ``ctx.peek(RESULT)``: results the step declares in ``needs``;
-- ``ctx.intent`` / ``record_intent`` / ``record_result``: the ledger's memory of writes
+- ``ctx.intent`` / ``record_intent`` / ``record_result`` / ``record_unsent``: the ledger's
+  memory of writes
   that can't be looked up (see :func:`releaser.announce.post_once`);
+- ``ctx.answer()``: the operator's answer to the running step's question (a link), if any;
 - ``ctx.secret(NAME)``: an optional credential (never printed).
 
 Steps never print, prompt, sleep or catch the engine's errors: the engine narrates, asks,
@@ -74,6 +76,7 @@ __all__ = [
     "Action",
     "AlreadyExists",
     "AmbiguousWrite",
+    "Answer",
     "Artifact",
     "Asset",
     "Branch",
@@ -133,6 +136,16 @@ class Intent:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """What the operator answered to a step's question ("done, with a link"), recorded in the
+    ledger from a prompt or ``releaser confirm VERSION STEP --evidence URL``."""
+
+    evidence: str | None  # the link given (None: "done" without one)
+    by: str
+    at: str
+
+
+@dataclass(frozen=True)
 class StagePlan:
     """One stage of this release and the steps of it that apply."""
 
@@ -184,6 +197,10 @@ class StepContext(Protocol):
     def record_intent(self, key: str, detail: str) -> None: ...
 
     def record_result(self, key: str, evidence: str | None) -> None: ...
+
+    def record_unsent(self, key: str, detail: str) -> None: ...
+
+    def answer(self, step: str | None = None) -> Answer | None: ...
 
     def secret(self, name: str) -> str | None: ...
 

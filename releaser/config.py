@@ -94,6 +94,7 @@ _SAMPLE_MESSAGE = {
     "issue_url": "https://github.com/owner/name/issues/1",
     "changelog_url": "https://github.com/owner/name/blob/v1.2.3-rc1/CHANGELOG.md",
     "file": "/tmp/mylib-1.2.3rc1-py3-none-any.whl",  # smoke commands
+    "highlights": "- Add a feature (#1)\n- Fix a bug (#2)",
 }
 
 

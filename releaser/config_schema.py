@@ -24,6 +24,8 @@ MESSAGE_FIELD_DOCS: dict[str, str] = {
     "release_url": "the GitHub release's web page",
     "issue_url": "the tracking issue's web page",
     "changelog_url": "the changelog's web page at the tag",
+    "highlights": "the changelog section's first entries, one `- ` line each (up to 5, then "
+    "how many more); empty without a [changelog]",
 }
 MESSAGE_FIELDS: frozenset[str] = VERSION_FIELDS | frozenset(MESSAGE_FIELD_DOCS)
 # Smoke commands (``[[publish.smoke]] command``) also get the downloaded asset's path.
@@ -777,6 +779,14 @@ TABLES: tuple[Table, ...] = (
                 default="{name} v{version} is out!",
                 fields="message",
             ),
+            Key(
+                "message",
+                "template",
+                "The topic's first post (Markdown); a hidden marker is added to find it again.",
+                default="{name} v{version} is out!\n\n{highlights}\n\n"
+                "Release notes and downloads: {release_url}",
+                fields="message",
+            ),
             Key("pin", "bool", "Pin the topic globally (needs api_key_env).", default=False),
         ),
     ),
@@ -821,6 +831,13 @@ TABLES: tuple[Table, ...] = (
                 "Post title.",
                 default="{name} v{version} is out!",
                 fields="message",
+            ),
+            Key(
+                "api_url",
+                "url",
+                "Reddit's address, for another instance (a test server, the sandbox's "
+                "reddit_url): its OAuth API and web pages are below it.",
+                default_doc="Reddit itself (https://oauth.reddit.com, https://www.reddit.com)",
             ),
         ),
     ),
@@ -1015,13 +1032,7 @@ MACHINERY_TABLES: tuple[str, ...] = (
 # Tables validated, but that no step acts on yet: `plan`, `doctor` and the stage commands say
 # so when one is configured. A step that acts on one removes it from here
 # (tests/releaser/test_config_keys_read.py keeps this list exact).
-NOT_ACTED_ON_YET: tuple[str, ...] = (
-    "promote.matrix",
-    "promote.discourse",
-    "promote.reddit",
-    "promote.discord",
-    "downstream",
-)
+NOT_ACTED_ON_YET: tuple[str, ...] = ("downstream",)
 
 
 def children(prefix: str) -> list[Table]:
@@ -1049,7 +1060,7 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, str):
         if "'" not in value and "\n" not in value and ("\\" in value or '"' in value):
             return f"'{value}'"
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
         return f'"{escaped}"'
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"

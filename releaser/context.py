@@ -27,7 +27,7 @@ from releaser.step import Pending, Result, Step, skip_reason
 from releaser.ui import UI
 
 if TYPE_CHECKING:
-    from releaser.api import Intent, StagePlan
+    from releaser.api import Answer, Intent, StagePlan
     from releaser.clients.git import Git
     from releaser.clients.github import GitHubAPI
     from releaser.clients.http import RetryPolicy
@@ -277,6 +277,17 @@ class Context:
 
     def record_result(self, key: str, evidence: str | None) -> None:
         self.ledger.record_result(self._step_name(), key, evidence)
+
+    def record_unsent(self, key: str, detail: str) -> None:
+        self.ledger.record_unsent(self._step_name(), key, detail)
+
+    def answer(self, step: str | None = None) -> Answer | None:
+        """The operator's latest answer "done" to ``step`` (default: the running one); None
+        when there is none, or the latest answer is "it did not happen" (``--retry``)."""
+        from releaser.api import Answer
+
+        found = self.ledger.answer(step or self._step_name())
+        return None if found is None else Answer(found.evidence, found.by, found.at)
 
     # -- credentials -------------------------------------------------------------------
 

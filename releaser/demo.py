@@ -1,10 +1,12 @@
 """`releaser demo`: a full release rehearsal against a local sandbox forge, narrated.
 
-DIR/forge is the sandbox (real bare git repos and a GitHub-compatible API), DIR/work holds
-the example project's releaser.toml pointing at it with ``[forge] sandbox``. The demo drives
-a release candidate, then the final, through every stage non-interactively, exactly as a
-release driver would with ``releaser release VERSION --yes``. Re-running it on the same DIR
-converges: every step finds its work done.
+DIR/forge is the sandbox (real bare git repos and a GitHub-compatible API, and the chat,
+forum, Reddit and Discord services a release is announced on), DIR/work holds the example
+project's releaser.toml pointing at it with ``[forge] sandbox``, and a ``.env`` with the
+sandbox accounts' credentials (never the user's environment: the demo reads only that file).
+The demo drives a release candidate, then the final, through every stage non-interactively,
+exactly as a release driver would with ``releaser release VERSION --yes``. Re-running it on
+the same DIR converges: every step finds its work done.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from rich.markup import escape
 
 if TYPE_CHECKING:
     from releaser.context import Context
+    from releaser.step import StepResult
     from releaser.ui import UI
 
 VERSIONS = ("v1.2.0-rc1", "v1.2.0")
@@ -65,12 +68,15 @@ def _context(config_path: Path, version: str, ui: UI) -> Context:
 
     config = load_config(config_path, config_path.parent)
     options = Options(non_interactive=True, yes=True, verbose=ui.verbose, driver="demo")
+    # the sandbox's accounts only: never the user's environment
     secrets = Secrets(ui.redactor, [config_path.parent / ".env"], environ={})
     return make_context(config, Version.parse(version), options, ui, secrets)
 
 
 def _seed(base: Path, config_path: Path, ui: UI) -> None:
-    from releaser.sandbox.seed import seed_example_project, write_example_config
+    import os
+
+    from releaser.sandbox.seed import seed_channels, seed_example_project, write_example_config
     from releaser.sandbox.server import SandboxServer
 
     ui.print("[bold]1. A sandbox forge[/bold] with an example library: history, PRs, v1.1.0")
@@ -81,15 +87,25 @@ def _seed(base: Path, config_path: Path, ui: UI) -> None:
             info["api_url"], info["git_url"], info["token"], work=base, python_dists=True
         )
         pypi_token = _pypi_token(info["admin_url"])
+        channels = seed_channels(info)
     finally:
         server.stop()
-    extra = DEMO_ENGINE + demo_pypi(sys.executable)
+    for value in [*channels.env.values(), pypi_token]:
+        ui.redactor.add(value)
+    dotenv = config_path.parent / ".env"
+    dotenv.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(dotenv, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(channels.dotenv())
+        out.write(f"SANDBOX_PYPI_TOKEN={pypi_token}\n")
+    extra = channels.config + DEMO_ENGINE + demo_pypi(sys.executable)
     write_example_config(config_path, seed, {"sandbox": "../forge"}, extra=extra)
-    env = config_path.parent / ".env"
-    env.write_text(f"SANDBOX_PYPI_TOKEN={pypi_token}\n")
-    env.chmod(0o600)
     ui.print(f"   seeded {seed.full_name}: {len(seed.pulls)} merged PRs since {seed.previous_tag}")
-    ui.print(f"   wrote {config_path}")
+    ui.print(
+        f"   and where it is announced: Matrix {channels.room}, a Discourse forum, "
+        f"r/{channels.subreddit}, a Discord webhook"
+    )
+    ui.print(f"   wrote {config_path} (credentials of the sandbox's accounts: {dotenv})")
 
 
 def _pypi_token(admin_url: str) -> str:
@@ -115,24 +131,25 @@ def run_demo(directory: Path | None, keep: bool, ui: UI, verbose: bool = False) 
     else:
         _seed(base, config_path, ui)
 
+    results: list[StepResult] = []
     for number, version in enumerate(VERSIONS, start=2):
         ui.print(f"\n[bold]{number}. releaser release {version} --yes[/bold]")
         ctx = _context(config_path, version, ui)
         try:
-            run_stages(ctx, list(STAGES))
+            results = run_stages(ctx, list(STAGES))
         finally:
             ctx.close()
 
     ctx = _context(config_path, VERSIONS[-1], ui)
     try:
-        _summary(ctx, time.monotonic() - started)
+        _summary(ctx, time.monotonic() - started, results)
     finally:
         ctx.close()
     if keep:
         _keep_serving(base, ui)
 
 
-def _summary(ctx: Context, seconds: float) -> None:
+def _summary(ctx: Context, seconds: float, results: list[StepResult]) -> None:
     from releaser.checklist import find_tracking_issue
     from releaser.models import PullRequest
 
@@ -149,6 +166,18 @@ def _summary(ctx: Context, seconds: float) -> None:
     issue = find_tracking_issue(ctx)
     if issue is not None:
         ui.print(f"  tracking issue: {issue.html_url} ({issue.state})")
+    promote = {step.name for step in ctx.plans.get("promote", [])}
+    shown = {release.html_url if release is not None else ""}
+    posts = []  # where each announcement landed (once per link: the pin step's is the topic)
+    for result in results:
+        if result.step in promote and result.evidence and result.evidence not in shown:
+            shown.add(result.evidence)
+            posts.append(result)
+    if posts:
+        ui.print("  announced:")
+        width = max(len(r.step) for r in posts) + 1
+        for result in posts:
+            ui.print(f"    {result.step + ':':<{width}} {escape(result.evidence or '')}")
     work = ctx.config.root
     ui.print("\nLook around:")
     ui.print(f"  cd {work} && releaser status {ctx.tag}")

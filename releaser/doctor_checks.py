@@ -605,3 +605,114 @@ def unchecked_services(ctx: Context) -> list[Row]:
                 )
             )
     return rows
+
+
+# -- announcement channels ----------------------------------------------------------------
+
+
+def _credential_rows(ctx: Context, check: str, variables: list[str]) -> list[Row]:
+    """Nothing to check with when a credential is missing: the credentials rows say which."""
+    missing = [v for v in variables if ctx.secrets.source(v) is None]
+    if not missing:
+        return []
+    return [Row(check, WARN, f"not checked: {', '.join(missing)} not set (see above)")]
+
+
+def _service_row(ctx: Context, check: str, probe: Callable[[], str]) -> Row:
+    from releaser.errors import ReleaserError
+
+    try:
+        return Row(check, OK, probe())
+    except ReleaserError as exc:
+        return Row(check, INVALID, exc.message, exc.hint or "")
+
+
+@doctor_check("promote.matrix")
+def matrix_access(ctx: Context) -> Iterator[Row]:
+    """Each room's token with whoami (and user_id), and the room's alias resolved."""
+    for room in ctx.config.promote.matrix:
+        check = f"matrix {room.room}"
+        blocked = _credential_rows(ctx, check, [str(room.token_env)])
+        if blocked:
+            yield from blocked
+            continue
+
+        def probe(room: Any = room) -> str:
+            client = ctx.services.matrix(room)  # whoami, and user_id when set
+            room_id = client.room_id(str(room.room))
+            joined = "joined" if client.joined(room_id) else "not joined yet (joins when posting)"
+            return f"posting as {client.whoami()} to {room_id}: {joined}"
+
+        yield _service_row(ctx, check, probe)
+
+
+@doctor_check("promote.discourse")
+def discourse_access(ctx: Context) -> Iterator[Row]:
+    """The API key (whom it acts as) and the category; without one, the manual fallback."""
+    section = ctx.config.promote.discourse
+    check = f"discourse {section.url}"
+    variable = section.get("api_key_env")
+    if not variable:
+        yield Row(
+            check,
+            WARN,
+            "no api_key_env: the operator posts the topic and confirms its URL when asked",
+            "set [promote.discourse] api_key_env to let releaser post it",
+        )
+        return
+    blocked = _credential_rows(ctx, check, [str(variable)])
+    if blocked:
+        yield from blocked
+        return
+
+    def probe() -> str:
+        client = ctx.services.discourse(section)
+        assert client is not None
+        user = client.whoami()
+        client.category_id(str(section.category))
+        return f"the key acts as {user}; category {section.category} exists"
+
+    yield _service_row(ctx, check, probe)
+
+
+@doctor_check("promote.reddit")
+def reddit_access(ctx: Context) -> Iterator[Row]:
+    """The script app and account (who they post as); without them, the manual fallback."""
+    section = ctx.config.promote.reddit
+    check = f"reddit r/{section.subreddit}"
+    names = ("client_id_env", "client_secret_env", "username_env", "password_env")
+    variables = [section.get(n) for n in names]
+    if not all(variables):
+        yield Row(
+            check,
+            WARN,
+            "no credentials: the operator posts the link and confirms its URL when asked",
+            "set [promote.reddit] " + ", ".join(names) + " to let releaser post it",
+        )
+        return
+    blocked = _credential_rows(ctx, check, [str(v) for v in variables])
+    if blocked:
+        yield from blocked
+        return
+
+    def probe() -> str:
+        client = ctx.services.reddit(section)
+        assert client is not None
+        return f"posting as u/{client.me()}"
+
+    yield _service_row(ctx, check, probe)
+
+
+@doctor_check("promote.discord")
+def discord_access(ctx: Context) -> Iterator[Row]:
+    """The webhook answers (its name; never its URL)."""
+    section = ctx.config.promote.discord
+    variable = str(section.webhook_env)
+    check = "discord webhook"
+    blocked = _credential_rows(ctx, check, [variable])
+    if blocked:
+        yield from blocked
+        return
+    yield _service_row(
+        ctx, check, lambda: f"the webhook in {variable} is {ctx.services.discord(section).info()!r}"
+    )

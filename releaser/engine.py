@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from releaser.errors import (
     InputNeeded,
+    RateLimited,
     ReleaserError,
     StepFailed,
     StillRunning,
@@ -160,8 +161,8 @@ class Engine:
         self.before_write()
         try:
             step.run(ctx)
-        except UsageError:
-            raise  # a refused credential or scope: nothing more is written
+        except (UsageError, RateLimited):
+            raise  # a refused credential or scope, a rate limit: that request wrote nothing
         except ReleaserError as exc:
             # An error may come after the write was applied: the check decides.
             after = self._recheck(step)
@@ -228,7 +229,11 @@ class Engine:
         self.ui.outcome("unknown", outcome.detail)
         if doc.by_hand:
             self.ui.manual(ctx.by_hand(doc.by_hand))
+        exact = self._by_hand_plan(step)
+        if exact:
+            self.ui.plan(exact, heading="by hand:")
         if ctx.options.dry_run:
+            ctx.mark_planned(step)  # the answer may change what it makes: later steps wait
             return StepResult(step.name, Status.UNKNOWN, "would ask: " + outcome.detail)
         confirm_cmd = f"releaser confirm v{ctx.version} {step.name} --evidence URL"
         retry_cmd = f"releaser confirm v{ctx.version} {step.name} --retry"
@@ -252,7 +257,17 @@ class Engine:
             return self._drive(step)
         evidence = prompts.text("Evidence URL:") if "link" in choice else None
         ctx.ledger.record_answer(step.name, "done", evidence or None)
-        return self._finish(step, Outcome.done("confirmed by the operator", evidence), True)
+        # The step may judge the answer (a link that must answer): check again.
+        after = self._recheck(step)
+        if after.status not in (Status.DONE, Status.FAILED):
+            after = Outcome.done("confirmed by the operator", evidence)
+        return self._finish(step, after, True)
+
+    def _by_hand_plan(self, step: Step) -> list[Action]:
+        try:
+            return step.by_hand_plan(self.ctx)
+        except Pending:
+            return []
 
     def _plan_after(self, step: Step, pending: Pending) -> StepResult:
         """Dry run: the step's input is what a planned step would make: plan it after that

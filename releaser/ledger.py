@@ -16,6 +16,7 @@ Entries (every one carries ``type``, ``by`` (the driver), ``host`` and ``at``)::
     {"type": "answer", "step", "answer": "done", "evidence": URL | null}
     {"type": "intent", "step", "key", "detail"}    before a write that can't be looked up
     {"type": "result", "step", "key", "evidence"}  after it
+    {"type": "unsent", "step", "key", "detail"}    or: the service refused it (not applied)
 
 Identity: a claim is owned by one run of a command (``run``: random, made when it started)
 of the token's forge identity (``login``); ``driver`` (``RELEASER_DRIVER`` or the OS user)
@@ -299,6 +300,8 @@ class Ledger:
                 state = None  # the operator said it did not happen: do it again
             elif e.get("key") == key and e.get("type") in ("intent", "result"):
                 state = e
+            elif e.get("key") == key and e.get("type") == "unsent":
+                state = None  # refused by the service: nothing to ask about
         return state
 
     def recent(self, count: int = RECENT) -> list[dict[str, Any]]:
@@ -384,6 +387,12 @@ class Ledger:
             lambda _: self._stamp(
                 {"type": "result", "step": step, "key": key, "evidence": evidence}
             )
+        )
+
+    def record_unsent(self, step: str, key: str, detail: str) -> None:
+        """The write of an intent was refused (certainly not applied): the next run does it."""
+        self._append(
+            lambda _: self._stamp({"type": "unsent", "step": step, "key": key, "detail": detail})
         )
 
     def stage_entry(

@@ -13,10 +13,15 @@ from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from releaser.clients.discord import DiscordWebhook
+    from releaser.clients.discourse import Discourse
+    from releaser.clients.matrix import Matrix
     from releaser.clients.npm import Npm
     from releaser.clients.oci import Registry
     from releaser.clients.pypi import PyPI
+    from releaser.clients.reddit import Reddit
     from releaser.clients.web import Web
+    from releaser.config import Section
     from releaser.context import Context
 
 T = TypeVar("T")
@@ -120,9 +125,126 @@ class Services:
             ),
         )
 
+    # -- announcement channels ([promote.*]) -------------------------------------------
+
+    def matrix(self, section: Section) -> Matrix:
+        """The homeserver of a ``[[promote.matrix]]`` room, as the user of its access token
+        (exit 2 naming the variable when it is missing or refused, or when it belongs to
+        another user than ``user_id``)."""
+        from releaser.clients.matrix import Matrix
+
+        homeserver, variable = str(section.homeserver), str(section.token_env)
+
+        def make() -> Matrix:
+            token = self.ctx.require_secret(variable, f"Matrix access token for {homeserver}")
+            client = Matrix(
+                homeserver,
+                token,
+                self.ctx.ui,
+                credential=variable,
+                retry=self.ctx.retry_policy(),
+            )
+            try:
+                _check_user(client, variable, section.get("user_id"))
+            except BaseException:
+                client.close()  # not kept: its connections go now
+                raise
+            return client
+
+        return self._client(("matrix", homeserver, variable), make)
+
+    def discourse(self, section: Section) -> Discourse | None:
+        """The forum's API with ``api_key_env``'s key; None without ``api_key_env`` (the
+        operator posts the topic by hand)."""
+        from releaser.clients.discourse import Discourse
+
+        variable = section.get("api_key_env")
+        if not variable:
+            return None
+        url = str(section.url)
+
+        def make() -> Discourse:
+            key = self.ctx.require_secret(str(variable), f"Discourse API key for {url}")
+            return Discourse(
+                url,
+                key,
+                str(section.get("api_username") or ""),
+                self.ctx.ui,
+                credential=str(variable),
+                retry=self.ctx.retry_policy(),
+            )
+
+        return self._client(("discourse", url, variable), make)
+
+    def reddit(self, section: Section) -> Reddit | None:
+        """Reddit as the account of ``[promote.reddit]``'s variables; None without them (the
+        operator posts the link by hand)."""
+        from releaser.clients.reddit import Reddit, RedditVariables
+
+        names = ("client_id_env", "client_secret_env", "username_env", "password_env")
+        variables = [section.get(n) for n in names]
+        if not all(variables):
+            return None  # the config rules allow all four or none
+        api_url = section.get("api_url")
+
+        def make() -> Reddit:
+            from releaser import __version__
+
+            values = [
+                self.ctx.require_secret(str(v), f"Reddit {n.removesuffix('_env')}")
+                for n, v in zip(names, variables, strict=True)
+            ]
+            client_id, client_secret, username, password = values
+            return Reddit(
+                client_id,
+                client_secret,
+                username,
+                password,
+                f"releaser/{__version__} (by u/{username})",
+                self.ctx.ui,
+                str(api_url) if api_url else None,
+                variables=RedditVariables(*(str(v) for v in variables)),
+                max_wait=float(self.ctx.config.engine.rate_limit_wait),
+            )
+
+        return self._client(("reddit", api_url, *variables), make)
+
+    def discord(self, section: Section) -> DiscordWebhook:
+        """The webhook in ``webhook_env`` (exit 2 when it is not set)."""
+        from releaser.clients.discord import DiscordWebhook
+
+        variable = str(section.webhook_env)
+
+        def make() -> DiscordWebhook:
+            url = self.ctx.require_secret(variable, "Discord webhook URL")
+            return DiscordWebhook(
+                url, self.ctx.ui, variable=variable, retry=self.ctx.retry_policy()
+            )
+
+        return self._client(("discord", variable), make)
+
+    def page_answers(self, url: str) -> bool:
+        """Whether a link the operator gave answers (2xx after redirects)."""
+        from releaser.clients.discourse import page_answers
+
+        return page_answers(url, self.ctx.ui)
+
     def close(self) -> None:
         for client in self._clients.values():
             close = getattr(client, "close", None)
             if callable(close):
                 close()
         self._clients.clear()
+
+
+def _check_user(client: Matrix, variable: str, expected: str | None) -> None:
+    """The token works, and belongs to ``[promote.matrix] user_id`` when that is set."""
+    actual = client.whoami()
+    if expected and actual != expected:
+        from releaser.errors import CredentialError
+
+        raise CredentialError(
+            f"{variable} is the access token of {actual}, not of {expected} "
+            "([promote.matrix] user_id)",
+            f"set {variable} to {expected}'s token, or user_id to {actual}",
+        )

@@ -172,6 +172,12 @@ class Step:
         (exit 2) before anything is written."""
         return []
 
+    def by_hand_plan(self, ctx: Context) -> list[Action]:
+        """What the operator posts (or looks for) by hand when the step asks: shown with the
+        question, exactly (a forum topic's title, tags and body). Empty: the by-hand text
+        says it all."""
+        return []
+
     def describe(self, ctx: Context) -> str:
         """One line said before the step acts: what it checks or does, and why."""
         doc = self.doc()

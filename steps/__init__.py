@@ -12,6 +12,14 @@ from steps.build import BuildWorkflows
 from steps.finish import CloseReleasePR, CloseTrackingIssue, MergeBack, NextDevVersion
 from steps.prepare import Changelog, NextDevBump, ReleasePR, VersionBranch, VersionBump
 from steps.promote import AnnounceOnTrackingIssue, NotifyInfrastructure
+from steps.promote_channels import (
+    AnnounceOnDiscord,
+    AnnounceOnDiscourse,
+    AnnounceOnMatrix,
+    AnnounceOnReddit,
+    LinkDiscourseTopic,
+    PinDiscourseTopic,
+)
 from steps.publish import Checksums, GitHubRelease, PublishWorkflows, ReleaseAssets
 from steps.publish_distributions import DistributionsPR
 from steps.publish_docker import DockerImages
@@ -55,6 +63,12 @@ PLANS: dict[str, list[Step]] = {
         ReleaseVerified(),  # nothing is announced unless the downloads verify
         AnnounceOnTrackingIssue(),  # "vX.Y.Z is out" on the tracking issue; rc: early testers
         NotifyInfrastructure(),  # the infrastructure team told, on their issue for the release
+        AnnounceOnMatrix(),  # "vX.Y.Z is out!" in each Matrix room, found by its marker
+        AnnounceOnDiscourse(),  # the forum topic (or the operator posts it and gives its URL)
+        PinDiscourseTopic(),  # pin = true: the topic pinned globally
+        AnnounceOnReddit(),  # a link post to r/SUB (or the operator posts it and gives its URL)
+        AnnounceOnDiscord(),  # the webhook's message; never re-sent blindly (ledger intent)
+        LinkDiscourseTopic(),  # finals: the release notes link the forum topic
     ],
     "downstream": [],
     "merge": [

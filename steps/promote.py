@@ -18,19 +18,12 @@ from releaser.api import (
     announcement,
     post_once,
 )
-from steps._release import GITHUB_RELEASE, TRACKING_ISSUE, tag_url
+from steps._messages import MESSAGE_NEEDS, render
+from steps._release import GITHUB_RELEASE, TRACKING_ISSUE
 
 
 def _marker(ctx: StepContext) -> str:
     return f"<!-- releaser:announce {ctx.tag} -->"
-
-
-def release_url(ctx: StepContext) -> str:
-    """The release's page (the tag's, before the release exists)."""
-    release = ctx.peek(GITHUB_RELEASE)
-    if release is None or isinstance(release, Pending):
-        return tag_url(ctx)
-    return release.html_url
 
 
 @dataclass(frozen=True)
@@ -77,7 +70,7 @@ class AnnounceOnTrackingIssue(Step):
 
     name = "announce-on-tracking-issue"
     configured_by = ("promote.tracking_issue",)
-    needs = (TRACKING_ISSUE, GITHUB_RELEASE)
+    needs = MESSAGE_NEEDS
 
     def applies(self, ctx: StepContext) -> bool:
         promote = ctx.config.promote
@@ -99,7 +92,7 @@ class AnnounceOnTrackingIssue(Step):
 
     def text(self, ctx: StepContext) -> str:
         section = ctx.config.promote.tracking_issue
-        lines = [ctx.fmt(section.message, release_url=release_url(ctx))]
+        lines = [render(ctx, section.message)]
         if ctx.version.is_rc and section.early_testers:
             testers = " ".join(section.early_testers)
             lines.append(f"{testers}: please test {ctx.tag} and report problems on this issue.")
@@ -123,14 +116,13 @@ def _infrastructure(ctx: StepContext) -> Any:
 
 def _infrastructure_issue(ctx: StepContext) -> Issue | None:
     section = _infrastructure(ctx)
-    title = ctx.fmt(section.title, release_url=release_url(ctx))
-    return ctx.forge.other(str(section.repo)).find_issue(title)
+    return ctx.forge.other(str(section.repo)).find_issue(render(ctx, section.title))
 
 
 INFRASTRUCTURE_ISSUE: Result[Issue | None] = Result(
     "infrastructure-issue",
     _infrastructure_issue,
-    needs=(GITHUB_RELEASE,),
+    needs=MESSAGE_NEEDS,
     pending="the issue {by} would open",
 )
 
@@ -150,7 +142,7 @@ class NotifyInfrastructure(Step):
 
     name = "notify-infrastructure"
     configured_by = ("promote.infrastructure",)
-    needs = (GITHUB_RELEASE, INFRASTRUCTURE_ISSUE)
+    needs = (*MESSAGE_NEEDS, INFRASTRUCTURE_ISSUE)
     makes = (INFRASTRUCTURE_ISSUE,)
 
     def applies(self, ctx: StepContext) -> bool:
@@ -159,7 +151,7 @@ class NotifyInfrastructure(Step):
 
     def _channel(self, ctx: StepContext, issue: Issue) -> IssueComment:
         section = _infrastructure(ctx)
-        body = ctx.fmt(section.message, release_url=release_url(ctx))
+        body = render(ctx, section.message)
         forge = ctx.forge.other(str(section.repo))
         return IssueComment(forge, issue.number, _marker(ctx), f"{body}\n\n{_marker(ctx)}")
 
@@ -176,8 +168,8 @@ class NotifyInfrastructure(Step):
 
     def plan(self, ctx: StepContext) -> list[Action]:
         section = _infrastructure(ctx)
-        title = ctx.fmt(section.title, release_url=release_url(ctx))
-        body = ctx.fmt(section.message, release_url=release_url(ctx))
+        title = render(ctx, section.title)
+        body = render(ctx, section.message)
         issue = ctx.peek(INFRASTRUCTURE_ISSUE)
         if issue is None or isinstance(issue, Pending):
             return [
@@ -190,7 +182,7 @@ class NotifyInfrastructure(Step):
         section = _infrastructure(ctx)
         issue = ctx.need(INFRASTRUCTURE_ISSUE)
         if issue is None:
-            title = ctx.fmt(section.title, release_url=release_url(ctx))
+            title = render(ctx, section.title)
             issue = ctx.forge.other(str(section.repo)).create_issue(
                 title, f"Tracking the deployment of {ctx.config.project.name} {ctx.tag}."
             )

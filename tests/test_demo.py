@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +20,8 @@ from releaser.cli import app
 def test_demo_releases_then_converges_on_a_rerun(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("CI", raising=False)
+    # the user's environment is never used for the demo's accounts
+    monkeypatch.setenv("SANDBOX_MATRIX_TOKEN", "syt_from_the_users_environment_0123456789")
     first = CliRunner().invoke(app, ["demo", "--dir", str(tmp_path)])
     assert first.exit_code == 0, first.output
     out = first.output
@@ -35,6 +38,25 @@ def test_demo_releases_then_converges_on_a_rerun(tmp_path: Path, monkeypatch) ->
     assert "release-verified" in out  # promote checked the downloads again
     assert "(closed)" in out  # the tracking issue
     assert f"cd {tmp_path / 'work'} && releaser status v1.2.0" in out
+    # announced on every channel, and where each message landed
+    summary = out.split("Released v1.2.0", 1)[1]
+    assert re.search(r"announce-on-matrix: +https://matrix\.to/#/%21\S+%3Asandbox/%24\S+", summary)
+    assert re.search(
+        r"announce-on-discourse: +http://\S+/discourse/t/example-v1-2-0-is-out/\d+", summary
+    )
+    assert re.search(r"announce-on-reddit: +http://\S+/reddit/r/example/comments/\w+/", summary)
+    assert re.search(r"announce-on-discord: +http://\S+/discord/channels/\d+/\d+/\d+", summary)
+    assert "announce-on-tracking-issue: http" in summary
+    # with the sandbox's credentials, never the user's environment, and never shown
+    dotenv = (tmp_path / "work" / ".env").read_text()
+    assert oct((tmp_path / "work" / ".env").stat().st_mode & 0o777) == "0o600"
+    secrets = [
+        v for k, v in (line.split("=", 1) for line in dotenv.splitlines()) if "USERNAME" not in k
+    ]
+    assert len(secrets) == 6
+    log_text = (tmp_path / "forge" / "requests.log").read_text()
+    for secret in secrets:
+        assert secret not in out and secret not in log_text
 
     log = tmp_path / "forge" / "requests.log"
     before = len(log.read_text().splitlines())

@@ -48,6 +48,11 @@ class DiscordWebhook(HTTPClient):
             )
         at = segments.index("webhooks")
         hook_id, token = segments[at + 1], segments[at + 2]
+        # the web app's root: https://discord.com for https://discord.com/api/webhooks/...
+        api_at = segments.index("api") if "api" in segments[:at] else at
+        self.web_root = f"{parts.scheme}://{parts.netloc}/" + "/".join(segments[:api_at])
+        self.web_root = self.web_root.rstrip("/")
+        self._guild: str | None = None
         ui.redactor.add(token)
         ui.redactor.add(f"{hook_id}/{token}")
         super().__init__(url, ui, **kwargs)
@@ -57,6 +62,13 @@ class DiscordWebhook(HTTPClient):
     def info(self) -> str:
         """The webhook's name (`doctor` shows it; the URL itself is never shown)."""
         return str(self.get_json("")["name"])
+
+    def message_url(self, message: Message) -> str:
+        """The message's link in Discord's web app (``/channels/GUILD/CHANNEL/MESSAGE``);
+        the guild is read once from the webhook object. It holds no secret."""
+        if self._guild is None:
+            self._guild = str(self.get_json("").get("guild_id") or "@me")
+        return f"{self.web_root}/channels/{self._guild}/{message.channel_id}/{message.id}"
 
     def send(self, content: str, username: str | None = None) -> Message:
         """Post ``content`` and answer the message (``wait=true``); one POST, never re-sent."""

@@ -45,16 +45,10 @@ class Discourse(HTTPClient):
         **kwargs: Any,
     ) -> None:
         ui.redactor.add(api_key)
-        super().__init__(
-            url,
-            ui,
-            headers={
-                "Api-Key": api_key,
-                "Api-Username": api_username,
-                "Accept": "application/json",
-            },
-            **kwargs,
-        )
+        headers = {"Api-Key": api_key, "Accept": "application/json"}
+        if api_username:  # a key bound to one user acts as that user without it
+            headers["Api-Username"] = api_username
+        super().__init__(url, ui, headers=headers, **kwargs)
         self.api_username = api_username
         self.credential = credential
 
@@ -65,6 +59,12 @@ class Discourse(HTTPClient):
         body = self.find_json("/session/current.json")
         if isinstance(body, dict) and isinstance(body.get("current_user"), dict):
             return str(body["current_user"]["username"])
+        if not self.api_username:
+            raise CredentialError(
+                f"{self.service} {self.base_url} did not say whom the key in "
+                f"{self.credential} acts as",
+                "set [promote.discourse] api_username to the user the key acts as",
+            )
         user = self.get_json(f"/u/{self.api_username}.json")
         return str(user["user"]["username"])
 
@@ -148,10 +148,11 @@ class Discourse(HTTPClient):
             response.status_code == 401
             or (isinstance(body, dict) and body.get("error_type") == "invalid_access")
         ):
+            who = repr(self.api_username) if self.api_username else "its user"
             return CredentialError(
                 f"{self.service} refused the API key in {self.credential} acting as "
-                f"{self.api_username!r} ({response.status_code} {self.error_message(response)})",
-                f"set {self.credential} to a key for {self.api_username!r} with the rights to "
+                f"{who} ({response.status_code} {self.error_message(response)})",
+                f"set {self.credential} to a key for {who} with the rights to "
                 "create and pin topics (`releaser doctor` checks it)",
             )
         return super().refusal(response)

@@ -162,14 +162,20 @@ class Matrix:
             )
         raise self._refusal(response, f"look up {room}")
 
-    def ensure_joined(self, room_id: str) -> bool:
-        """Join the room unless already in it; True when it joined now."""
-        from nio import JoinedRoomsResponse, JoinResponse
+    def joined(self, room_id: str) -> bool:
+        """Whether the user is in the room (a read: the room's history is readable then)."""
+        from nio import JoinedRoomsResponse
 
         rooms = self._call("list joined rooms", lambda c: c.joined_rooms())
         if not isinstance(rooms, JoinedRoomsResponse):
             raise self._refusal(rooms, "list joined rooms")
-        if room_id in rooms.rooms:
+        return room_id in rooms.rooms
+
+    def ensure_joined(self, room_id: str) -> bool:
+        """Join the room unless already in it; True when it joined now."""
+        from nio import JoinResponse
+
+        if self.joined(room_id):
             return False
         response = self._call(f"join {room_id}", lambda c: c.join(room_id))
         if isinstance(response, JoinResponse):

@@ -386,3 +386,102 @@ assets_from = "artifacts"
 {extra}"""
     path.write_text(text)
     return path
+
+
+# -- announcement channels ------------------------------------------------------------------
+
+CHANNEL_VARIABLES = {
+    "matrix": "SANDBOX_MATRIX_TOKEN",
+    "discourse": "SANDBOX_DISCOURSE_API_KEY",
+    "reddit_client_id": "SANDBOX_REDDIT_CLIENT_ID",
+    "reddit_client_secret": "SANDBOX_REDDIT_CLIENT_SECRET",
+    "reddit_username": "SANDBOX_REDDIT_USERNAME",
+    "reddit_password": "SANDBOX_REDDIT_PASSWORD",
+    "discord": "SANDBOX_DISCORD_WEBHOOK_URL",
+}
+
+
+@dataclass
+class ChannelSeed:
+    """The sandbox's accounts for announcing a release: the ``[promote.*]`` tables pointing
+    at its services, the credentials they name (variable -> value: secrets), and where to
+    look at what was posted."""
+
+    config: str
+    env: dict[str, str] = field(repr=False)
+    room: str = ""  # the Matrix room's alias
+    room_id: str = ""
+    subreddit: str = ""
+    webhook_id: str = ""
+    discourse_user: str = ""
+
+    def dotenv(self) -> str:
+        """The credentials as a ``.env`` file."""
+        return "".join(f"{name}={value}\n" for name, value in sorted(self.env.items()))
+
+
+def seed_channels(info: dict[str, str], subreddit: str = "example") -> ChannelSeed:
+    """Create, on a started sandbox (``SandboxServer.info()``), a Matrix user and a public
+    room it has not joined yet, a Discourse user with an API key and a "News" category, a
+    Reddit script app, account and subreddit, and a Discord webhook; return the
+    ``[promote.*]`` tables for them and their credentials."""
+    names = CHANNEL_VARIABLES
+    with httpx.Client(base_url=info["admin_url"] + "/", timeout=30) as admin:
+
+        def post(path: str, body: dict[str, Any]) -> Any:
+            return _check(admin.post(path, json=body), f"seed {path}")
+
+        bot = post("matrix/users", {"username": "releasebot"})
+        room = post(
+            "matrix/rooms", {"alias": "#releases:sandbox", "name": "Releases", "public": True}
+        )
+        post("discourse/users", {"username": "releasebot", "admin": True})
+        key = post("discourse/api_keys", {"username": "releasebot"})["key"]
+        post("discourse/categories", {"name": "News"})
+        app = post("reddit/apps", {})
+        account = post("reddit/users", {"username": "example_announcer"})
+        post("reddit/subreddits", {"name": subreddit})
+        hook = post("discord/webhooks", {"name": "Releases"})
+    env = {
+        names["matrix"]: bot["access_token"],
+        names["discourse"]: key,
+        names["reddit_client_id"]: app["client_id"],
+        names["reddit_client_secret"]: app["client_secret"],
+        names["reddit_username"]: account["username"],
+        names["reddit_password"]: account["password"],
+        names["discord"]: hook["url"],
+    }
+    config = f"""
+[[promote.matrix]]
+homeserver = {_toml_value(info["matrix_url"])}
+room = {_toml_value(room["alias"])}
+user_id = {_toml_value(bot["user_id"])}
+token_env = {_toml_value(names["matrix"])}
+
+[promote.discourse]
+url = {_toml_value(info["discourse_url"])}
+api_key_env = {_toml_value(names["discourse"])}
+category = "News"
+tags = ["release"]
+pin = true
+
+[promote.reddit]
+subreddit = {_toml_value(subreddit)}
+api_url = {_toml_value(info["reddit_url"])}
+client_id_env = {_toml_value(names["reddit_client_id"])}
+client_secret_env = {_toml_value(names["reddit_client_secret"])}
+username_env = {_toml_value(names["reddit_username"])}
+password_env = {_toml_value(names["reddit_password"])}
+
+[promote.discord]
+webhook_env = {_toml_value(names["discord"])}
+"""
+    return ChannelSeed(
+        config,
+        env,
+        room=str(room["alias"]),
+        room_id=str(room["room_id"]),
+        subreddit=subreddit,
+        webhook_id=str(hook["id"]),
+        discourse_user="releasebot",
+    )

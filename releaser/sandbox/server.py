@@ -176,6 +176,8 @@ class _Handler(BaseHTTPRequestHandler):
             "status": None,
             "write": self._is_write(method, path, body),
         }
+        if services.is_login(path):
+            entry["login"] = True
         is_admin = path == "/_admin" or path.startswith("/_admin/")
         try:
             try:
@@ -212,6 +214,8 @@ class _Handler(BaseHTTPRequestHandler):
         return not self.identity.has_scope("repo")
 
     def _is_write(self, method: str, path: str, body: bytes) -> bool:
+        if services.is_login(path):
+            return False
         if path.startswith(git_http.GIT_PREFIX):
             return git_http.is_write(method, path)
         if path in GRAPHQL_PATHS:

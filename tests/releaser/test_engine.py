@@ -372,3 +372,88 @@ def test_summary_table_lists_every_step(harness: Harness) -> None:
     Engine(harness.context()).run_stage("prepare", [Make(remote, "a", "make-a"), RcOnly(remote)])
     out = harness.output()
     assert "make-a" in out and "rc-thing" in out and "skipped" in out
+
+
+# -- questions whose answer the step judges; exact content shown with them -------------------
+
+
+class LinkedPost(Step):
+    """Post a topic by hand and give its link.
+
+    Why: tests a step that judges the operator's answer.
+    By hand: post it, then give its link.
+    """
+
+    name = "linked-post"
+    makes: ClassVar[tuple[Result[Any], ...]] = ()
+
+    def check(self, ctx: Any) -> Outcome:
+        answer = ctx.answer()
+        if answer is None:
+            return Outcome.unknown("post the topic, then give its link")
+        if answer.evidence and "/t/" in answer.evidence:
+            return Outcome.done("posted by hand", answer.evidence)
+        return Outcome.failed(f"{answer.evidence} is not a topic's link")
+
+    def by_hand_plan(self, ctx: Any) -> list[Action]:
+        return [Action("post", 'topic "Example v1.2.0 is out!" in News', "The exact body.")]
+
+
+def test_a_question_shows_exactly_what_to_post(harness: Harness) -> None:
+    with pytest.raises(InputNeeded):
+        Engine(harness.context()).run_stage("promote", [LinkedPost()])
+    out = harness.output()
+    assert 'by hand: post topic "Example v1.2.0 is out!" in News' in out
+    assert "│ The exact body." in out
+
+
+@pytest.mark.parametrize(
+    "link, status", [("https://forum/t/7", Status.DONE), ("https://forum/nothing", None)]
+)
+def test_the_answer_is_checked_by_the_step(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, link: str, status: Status | None
+) -> None:
+    from releaser import prompts
+    from releaser.context import Options
+
+    monkeypatch.setattr(Options, "interactive", property(lambda self: True))
+    monkeypatch.setattr(prompts, "choose", lambda message, choices: choices[0])
+    monkeypatch.setattr(prompts, "text", lambda message, default="": link)
+    engine = Engine(harness.context(non_interactive=False))
+    if status is None:
+        with pytest.raises(StepFailed, match="is not a topic's link"):
+            engine.run_stage("promote", [LinkedPost()])
+    else:
+        [result] = engine.run_stage("promote", [LinkedPost()])
+        assert result.status is status and result.evidence == link
+
+
+def test_a_dry_run_plans_what_depends_on_a_question_after_it(harness: Harness) -> None:
+    remote = Remote()
+    asking = LinkedPost()
+    user = Blocked(remote)
+    asking.makes = (user.thing,)  # type: ignore[misc]
+    results = Engine(harness.context(dry_run=True)).run_stage("promote", [asking, user])
+    assert results[0].status is Status.UNKNOWN and results[0].detail.startswith("would ask")
+    assert results[1].status == "planned" and "after linked-post" in results[1].detail
+
+
+class RateLimitedPost(Make):
+    """Post, refused by a rate limit longer than the configured wait.
+
+    Why: tests that a rate limit in run() is exit 4, not a failure.
+    By hand: post it later.
+    """
+
+    name = "rate-limited-post"
+
+    def run(self, ctx: Any) -> None:
+        from releaser.errors import RateLimited
+
+        raise RateLimited("the service's rate limit: no posts until 12:00", "re-run after 12:00")
+
+
+def test_a_rate_limit_in_run_is_exit_4(harness: Harness) -> None:
+    with pytest.raises(StillRunning) as exc:
+        Engine(harness.context()).run_stage("promote", [RateLimitedPost(Remote())])
+    assert exc.value.exit_code == 4 and "no posts until 12:00" in exc.value.message

@@ -60,6 +60,18 @@ def test_intents_then_results() -> None:
     assert a.intent("post", "matrix") is None
 
 
+def test_a_refused_write_is_unsent_and_a_retry_answer_forgets_the_intent() -> None:
+    store = MemoryStore()
+    a = ledger(store, "alice")
+    a.record_intent("post", "discord", "post the announcement")
+    a.record_unsent("post", "discord", "Discord answered 400")
+    assert a.intent("post", "discord") is None  # certainly not sent: nothing to ask about
+    a.record_intent("post", "discord", "post the announcement")
+    assert a.intent("post", "discord")["type"] == "intent"  # type: ignore[index]
+    a.record_answer("post", "retry", None)  # the operator: it did not happen
+    assert a.intent("post", "discord") is None
+
+
 def test_stage_runs_record_who_where_when_and_how() -> None:
     store = MemoryStore()
     a = ledger(store, "alice", "laptop")

@@ -28,7 +28,13 @@ import httpx
 import pytest
 from typer.testing import Result
 
-from releaser.sandbox.seed import SeedInfo, seed_example_project, write_example_config
+from releaser.sandbox.seed import (
+    ChannelSeed,
+    SeedInfo,
+    seed_channels,
+    seed_example_project,
+    write_example_config,
+)
 from releaser.sandbox.server import SandboxServer
 from releaser.step import StepResult
 from tests.sandbox.helpers import git_env, sandbox_github
@@ -46,11 +52,18 @@ class Project:
         extra: str = "",
         full_name: str = "acme/example",
         python_dists: bool = False,
+        channels: bool = False,
     ) -> None:
         self.root = root
         self.server = SandboxServer(root / "forge").start()
         self.info: dict[str, str] = self.server.info()
         self.token = self.info["token"]
+        self.env: dict[str, str] = {}  # more credentials the steps read (channels, registries)
+        self.channels: ChannelSeed | None = None
+        if channels:  # the sandbox's Matrix, Discourse, Reddit and Discord, configured
+            self.channels = seed_channels(self.info)
+            self.env.update(self.channels.env)
+            extra = self.channels.config + extra
         self.seed: SeedInfo = seed_example_project(
             self.info["api_url"],
             self.info["git_url"],
@@ -75,7 +88,6 @@ class Project:
         self.repo = self.gh.get_repo(full_name)
         self._out = io.StringIO()
         self._clones = 0
-        self.env: dict[str, str] = {}  # more credentials the steps read (registry tokens)
 
     # -- running releaser ------------------------------------------------------------------
 
@@ -122,7 +134,7 @@ class Project:
         from releaser.cli import app
 
         with contextlib.chdir(self.work):
-            return CliRunner().invoke(app, list(args), env={TOKEN_ENV: self.token})
+            return CliRunner().invoke(app, list(args), env={TOKEN_ENV: self.token, **self.env})
 
     # -- looking at the forge --------------------------------------------------------------
 

@@ -40,13 +40,27 @@ SERVICES: tuple[Service, ...] = (
     pypi.SERVICE,
 )
 
-__all__ = ["SERVICES", "dispatch", "loggable_path", "loggable_query", "rate_limited", "urls"]
+__all__ = [
+    "SERVICES",
+    "dispatch",
+    "is_login",
+    "loggable_path",
+    "loggable_query",
+    "rate_limited",
+    "urls",
+]
 
 
 def loggable_path(path: str) -> str:
     """A path fit for the request log: a Discord webhook's token (the credential is in the
     URL) is blanked."""
     return discord.loggable_path(path) if discord.SERVICE.owns(path) else path
+
+
+def is_login(path: str) -> bool:
+    """Whether ``path`` is a service's login (an OAuth token grant): logged as a read."""
+    service = _owner(path)
+    return service is not None and service.is_login(path)
 
 
 def _owner(path: str) -> Service | None:

@@ -45,9 +45,15 @@ class Service:
     error: Callable[[int, str], Response]  # the service's error shape
     rate_limited: Callable[[str, int, str], Response]  # (path, retry_after, kind)
     decorate: Callable[[Forge, Request, Response], None] | None = None  # per-answer headers
+    # paths below the prefix whose POST is a login (an OAuth token grant): it changes nothing
+    # anyone sees, so the request log counts it as a read ("login": true), not a write
+    logins: tuple[str, ...] = ()
 
     def owns(self, path: str) -> bool:
         return path == self.prefix or path.startswith(self.prefix + "/")
+
+    def is_login(self, path: str) -> bool:
+        return path[len(self.prefix) :].rstrip("/") in self.logins
 
     def handle(
         self,

@@ -8,6 +8,10 @@ Below ``base/discord/api`` (optionally versioned, ``/api/v10``)::
     GET   /webhooks/{id}/{token}/messages/{msg_id}   a message the webhook sent
     PATCH /webhooks/{id}/{token}/messages/{msg_id}   edit it
 
+and the web app's link to a message (HTML, no auth)::
+
+    GET   /channels/{guild_id}/{channel_id}/{msg_id}
+
 A webhook cannot list messages (as in Discord). Unknown webhook: 404 ``{"message": "Unknown
 Webhook", "code": 10015}``; wrong token: 401 ``{"message": "Invalid Webhook Token", "code":
 50027}``; unknown message: 404 ``{"message": "Unknown Message", "code": 10008}``; bad bodies:
@@ -24,6 +28,7 @@ Admin::
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 import secrets
@@ -274,6 +279,23 @@ def edit_message(forge: Forge, req: Request) -> Response:
         changes["embeds"] = data["embeds"] or []
     msg = forge.update("dw_msg", msg["id"], changes)
     return Response(200, _message_json(hook, msg))
+
+
+@router.route("GET", "/channels/{guild}/{channel}/{message}")
+def message_page(forge: Forge, req: Request) -> Response:
+    """The message's page, as ``https://discord.com/channels/...`` links open it."""
+    for hook in forge.find("dw_hook", ""):
+        if (hook["guild_id"], hook["channel_id"]) != (req.params["guild"], req.params["channel"]):
+            continue
+        msg = forge.find_one("dw_msg", hook["hook_id"], message_id=req.params["message"])
+        if msg is not None:
+            name = html.escape(str(msg.get("username") or hook["name"]))
+            page = (
+                f"<!DOCTYPE html><html><head><title>{name}</title></head><body>"
+                f"<p><b>{name}</b></p><p>{html.escape(msg['content'])}</p></body></html>"
+            )
+            return Response(200, page.encode(), content_type="text/html; charset=utf-8")
+    raise fail(*UNKNOWN_MESSAGE)
 
 
 # ---- admin --------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ per 600 s per token). Errors as Reddit answers them: a bad client is 401 ``{"mes
 expired bearer token 401; submit errors are 200 ``{"json": {"errors": [[CODE, message,
 field]]}}`` (SUBREDDIT_NOEXIST, NO_TEXT, NO_URL, ALREADY_SUB, RATELIMIT). A ``rate_limit``
 fault answers 429 with ``x-ratelimit-remaining: 0``; with ``"kind": "secondary"`` it answers
-the per-action RATELIMIT error ("Take a break for N seconds/minutes").
+the per-action RATELIMIT error ("Take a break for N seconds/minutes"). The request log counts
+the token grant as a login, not a write (``"login": true``): it changes nothing anyone sees.
 
 Admin::
 
@@ -104,7 +105,9 @@ def decorate(forge: Forge, req: Request, response: Response) -> None:
     )
 
 
-SERVICE = Service("Reddit", PREFIX, router, error, rate_limited, decorate)
+SERVICE = Service(
+    "Reddit", PREFIX, router, error, rate_limited, decorate, logins=("/api/v1/access_token",)
+)
 
 
 # ---- state --------------------------------------------------------------------------------

@@ -87,3 +87,20 @@ def test_send_applied_answer_lost_is_ambiguous_never_resent(
     assert [m["content"] for m in messages] == ["Kubo v1.2.0 is out!"]
     assert client.get(messages[0]["id"]) is not None
     assert_no_secret(hook, info.value.message, console.text())
+
+
+def test_a_message_link_opens_it_and_holds_no_secret(
+    sandbox: SandboxServer, hook: dict[str, str], console: Console
+) -> None:
+    import httpx
+
+    client = DiscordWebhook(hook["url"], console.ui)
+    sent = client.send("Kubo v1.2.0 is out!")
+    link = client.message_url(sent)
+    base = sandbox.info()["discord_url"].removesuffix("/api")
+    assert link == f"{base}/channels/{hook['guild_id']}/{sent.channel_id}/{sent.id}"
+    assert_no_secret(hook, link)
+    page = httpx.get(link, timeout=30)
+    assert page.status_code == 200 and "Kubo v1.2.0 is out!" in page.text
+    real = DiscordWebhook("https://discord.com/api/webhooks/1/t0ken", console.ui)
+    assert real.web_root == "https://discord.com"

@@ -112,3 +112,13 @@ def test_create_applied_but_answer_lost_is_ambiguous_and_found_once(
     assert [t["id"] for t in admin.get("discourse/topics")] == [found.id]
     posts = [e for e in admin.log() if e["path"] == "/discourse/posts.json"]
     assert len(posts) == 1  # never re-sent
+
+
+def test_a_key_bound_to_a_user_needs_no_username(
+    sandbox: SandboxServer, key: str, console: Console
+) -> None:
+    client = Discourse(sandbox.info()["discourse_url"], key, "", console.ui)
+    assert client.whoami() == "releasebot"
+    news = client.category_id("News")
+    created = client.create_topic(TITLE, RAW, news, [])
+    assert client.find_topic(TITLE, MARKER) == client.topic(created.id)

@@ -69,7 +69,9 @@ def test_an_unknown_alias_is_a_clear_error_naming_it(matrix):
 
 def test_ensure_joined_joins_once(matrix, room, synapse, bot):
     room_id, _ = room
+    assert matrix.joined(room_id) is False
     assert matrix.ensure_joined(room_id) is True
+    assert matrix.joined(room_id) is True
     assert matrix.ensure_joined(room_id) is False
     members = synapse.call(bot, "GET", f"/_matrix/client/v3/rooms/{room_id}/joined_members")
     assert bot.user_id in members["joined"]

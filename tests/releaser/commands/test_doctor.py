@@ -308,7 +308,9 @@ def test_gpg_key_present_and_forge_cannot_verify(
         assert ok, output
 
 
-def test_unchecked_service_sections_are_listed(tmp_path: Path, forge: SandboxServer) -> None:
+def test_unchecked_service_sections_are_listed(
+    tmp_path: Path, forge: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     extra = (
         '\n[[promote.matrix]]\nhomeserver = "https://matrix.org"\nroom = "#r:matrix.org"\n'
         'token_env = "DEMO_MATRIX_TOKEN"\n'
@@ -323,7 +325,16 @@ def test_unchecked_service_sections_are_listed(tmp_path: Path, forge: SandboxSer
     if "promote.matrix" in NOT_ACTED_ON_YET:
         assert rows["[promote.matrix]"].status == WARN
         assert "no step acts on it yet" in rows["[promote.matrix]"].detail
-    else:
+    else:  # its check runs, and says why it could not check
+        row = rows["matrix #r:matrix.org"]
+        assert row.status == WARN and "DEMO_MATRIX_TOKEN not set" in row.detail
+        # a configured service section without a check is listed as unchecked
+        import releaser.commands.doctor as command
+
+        without = [(s, c) for s, c in CHECKS if s != "promote.matrix"]
+        monkeypatch.setattr("releaser.doctor_checks.CHECKS", without)
+        monkeypatch.setattr(command, "CHECKS", without)
+        _ok, rows, _output = doctor.run({"DEMO_TOKEN": doctor.token})
         assert rows["promote.matrix"].status == UNCHECKED
 
 

@@ -103,3 +103,16 @@ def test_rate_limit_faults(sandbox: SandboxServer, admin: Admin, account: dict[s
     assert limited.value.response.headers["Retry-After"] == "7"
     assert limited.value.response.headers["x-ratelimit-remaining"] == "0.0"
     assert admin.get("reddit/submissions") == []
+
+
+def test_the_token_grant_is_logged_as_a_login_not_a_write(
+    sandbox: SandboxServer, admin: Admin, account: dict[str, str]
+) -> None:
+    mark = len(admin.log())
+    r = reddit(sandbox, account)
+    r.user.me()
+    grants = [e for e in admin.log()[mark:] if e["path"].endswith("/access_token")]
+    assert [(e["method"], e["write"], e.get("login")) for e in grants] == [("POST", False, True)]
+    r.subreddit("ipfs").submit("Kubo v1.2.0 is out!", url=LINK)
+    [submit] = [e for e in admin.log()[mark:] if e["path"].startswith("/reddit/api/submit")]
+    assert submit["write"] is True and "login" not in submit
