@@ -21,9 +21,9 @@ from releaser.insights.timeline import parse
 
 LABEL_W = 330
 CHART_W = 840
-ROW_H = 22
-BAR_H = 14
-AXIS_H = 34
+ROW_H = 18
+BAR_H = 12
+AXIS_H = 30
 TICKS = (
     1,
     2,
@@ -110,13 +110,13 @@ def gantt_svg(release: dict[str, Any], now: datetime) -> str:
     for i, (title, row) in enumerate(lines):
         y = AXIS_H + i * ROW_H
         if row is None:
-            out.append(f'<text x="4" y="{y + 15}" class="group">{escape(title)}</text>')
+            out.append(f'<text x="4" y="{y + 13}" class="group">{escape(title)}</text>')
             continue
         indent = 14 * (row.indent + 1)
         css = "dim" if row.indent else ""
         out.append(f'<g class="row {row.group}"{_attrs(row.attrs)}>')
         out.append(
-            f'<text x="{indent}" y="{y + 15}" class="{css}">{escape(row.label)}'
+            f'<text x="{indent}" y="{y + 13}" class="{css}">{escape(row.label)}'
             f"<title>{escape(row.detail)}</title></text>"
         )
         for seg in row.segments:

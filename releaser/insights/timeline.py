@@ -381,18 +381,31 @@ def build_figures(
 
 
 def release_report(reader: Reader, version: Version, now: datetime) -> dict[str, Any]:
-    """The ``release`` object of the report document for ``version``."""
-    config = reader.config
-    tag = config.tag_for(version)
+    """The ``release`` object of the report document for ``version``, read from the forge."""
+    tag = reader.config.tag_for(version)
     entries = reader.ledger(tag)
-    stages = stage_runs(entries, reader.step_order)
-    window = _window(entries, [])
-    workflows = [
-        workflow_json(repo, run, reader.jobs(repo, run))
-        for repo, run in reader.runs(version, tag, window)
+    runs = [
+        (repo, run, reader.jobs(repo, run))
+        for repo, run in reader.runs(version, tag, _window(entries, []))
     ]
+    approvals = reader.approvals(version) if entries or runs else []
+    return assemble(reader.config, version, entries, runs, approvals, now, reader.step_order)
+
+
+def assemble(
+    config: Config,
+    version: Version,
+    entries: list[dict[str, Any]],
+    runs: list[tuple[str, WorkflowRun, list[Job]]],
+    approvals: list[tuple[PullRequest, Review]],
+    now: datetime,
+    step_order: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """The ``release`` object from what was read: the ledger's entries, the workflow runs
+    with their jobs (every attempt), the approving reviews of the release's pull requests."""
+    stages = stage_runs(entries, step_order)
+    workflows = [workflow_json(repo, run, jobs) for repo, run, jobs in runs]
     window = _window(entries, workflows)
-    approvals = reader.approvals(version) if window else []
     people = people_waits(entries, stages, approvals, workflows, window)
     ci = [
         (c, parse(a["completed"]) or now)
@@ -409,10 +422,15 @@ def release_report(reader: Reader, version: Version, now: datetime) -> dict[str,
     waits = [
         (s, e) for p in people if (s := parse(p["start"])) is not None and (e := parse(p["end"]))
     ]
-    runs = [r for s in stages for r in s["runs"]]
-    drivers = sorted({r["by"] for r in runs if r["by"]})
+    stage_spans = [
+        (s, e)
+        for stage in stages
+        for r in stage["runs"]
+        if (s := parse(r["start"])) and (e := parse(r["end"]))
+    ]
+    drivers = sorted({r["by"] for stage in stages for r in stage["runs"] if r["by"]})
     return {
-        "release": tag,
+        "release": config.tag_for(version),
         "version": str(version),
         "kind": version.kind,
         "ledger": bool(entries),
@@ -424,14 +442,12 @@ def release_report(reader: Reader, version: Version, now: datetime) -> dict[str,
         "people": people,
         "totals": {
             "duration_seconds": seconds(*window) if window else None,
-            "stage_seconds": union_seconds(
-                (s, e) for r in runs if (s := parse(r["start"])) and (e := parse(r["end"]))
-            ),
+            "stage_seconds": union_seconds(stage_spans),
             "ci_seconds": union_seconds(ci),
             "ci_queue_seconds": union_seconds(queued),
             "people_seconds": union_seconds(waits),
             "reruns": sum(w["reruns"] for w in workflows),
-            "stage_retries": sum(len(s["runs"]) - 1 for s in stages),
+            "stage_retries": sum(len(stage["runs"]) - 1 for stage in stages),
         },
         "build": build_figures(config, version, workflows),
     }
