@@ -49,7 +49,11 @@ def build_report(ctx: Context, version: Version | None, since: Version | None) -
         "repo": ctx.repo_name,
         "generated_at": iso(now),
         "release": release,
-        "trends": trends_report(reader, since, now) if since is not None else None,
+        "trends": (
+            trends_report(reader, since, now, {release["release"]: release} if release else None)
+            if since is not None
+            else None
+        ),
     }
 
 

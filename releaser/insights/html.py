@@ -46,7 +46,14 @@ TICKS = (
     172800,
     604800,
 )
-OTHER = "#adb5bd"  # the rest of a release's duration in the trends chart
+# The trends chart's bars: a release's duration, its time waiting on CI, on people (shades
+# apart from the Gantt chart's, and the legends' swatches are translucent: the Gantt chart's
+# colours are its bars' alone, which the page's test finds in a screenshot).
+TREND_COLORS = {
+    "duration_seconds": "#adb5bd",
+    "ci_seconds": "#74c0fc",
+    "people_seconds": "#b197fc",
+}
 
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #212529; background: #fff; }
@@ -60,7 +67,7 @@ svg text.group { font-weight: 600; }
 svg text.dim { fill: #868e96; }
 .legend span { display: inline-block; margin-right: 14px; }
 .legend i { display: inline-block; width: 12px; height: 12px; margin-right: 4px;
-            vertical-align: -1px; }
+            vertical-align: -1px; opacity: 0.75; }
 """
 
 
@@ -164,8 +171,8 @@ def release_section(release: dict[str, Any], now: datetime) -> str:
         f"{duration(totals['ci_queue_seconds'])}), on people "
         f"{duration(totals['people_seconds'])}; {totals['reruns']} workflow re-run(s), "
         f"{totals['stage_retries']} stage retry(ies).</p>",
-        _legend(),
         gantt_svg(release, now),
+        _legend(),
     ]
     stage_rows = [
         [
@@ -230,12 +237,7 @@ def trends_svg(trends: dict[str, Any]) -> str:
         y = 6 + i * band
         out.append(f'<g class="trend" data-release="{escape(r["release"])}">')
         out.append(f'<text x="4" y="{y + 22}">{escape(r["release"])}</text>')
-        bars = (
-            ("duration_seconds", OTHER),
-            ("ci_seconds", COLORS["run"]),
-            ("people_seconds", COLORS["people"]),
-        )
-        for j, (key, fill) in enumerate(bars):
+        for j, (key, fill) in enumerate(TREND_COLORS.items()):
             value = r[key] or 0
             w = max(value / longest * CHART_W, 2.0 if value else 0.0)
             by = y + j * 12
@@ -255,11 +257,16 @@ def trends_section(trends: dict[str, Any]) -> str:
     head = f"<h2>Releases since {escape(trends['since'])}</h2>"
     if not releases:
         return f'<section class="trends">{head}<p>No release tagged since then.</p></section>'
+    names = {"duration_seconds": "duration", "ci_seconds": "waiting on CI"}
     legend = (
-        f'<p class="legend"><span><i style="background:{OTHER}"></i>duration</span>'
-        f'<span><i style="background:{COLORS["run"]}"></i>waiting on CI</span>'
-        f'<span><i style="background:{COLORS["people"]}"></i>waiting on people</span></p>'
+        '<p class="legend">'
+        + "".join(
+            f'<span><i style="background:{color}"></i>{names.get(key, "waiting on people")}</span>'
+            for key, color in TREND_COLORS.items()
+        )
+        + "</p>"
     )
+
     body = []
     for r in releases:
         build = r["build"]

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from releaser.ui import UI
 
 BAR_WIDTH = 40
+TREND_WIDTH = 24
 GROUP_TITLES = {"stages": "stages", "workflows": "workflow jobs", "people": "waiting on people"}
 
 
@@ -101,10 +102,10 @@ def _rate(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.0f}%"
 
 
-def trend_bar(row: dict[str, Any], longest: float, width: int = BAR_WIDTH) -> Text:
+def trend_bar(row: dict[str, Any], longest: float, width: int = TREND_WIDTH) -> Text:
     """The release's duration as a bar: CI (blue), then people (violet), then the rest."""
     total = row["duration_seconds"] or 0
-    cells = round(total / longest * width) if longest else 0
+    cells = max(1, round(total / longest * width)) if longest and total else 0
     ci = min(cells, round((row["ci_seconds"] or 0) / longest * width)) if longest else 0
     people = min(cells - ci, round((row["people_seconds"] or 0) / longest * width))
     text = Text()
@@ -124,13 +125,13 @@ def show_trends(ui: UI, trends: dict[str, Any]) -> None:
     table.add_column("release", no_wrap=True)
     for column in ("took", "CI", "queued", "people", "re-runs"):
         table.add_column(column, justify="right", no_wrap=True)
-    for column in ("build median", "build queue", "build ok"):
-        table.add_column(column, justify="right")
-    header = Text("duration: ")
+    for column in ("build\nmedian", "build\nqueue", "build\nok"):
+        table.add_column(column, justify="right", no_wrap=True)
+    header = Text("duration\n")
     for name, style in (("CI", COLORS["run"]), ("people", COLORS["people"]), ("other", "grey50")):
         header.append("█", style=style)
         header.append(f" {name} ")
-    table.add_column(header, no_wrap=True)
+    table.add_column(header, no_wrap=True, width=TREND_WIDTH)
     for r in releases:
         build = r["build"]
         table.add_row(

@@ -53,11 +53,18 @@ def summary(release: dict[str, Any], published: datetime | None) -> dict[str, An
     }
 
 
-def trends_report(reader: Reader, since: Version, now: datetime) -> dict[str, Any]:
-    """The ``trends`` object: every release from ``since`` on."""
+def trends_report(
+    reader: Reader,
+    since: Version,
+    now: datetime,
+    known: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The ``trends`` object: every release from ``since`` on (``known``: releases already
+    read, by tag)."""
     published = {r.tag_name: r.published_at for r in reader.forge.releases() if not r.draft}
     rows = []
     for version in release_versions(reader, since):
-        release = release_report(reader, version, now)
-        rows.append(summary(release, published.get(release["release"])))
+        tag = reader.config.tag_for(version)
+        release = (known or {}).get(tag) or release_report(reader, version, now)
+        rows.append(summary(release, published.get(tag)))
     return {"since": reader.config.tag_for(since), "releases": rows}
