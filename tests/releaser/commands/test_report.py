@@ -1,8 +1,9 @@
 """`releaser report` on the sandbox, after the demo plus two more releases: the timeline of
 a release (stages, durations, the re-run), trends across releases, the JSON schema of
-docs/report.md, the HTML page in headless Chromium, and the docs' command lines.
+docs/report.md, the HTML page in headless Chromium, and the docs' command lines (slow); a
+release in progress, from another machine (fast).
 
-The history (built once for the module):
+The history of the slow tests (built once for the module):
 
 - the demo (`releaser demo`: v1.2.0-rc1 and v1.2.0, on the system clock);
 - v1.2.1 on a frozen sandbox clock: `start` at T0, `prepare` 600 s later, `release` 1800 s
@@ -44,8 +45,8 @@ from typer.testing import CliRunner, Result
 from releaser.cli import app
 from releaser.sandbox.admin_client import SandboxAdmin
 from releaser.sandbox.server import SandboxServer
-
-pytestmark = pytest.mark.slow
+from tests.machines import Machine
+from tests.steps.conftest import Project
 
 ROOT = Path(__file__).resolve().parents[3]
 REPO = "acme/example"
@@ -203,6 +204,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
             server.stop()
 
 
+@pytest.mark.slow
 def test_report_shows_the_stages_durations_and_the_rerun(history: History) -> None:
     t1 = history.t1
     data = history.report(RC)
@@ -320,6 +322,7 @@ def test_report_shows_the_stages_durations_and_the_rerun(history: History) -> No
     assert "2 attempt(s), median 2m00s, queued 24s, 50% succeeded" in text
 
 
+@pytest.mark.slow
 def test_since_shows_three_releases_with_their_ci_figures(history: History) -> None:
     data = history.report("--since", "v1.2.0")
     jsonschema.validate(data, report_schema())
@@ -371,6 +374,7 @@ def test_since_shows_three_releases_with_their_ci_figures(history: History) -> N
     assert 12 <= int(count) <= 3 + 7 * 3, shown.stderr
 
 
+@pytest.mark.slow
 def test_html_page_renders_in_headless_chromium(history: History, tmp_path: Path) -> None:
     from PIL import Image
 
@@ -446,6 +450,7 @@ def test_html_page_renders_in_headless_chromium(history: History, tmp_path: Path
     assert drawn["people"] > drawn["run"] + drawn["run-failed"], drawn
 
 
+@pytest.mark.slow
 def test_the_docs_report_command_lines_run(history: History) -> None:
     lines = []
     for doc in ("docs/report.md", "README.md"):
@@ -461,6 +466,7 @@ def test_the_docs_report_command_lines_run(history: History) -> None:
     assert (history.work / "report.html").exists()
 
 
+@pytest.mark.slow
 def test_demo_ends_with_the_report_of_its_release(history: History) -> None:
     path = history.base / "report-v1.2.0.html"
     assert f"Report of v1.2.0 (timeline, CI and people, trends): {path}" in history.demo_output
@@ -469,8 +475,40 @@ def test_demo_ends_with_the_report_of_its_release(history: History) -> None:
     assert '<g class="trend" data-release="v1.2.0-rc1">' in html
 
 
+@pytest.mark.slow
 def test_a_release_with_nothing_recorded_is_a_usage_error(history: History) -> None:
     result = history.cli("report", "v9.9.9")
     assert result.exit_code == 2
     assert "nothing recorded for v9.9.9" in result.output and "Traceback" not in result.output
     assert history.cli("report").exit_code == 2
+
+
+def test_a_release_in_progress_from_another_machine(project: Project, tmp_path: Path) -> None:
+    """Fast: two stages run by alice; carol, who ran nothing, reads the report."""
+    alice = Machine(project, "a", "alice", "laptop-a")
+    carol = Machine(project, "c", "carol", "laptop-c")
+    for stage in ("start", "prepare"):
+        assert alice.cli("--yes", stage, "v1.2.0-rc1").exit_code == 0
+    mark = len(project.requests())
+    page = tmp_path / "page.html"
+    result = carol.cli("-v", "report", "v1.2.0-rc1", "--json", "--html", str(page))
+    assert result.exit_code == 0, result.output[-2000:]
+    assert project.writes_since(mark) == []  # a report only reads
+    data = json.loads(result.stdout)
+    jsonschema.validate(data, report_schema())
+    release = data["release"]
+    assert [s["stage"] for s in release["stages"]] == ["start", "prepare"]
+    assert release["drivers"] == ["alice"] and release["workflows"] == []
+    (prepare,) = release["stages"][1]["runs"]
+    assert (prepare["by"], prepare["host"], prepare["outcome"]) == ("alice", "laptop-a", "done")
+    assert [s["step"] for s in prepare["steps"]][:2] == ["version-branch", "version-bump"]
+    assert all(s["start"] and s["end"] for s in prepare["steps"])
+    assert release["totals"]["reruns"] == 0 and release["build"]["attempts"] == 0
+    assert f"wrote {page}" in result.stderr  # stdout is the JSON alone
+    assert re.search(r"forge requests: \d+ \(\d+ answered 304", result.stderr)
+    html = page.read_text()
+    assert 'data-stage="start"' in html and 'data-stage="prepare"' in html
+
+    assert carol.cli("report").exit_code == 2
+    bad = carol.cli("report", "1.2")
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
