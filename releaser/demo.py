@@ -146,6 +146,6 @@ def _report(ctx: Context, base: Path) -> None:
     from releaser.version import Version
 
     doc = build_report(ctx, ctx.version, Version.parse(VERSIONS[0]))
-    path = write_page(doc, base / f"report-{ctx.tag}.html")
+    path = write_page(doc, base / f"report-{ctx.tag}.html", ctx.ui.redactor.redact)
     ctx.ui.print(f"\nReport of {ctx.tag} (timeline, CI and people, trends): {path}")
     ctx.ui.print(f"  cd {ctx.config.root} && releaser report {ctx.tag} --since {VERSIONS[0]}")

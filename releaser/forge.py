@@ -524,11 +524,12 @@ class Forge:
         event: str | None = None,
         branch: str | None = None,
         head_sha: str | None = None,
+        created: str | None = None,
     ) -> list[WorkflowRun]:
-        """Runs of a workflow file, newest first (one page of 100)."""
-        params = {
-            k: v for k, v in {"event": event, "branch": branch, "head_sha": head_sha}.items() if v
-        }
+        """Runs of a workflow file, newest first (one page of 100); ``created``: GitHub's
+        date-time range syntax, ``2026-01-31T10:00:00Z..2026-01-31T12:00:00Z``."""
+        filters = {"event": event, "branch": branch, "head_sha": head_sha, "created": created}
+        params = {k: v for k, v in filters.items() if v}
 
         def read() -> list[WorkflowRun]:
             data = self.api.find_json(

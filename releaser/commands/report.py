@@ -82,7 +82,7 @@ def show_report(
     if html is not None:
         from releaser.insights.html import write_page
 
-        path = write_page(doc, html)
+        path = write_page(doc, html, ui.redactor.redact)
         (ui.err if as_json else ui.console).print(f"wrote {path}", markup=False)
     if ctx.options.verbose:
         stats = ctx.api.stats

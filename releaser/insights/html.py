@@ -11,6 +11,7 @@ waiting on CI and time waiting on people as bars.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from html import escape
 from pathlib import Path
@@ -327,8 +328,11 @@ def page(doc: dict[str, Any]) -> str:
     )
 
 
-def write_page(doc: dict[str, Any], path: Path) -> Path:
+def write_page(
+    doc: dict[str, Any], path: Path, redact: Callable[[str], str] = lambda text: text
+) -> Path:
+    """Write the page (through ``redact``: no secret ever reaches a file)."""
     path = path.expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page(doc), encoding="utf-8")
+    path.write_text(redact(page(doc)), encoding="utf-8")
     return path

@@ -26,7 +26,7 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from releaser.models import Job, PullRequest, Review, WorkflowRun
@@ -120,11 +120,13 @@ class Reader:
             ref = self.config.render(str(w.ref), version) if w.get("ref") else tag
             if (repo == self.forge.repo and ref == tag) or window is None:
                 continue  # the tag's runs are listed above; others need the release's window
-            for r in self.forge.other(repo).runs(str(w.file), branch=ref):
+            begin = window[0] - timedelta(seconds=60)
+            during = f"{iso(begin)}..{iso(window[1])}"
+            for r in self.forge.other(repo).runs(str(w.file), branch=ref, created=during):
                 created = r.created_at
                 if created is None or (repo, r.id) in seen:
                     continue
-                if window[0].timestamp() - 60 <= created.timestamp() <= window[1].timestamp():
+                if begin <= created <= window[1]:
                     found.append((repo, r))
                     seen.add((repo, r.id))
         return sorted(found, key=lambda pair: (pair[1].created_at or _EPOCH, pair[1].id))

@@ -512,3 +512,25 @@ def test_a_release_in_progress_from_another_machine(project: Project, tmp_path: 
     assert carol.cli("report").exit_code == 2
     bad = carol.cli("report", "1.2")
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+def test_a_workflow_dispatched_on_another_ref_is_found_in_the_release_s_window(
+    make_project: Any,
+) -> None:
+    from tests.steps.release_helpers import make_version_branch
+
+    extra = (
+        '\n[[build.workflows]]\nfile = "build.yml"\non = "dispatch"\nref = "main"\n'
+        "\n[engine]\npoll_interval = 1\nwait_timeout = 60\n"
+    )
+    project = make_project(extra=extra)
+    make_version_branch(project)
+    project.run_stage("v1.2.0-rc1", "tag")
+    project.run_stage("v1.2.0-rc1", "build")
+    result = project.cli("report", "v1.2.0-rc1", "--json")
+    assert result.exit_code == 0, result.output[-2000:]
+    release = json.loads(result.stdout)["release"]
+    found = sorted((w["event"], w["ref"], w["conclusion"]) for w in release["workflows"])
+    assert found == [("push", "v1.2.0-rc1", "success"), ("workflow_dispatch", "main", "success")]
+    assert [s["stage"] for s in release["stages"]] == ["tag", "build"]
+    assert release["build"]["attempts"] == 2 and release["build"]["success_rate"] == 1.0
