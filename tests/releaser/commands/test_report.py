@@ -147,57 +147,63 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
             work = base / "work"
             _use_sandbox(work / "releaser.toml", info)
 
-            class ClockedEngine(Engine):
-                """Waits by moving the sandbox's clock (whole seconds) instead of sleeping."""
+            with pytest.MonkeyPatch.context() as clock:  # while building the history
 
-                def __init__(self, ctx: Any) -> None:
-                    super().__init__(ctx)
-                    self.sleep = lambda seconds: admin.advance(math.ceil(seconds))
+                class ClockedEngine(Engine):
+                    """Waits by moving the sandbox's clock (whole seconds) instead of sleeping."""
 
-            mp.setattr(stage_module, "Engine", ClockedEngine)
-            mp.setattr(GitHubAPI, "now", lambda self: float(admin.clock()["now"]))
-            t0 = float(math.ceil(admin.clock()["now"]) + 60)
-            admin.freeze(at=t0)
-            history = History(base, work, admin, info, t0, 0.0, out.getvalue())
+                    def __init__(self, ctx: Any) -> None:
+                        super().__init__(ctx)
+                        self.sleep = lambda seconds: admin.advance(math.ceil(seconds))
 
-            # v1.2.1: start, prepare 10 min later, the rest 30 min after that.
-            history.actions(duration=300, conclusion="success")
-            history.ok("--yes", "start", PATCH)
-            admin.advance(600)
-            history.ok("--yes", "prepare", PATCH)
-            admin.advance(1800)
-            history.ok("--yes", "release", PATCH)
+                clock.setattr(stage_module, "Engine", ClockedEngine)
+                clock.setattr(GitHubAPI, "now", lambda self: float(admin.clock()["now"]))
+                t0 = float(math.ceil(admin.clock()["now"]) + 60)
+                admin.freeze(at=t0)
+                history = History(base, work, admin, info, t0, 0.0, out.getvalue())
 
-            # v1.3.0-rc1: an approval, a failed build, a re-run.
-            bob = admin.create_user("bob")
-            admin.add_collaborator(REPO, "bob", "write")
-            history.actions(duration=120, conclusion="failure")
-            history.t1 = admin.advance(3600)
-            history.ok("--yes", "start", RC)
-            history.ok("--yes", "prepare", RC)
-            admin.advance(1500)
-            (pull,) = history.api(
-                "GET", f"/repos/{REPO}/pulls", params={"head": "acme:release-v1.3", "state": "all"}
-            )
-            history.api(
-                "POST",
-                f"/repos/{REPO}/pulls/{pull['number']}/reviews",
-                token=bob["token"],
-                json={"event": "APPROVE", "body": "looks right"},
-            )
-            admin.advance(300)
-            failed = history.cli("--non-interactive", "--yes", "release", RC)
-            assert failed.exit_code == 1, failed.output[-3000:]
-            assert "concluded failure" in failed.output
-            admin.advance(900)
-            history.actions(conclusion="success")
-            (run,) = history.api("GET", f"/repos/{REPO}/actions/runs", params={"branch": RC})[
-                "workflow_runs"
-            ]
-            history.api(
-                "POST", f"/repos/{REPO}/actions/runs/{run['id']}/rerun-failed-jobs", bob["token"]
-            )
-            history.ok("--yes", "release", RC)
+                # v1.2.1: start, prepare 10 min later, the rest 30 min after that.
+                history.actions(duration=300, conclusion="success")
+                history.ok("--yes", "start", PATCH)
+                admin.advance(600)
+                history.ok("--yes", "prepare", PATCH)
+                admin.advance(1800)
+                history.ok("--yes", "release", PATCH)
+
+                # v1.3.0-rc1: an approval, a failed build, a re-run.
+                bob = admin.create_user("bob")
+                admin.add_collaborator(REPO, "bob", "write")
+                history.actions(duration=120, conclusion="failure")
+                history.t1 = admin.advance(3600)
+                history.ok("--yes", "start", RC)
+                history.ok("--yes", "prepare", RC)
+                admin.advance(1500)
+                (pull,) = history.api(
+                    "GET",
+                    f"/repos/{REPO}/pulls",
+                    params={"head": "acme:release-v1.3", "state": "all"},
+                )
+                history.api(
+                    "POST",
+                    f"/repos/{REPO}/pulls/{pull['number']}/reviews",
+                    token=bob["token"],
+                    json={"event": "APPROVE", "body": "looks right"},
+                )
+                admin.advance(300)
+                failed = history.cli("--non-interactive", "--yes", "release", RC)
+                assert failed.exit_code == 1, failed.output[-3000:]
+                assert "concluded failure" in failed.output
+                admin.advance(900)
+                history.actions(conclusion="success")
+                (run,) = history.api("GET", f"/repos/{REPO}/actions/runs", params={"branch": RC})[
+                    "workflow_runs"
+                ]
+                history.api(
+                    "POST",
+                    f"/repos/{REPO}/actions/runs/{run['id']}/rerun-failed-jobs",
+                    bob["token"],
+                )
+                history.ok("--yes", "release", RC)
             yield history
         finally:
             admin.close()
