@@ -49,15 +49,16 @@ def render_checklist(ctx: Context) -> str:
         f"Tracking issue for **{name} {ctx.tag}** ({version.kind} release).",
         "",
         "The release is driven with `releaser` stage commands, run in "
-        f"order: `releaser start {version}`, `releaser prepare {version}`, ... (or "
-        f"`releaser release {version}` for all of them). `releaser status {version}` shows "
+        f"order: `releaser start v{version}`, `releaser prepare v{version}`, ... (or "
+        f"`releaser release v{version}` for all of them). `releaser status v{version}` shows "
         "where the release stands and what to run next; any maintainer can continue it "
         "from any machine. Items are ticked as their steps complete, with their evidence.",
         "",
         START_MARKER,
     ]
     for stage in ctx.release_plan():
-        lines += ["", f"### {stage.stage}", "", f"`releaser {stage.stage} {version}`: {stage.help}"]
+        command = f"`releaser {stage.stage} v{version}`"
+        lines += ["", f"### {stage.stage}", "", f"{command}: {stage.help}"]
         lines.append("")
         lines += [f"- [ ] {s.name}: {s.doc().summary}" for s in stage.steps]
     lines += ["", END_MARKER, ""]

@@ -226,7 +226,7 @@ class Context:
     def mark_planned(self, step: Step) -> None:
         """Dry run: ``step`` is planned; what it makes is pending from now on."""
         for result in step.makes:
-            self._pending.setdefault(id(result), step.name)
+            self._pending[id(result)] = step.name  # the last planned writer names it
         self.forget_reads()
 
     def forget_reads(self) -> None:

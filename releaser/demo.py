@@ -123,14 +123,14 @@ def _keep_serving(base: Path, ui: UI) -> None:
 
     from releaser.sandbox.server import SandboxServer
 
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # before saying it serves
     server = SandboxServer(base / "forge").start()
     info = server.info()
     ui.print("\nThe sandbox forge keeps serving (Ctrl-C to stop):")
     shown = {k: v for k, v in info.items() if k != "token"}
     ui.text(json.dumps(shown))
     ui.print(f"  its token is in {base / 'forge' / 'token'}")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         stop.wait()
     except KeyboardInterrupt:

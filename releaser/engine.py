@@ -252,8 +252,8 @@ class Engine:
             self.ui.manual(ctx.by_hand(doc.by_hand))
         if ctx.options.dry_run:
             return StepResult(step.name, Status.UNKNOWN, "would ask: " + outcome.detail)
-        confirm_cmd = f"releaser confirm {ctx.version} {step.name} --evidence URL"
-        retry_cmd = f"releaser confirm {ctx.version} {step.name} --retry"
+        confirm_cmd = f"releaser confirm v{ctx.version} {step.name} --evidence URL"
+        retry_cmd = f"releaser confirm v{ctx.version} {step.name} --retry"
         if not ctx.options.interactive:
             raise InputNeeded(
                 f"operator input needed: {outcome.detail}",

@@ -61,7 +61,7 @@ def commit_url(ctx: StepContext, sha: str) -> str:
 
 
 def tag_missing(ctx: StepContext) -> str:
-    return f"the tag {ctx.tag} doesn't exist yet: run `releaser tag {ctx.version}`"
+    return f"the tag {ctx.tag} doesn't exist yet: run `releaser tag v{ctx.version}`"
 
 
 def trailer(message: str, step: str) -> str:
@@ -173,14 +173,14 @@ def _tag_target(ctx: StepContext) -> Target:
                 None,
                 "",
                 f"no release PR from {ctx.version_branch} into {branch}: "
-                f"run `releaser prepare {ctx.version}`",
+                f"run `releaser prepare v{ctx.version}`",
             )
         if not pr.merged:
             return Target(
                 None,
                 "",
                 f"merge the release PR #{pr.number} into {branch} first "
-                f"(`releaser tag {ctx.version} --only merge-release-pr`): {pr.html_url}",
+                f"(`releaser tag v{ctx.version} --only merge-release-pr`): {pr.html_url}",
             )
         return Target(pr.merge_commit_sha, f"merge commit of PR #{pr.number} into {branch}")
     head = ctx.need(VERSION_BRANCH)
@@ -189,7 +189,7 @@ def _tag_target(ctx: StepContext) -> Target:
             None,
             "",
             f"the version branch {ctx.version_branch} doesn't exist: "
-            f"run `releaser prepare {ctx.version}`",
+            f"run `releaser prepare v{ctx.version}`",
         )
     return Target(head.sha, f"head of {ctx.version_branch}")
 

@@ -215,7 +215,7 @@ class CloseReleasePR(Step):
         remote = ctx.need(RELEASE_TAG)
         if remote is None or not merged_in(ctx, remote.commit):
             return Outcome.blocked(
-                f"{ctx.tag} is not merged back yet: `releaser merge {ctx.version}` does it"
+                f"{ctx.tag} is not merged back yet: `releaser merge v{ctx.version}` does it"
             )
         return Outcome.todo(f"#{pull.number} is still open")
 
@@ -305,7 +305,7 @@ class CloseTrackingIssue(Step):
     def check(self, ctx: StepContext) -> Outcome:
         issue = ctx.need(TRACKING_ISSUE)
         if issue is None:
-            return Outcome.blocked(f"no tracking issue: run `releaser start {ctx.version}`")
+            return Outcome.blocked(f"no tracking issue: run `releaser start v{ctx.version}`")
         if issue.state == "closed":
             return Outcome.done(f"#{issue.number} is closed", issue.html_url)
         missing = "" if ctx.forge.find_comment(issue.number, SUMMARY_MARKER) else "summary and "
@@ -324,7 +324,7 @@ class CloseTrackingIssue(Step):
     def run(self, ctx: StepContext) -> None:
         issue = ctx.need(TRACKING_ISSUE)
         if issue is None:
-            raise RemoteError(f"no tracking issue: run `releaser start {ctx.version}`")
+            raise RemoteError(f"no tracking issue: run `releaser start v{ctx.version}`")
         if ctx.forge.find_comment(issue.number, SUMMARY_MARKER) is None:
             ctx.forge.comment(issue.number, summary_comment(ctx))
         ctx.forge.update_issue(issue.number, state="closed", state_reason="completed")

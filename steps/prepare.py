@@ -85,7 +85,7 @@ BRANCH_BASE: Result[Base] = Result("branch-base", _base, needs=(RELEASE_TAGS,))
 
 def _blocked_on_branch(ctx: StepContext) -> Outcome:
     return Outcome.blocked(
-        f"branch {ctx.version_branch} does not exist: `releaser prepare {ctx.version}` "
+        f"branch {ctx.version_branch} does not exist: `releaser prepare v{ctx.version}` "
         "creates it (step version-branch)"
     )
 
@@ -385,7 +385,7 @@ class ReleasePR(Step):
         plan = ctx.release_plan()
         here = next((i for i, s in enumerate(plan) if s.stage == "prepare"), -1)
         for stage in plan[here + 1 :]:
-            lines.append(f"- [ ] `releaser {stage.stage} {version}`: {stage.help}")
+            lines.append(f"- [ ] `releaser {stage.stage} v{version}`: {stage.help}")
         if ctx.config.project.release_branch and version.is_final:
             lines.append("")
             lines.append("Merge with a merge commit (never squash or rebase).")

@@ -87,10 +87,10 @@ class AnnounceOnTrackingIssue(Step):
     def check(self, ctx: StepContext) -> Outcome:
         issue = ctx.need(TRACKING_ISSUE)
         if issue is None:
-            return Outcome.blocked(f"no tracking issue: `releaser start {ctx.version}` opens it")
+            return Outcome.blocked(f"no tracking issue: `releaser start v{ctx.version}` opens it")
         if ctx.need(GITHUB_RELEASE) is None:
             return Outcome.blocked(
-                f"no GitHub release for {ctx.tag} yet: `releaser publish {ctx.version}`"
+                f"no GitHub release for {ctx.tag} yet: `releaser publish v{ctx.version}`"
             )
         return announcement(ctx, self._channel(ctx, issue.number))
 
@@ -166,7 +166,7 @@ class NotifyInfrastructure(Step):
     def check(self, ctx: StepContext) -> Outcome:
         if ctx.need(GITHUB_RELEASE) is None:
             return Outcome.blocked(
-                f"no GitHub release for {ctx.tag} yet: `releaser publish {ctx.version}`"
+                f"no GitHub release for {ctx.tag} yet: `releaser publish v{ctx.version}`"
             )
         issue = ctx.need(INFRASTRUCTURE_ISSUE)
         repo = _infrastructure(ctx).repo

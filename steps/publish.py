@@ -329,8 +329,15 @@ class ReleaseAssets(Step):
         return _github(ctx) is not None
 
     def check(self, ctx: StepContext) -> Outcome:
-        release = ctx.need(GITHUB_RELEASE)
-        if release is None:
+        release = ctx.peek(GITHUB_RELEASE)
+        if release is None or isinstance(release, Pending):
+            # Before the release exists the assets are still to come from their source: a
+            # missing source is a blocker now (a dry run says so), not after the release.
+            local = local_assets(ctx)
+            if local.missing:
+                return Outcome.blocked(f"{local.missing}: build the assets first")
+            if isinstance(release, Pending):
+                raise release
             return Outcome.blocked(f"no GitHub release for {ctx.tag} yet (step github-release)")
         remote = ctx.need(RELEASE_ASSETS)
         published = set(remote) - _excluded(ctx)

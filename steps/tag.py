@@ -56,7 +56,7 @@ class MergeReleasePR(Step):
         if pr is None:
             return Outcome.blocked(
                 f"no release PR from {ctx.version_branch} into {branch}: "
-                f"run `releaser prepare {ctx.version}`"
+                f"run `releaser prepare v{ctx.version}`"
             )
         if pr.merged:
             return Outcome.done(

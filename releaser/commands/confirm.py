@@ -34,7 +34,7 @@ def confirm_step(ctx: Context, name: str, evidence: str | None, retry: bool = Fa
     if skip_reason(step, ctx) is not None:
         raise UsageError(
             f"step {name} is not part of a {ctx.version.kind} release like {ctx.tag}",
-            f"`releaser plan {ctx.version}` lists its steps",
+            f"`releaser plan v{ctx.version}` lists its steps",
         )
     if retry:
         if evidence is not None:
@@ -65,7 +65,7 @@ def _record_retry(ctx: Context, name: str) -> None:
     ctx.ledger.record_answer(name, "retry", None)
     ctx.ui.print(
         f"recorded for {ctx.tag}: {name} did not happen; "
-        f"`releaser release {ctx.version}` (or its stage) does it again"
+        f"`releaser release v{ctx.version}` (or its stage) does it again"
     )
 
 

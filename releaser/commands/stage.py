@@ -119,7 +119,7 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
                 f"[{table}] is configured, but no step acts on it yet: "
                 f"`releaser {table.split('.', 1)[0]}` does nothing with it (do it by hand)"
             )
-    command = f"releaser {name} {ctx.version}"
+    command = f"releaser {name} v{ctx.version}"
     claim = StageClaim(ctx, name, command)
     engine.before_write = claim
     everything: list[StepResult] = []

@@ -22,7 +22,7 @@ keys are only ever added (``format`` changes if one is renamed or removed)::
       "stages": [                         # release order; stages with applicable steps
         {
           "stage": "prepare",
-          "command": "releaser prepare 1.2.0-rc1",
+          "command": "releaser prepare v1.2.0-rc1",
           "steps": [
             {
               "step": "release-pr",       # the step's stable name
@@ -143,9 +143,9 @@ def collect(ctx: Context) -> dict[str, Any]:
         )
         if next_command is None and outcome.status is not Status.DONE:
             if outcome.status is Status.UNKNOWN:
-                next_command = f"releaser confirm {ctx.version} {step.name} --evidence URL"
+                next_command = f"releaser confirm v{ctx.version} {step.name} --evidence URL"
             else:
-                next_command = f"releaser {stage} {ctx.version}"
+                next_command = f"releaser {stage} v{ctx.version}"
     holder = live_claim(entries, utcnow(ctx.now))
     return {
         "format": FORMAT,
@@ -156,7 +156,7 @@ def collect(ctx: Context) -> dict[str, Any]:
         "checked_at": iso(utcnow(ctx.now)),
         "claim": holder.as_json() if holder else None,
         "stages": [
-            {"stage": s, "command": f"releaser {s} {ctx.version}", "steps": rows}
+            {"stage": s, "command": f"releaser {s} v{ctx.version}", "steps": rows}
             for s, rows in stages.items()
             if rows
         ],

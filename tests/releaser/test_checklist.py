@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -62,7 +63,7 @@ def test_render_lists_every_applicable_step(tmp_path: Path, version: str) -> Non
     assert items(body) == expected
     assert ticked(body) == set()
     assert f"Release v{Version.parse(version)}"[8:] in body
-    assert f"releaser prepare {Version.parse(version)}" in body
+    assert f"releaser prepare v{Version.parse(version)}" in body
     for stage, steps in PLANS.items():
         if any(skip_reason(s, ctx) is None for s in steps):
             assert f"### {stage}" in body
@@ -173,18 +174,25 @@ def test_sync_retries_when_a_concurrent_writer_drops_a_tick(project: Project) ->
     issue = find_tracking_issue(project.context("v1.2.0-rc1"))
     assert issue is not None
     path = f"/api/v3/repos/acme/example/issues/{issue.number}$"
-    project.faults(
-        {"method": "PATCH", "path": path, "nth": 1, "action": "delay", "ms": 500},
-        {"method": "GET", "path": path, "nth": 2, "action": "delay", "ms": 900},
-    )
+    # Our re-read (the 2nd GET of the issue) is held long enough for the other driver, who
+    # writes as soon as our PATCH is in the forge's log: no timing is assumed, only an order.
+    project.faults({"method": "GET", "path": path, "nth": 2, "action": "delay", "ms": 4000})
     stale = issue.body
     mark = len(project.requests())
     api = httpx.Client(
         base_url=project.info["api_url"], headers={"Authorization": f"token {project.token}"}
     )
 
+    def ours_patched() -> bool:
+        return any(
+            e["method"] == "PATCH" and re.search(path, e["path"]) and e["status"] == 200
+            for e in project.requests()[mark:]
+        )
+
     def other_driver() -> None:
-        time.sleep(0.8)  # after our PATCH applied, before our re-read is answered
+        deadline = time.monotonic() + 60
+        while not ours_patched() and time.monotonic() < deadline:
+            time.sleep(0.02)
         body = apply_ticks(stale, {"changelog": None})
         api.patch(f"/repos/acme/example/issues/{issue.number}", json={"body": body})
 

@@ -242,7 +242,7 @@ def test_unknown_non_interactive_exits_3_with_the_question(harness: Harness) -> 
         Engine(harness.context()).run_stage("promote", [Manual()])
     assert exc.value.exit_code == 3
     assert "was the forum post published?" in exc.value.message
-    assert "releaser confirm 1.2.0 forum-post --evidence URL" in (exc.value.hint or "")
+    assert "releaser confirm v1.2.0 forum-post --evidence URL" in (exc.value.hint or "")
     assert "post it on the forum" in harness.output()  # the manual instructions were shown
 
 

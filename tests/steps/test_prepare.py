@@ -97,7 +97,7 @@ def test_prepare_from_scratch(project: Project) -> None:
     assert release_pr.title == "Release v1.2.0-rc1"
     issue = next(iter(project.repo.get_issues(state="all", labels=["release"])))
     assert f"#{issue.number}" in release_pr.body
-    assert "`releaser tag 1.2.0-rc1`" in release_pr.body
+    assert "`releaser tag v1.2.0-rc1`" in release_pr.body
     assert version_in(project, "bump-v1.3.0-dev") == "1.3.0-dev"
     assert 'version = "1.3.0-dev"' in (project.file("pyproject.toml", "bump-v1.3.0-dev") or "")
 

@@ -98,7 +98,7 @@ def test_a_question_exits_3_then_confirm_records_it_once(
     asked = alice.cli("start", VERSION)
     assert asked.exit_code == 3, asked.output[-2000:]
     assert "has the release been announced on the forum?" in asked.output
-    assert "releaser confirm 1.2.0-rc1 forum-post --evidence URL" in asked.output
+    assert "releaser confirm v1.2.0-rc1 forum-post --evidence URL" in asked.output
 
     confirmed = bob.cli("confirm", VERSION, "forum-post", "--evidence", EVIDENCE)
     assert confirmed.exit_code == 0, confirmed.output

@@ -47,7 +47,7 @@ def test_status_json_on_a_third_machine_matches_the_forge(project: Project) -> N
     assert [s["stage"] for s in data["stages"]][:3] == ["start", "prepare", "tag"]
     for stage in data["stages"]:
         assert sorted(stage) == ["command", "stage", "steps"]
-        assert stage["command"] == f"releaser {stage['stage']} 1.2.0-rc1"
+        assert stage["command"] == f"releaser {stage['stage']} v1.2.0-rc1"
         for row in stage["steps"]:
             assert tuple(sorted(row)) == tuple(sorted(status_module.STEP_KEYS))
             assert row["status"] in ("done", "todo", "running", "blocked", "failed", "unknown")
@@ -76,7 +76,7 @@ def test_status_json_on_a_third_machine_matches_the_forge(project: Project) -> N
     assert all(r["evidence"] for r in prepared)
     assert rows["push-tag"]["status"] != "done"
     assert rows["github-release"]["status"] == "blocked"  # no tag yet
-    assert data["next"] == "releaser tag 1.2.0-rc1"
+    assert data["next"] == "releaser tag v1.2.0-rc1"
     assert data["claim"] is None
     # The last ledger entries: who ran what from where.
     assert data["ledger"] == ledger_entries(project, VERSION)[-10:]
@@ -102,7 +102,7 @@ def test_status_names_the_claim_holder(project: Project) -> None:
     out = text.output
     assert f"claim: alice on laptop-a (prepare) since {held.since}, until {held.expires}" in out
     assert "last ledger entries:" in out and "alice@laptop-a claimed the release" in out
-    assert "next: releaser start 1.2.0-rc1" in out
+    assert "next: releaser start v1.2.0-rc1" in out
     assert "tracking-issue" in out and "release-pr" in out
 
 
