@@ -435,6 +435,41 @@ def status(
 
 
 @app.command()
+def report(
+    ctx: typer.Context,
+    version: Annotated[
+        str | None,
+        typer.Argument(metavar="[VERSION]", help="The release to show, e.g. v1.2.0."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", metavar="VERSION", help="Trends: every release from VERSION on."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The report as JSON (schema: docs/report.md).")
+    ] = False,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", metavar="FILE", help="Also write a self-contained HTML page."),
+    ] = None,
+) -> None:
+    """Where a release's time went (stages, CI, people), and trends across releases."""
+    g = _globals(ctx)
+    ui = _make_ui(g.verbose)
+    with handled(ui):
+        from releaser.commands.report import show_report
+        from releaser.version import Version
+
+        parsed = Version.parse(version) if version is not None else None
+        first = Version.parse(since) if since is not None else None
+        rctx = _context(g, version or since or "0.0.0", ui)
+        try:
+            show_report(rctx, parsed, first, as_json=as_json, html=html)
+        finally:
+            rctx.close()
+
+
+@app.command()
 def confirm(
     ctx: typer.Context,
     version: VersionArg,
@@ -506,7 +541,8 @@ _register_stages()
 # (docs/architecture.md, "Commands").
 ORDER = [
     *("init", "env", "doctor", "plan", "runbook", "start", "status", "prepare", "tag", "build"),
-    *("publish", "promote", "downstream", "merge", "next", "release", "confirm", "demo"),
+    *("publish", "promote", "downstream", "merge", "next", "release", "confirm", "report"),
+    "demo",
 ]
 
 

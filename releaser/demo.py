@@ -143,6 +143,7 @@ def run_demo(directory: Path | None, keep: bool, ui: UI, verbose: bool = False) 
     ctx = _context(config_path, VERSIONS[-1], ui)
     try:
         _summary(ctx, time.monotonic() - started, results)
+        _report(ctx, base)
     finally:
         ctx.close()
     if keep:
@@ -206,3 +207,15 @@ def _keep_serving(base: Path, ui: UI) -> None:
         pass
     finally:
         server.stop()
+
+
+def _report(ctx: Context, base: Path) -> None:
+    """Where the release's time went (`releaser report`), as an HTML page next to the forge."""
+    from releaser.commands.report import build_report
+    from releaser.insights.html import write_page
+    from releaser.version import Version
+
+    doc = build_report(ctx, ctx.version, Version.parse(VERSIONS[0]))
+    path = write_page(doc, base / f"report-{ctx.tag}.html", ctx.ui.redactor.redact)
+    ctx.ui.print(f"\nReport of {ctx.tag} (timeline, CI and people, trends): {path}")
+    ctx.ui.print(f"  cd {ctx.config.root} && releaser report {ctx.tag} --since {VERSIONS[0]}")

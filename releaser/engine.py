@@ -31,6 +31,12 @@ if TYPE_CHECKING:
     from releaser.context import Context
 
 SETTLE_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)  # re-checks after run() for asynchronous effects
+# How a step that stopped its stage is recorded: waiting on the operator, on remote work, or
+# failed (anything else).
+STOPPED_AS: dict[type[ReleaserError], Status] = {
+    InputNeeded: Status.UNKNOWN,
+    StillRunning: Status.RUNNING,
+}
 RETRY_ANSWER = "it did not happen: do it now"
 
 
@@ -52,6 +58,10 @@ class Engine:
         self.last_results: list[StepResult] = []
         self.dry_run_problems: list[StepResult] = []  # blocked / failed steps of a dry run
         self.sleep: Callable[[float], None] = time.sleep
+        # For the ledger's record of the last stage run: whether it waited on remote work,
+        # and the step that stopped it (with when it was taken up and the exit code).
+        self.waited = False
+        self.stopped: StepResult | None = None
 
     # -- a whole stage -----------------------------------------------------------------
 
@@ -61,6 +71,8 @@ class Engine:
         self.ui.stage(stage, ctx.tag, ctx.options.dry_run)
         results: list[StepResult] = []
         self.last_results = results
+        self.waited = False
+        self.stopped = None
         if not steps:
             self.ui.print(f"  [dim]stage {stage} has no steps yet: nothing to do[/dim]")
             return results
@@ -81,6 +93,7 @@ class Engine:
         if not selected(step, ctx):
             return StepResult(step.name, "skipped", "not selected (--only/--skip)")
         started = time.monotonic()
+        began = ctx.now()
         self.ui.step(step.name, step.describe(ctx))
         try:
             with ctx.running(step):
@@ -88,8 +101,16 @@ class Engine:
         except ReleaserError as exc:
             if not exc.message.startswith(f"{step.name}: "):
                 exc.message = f"{step.name}: {exc.message}"
+            self.stopped = StepResult(
+                step.name,
+                STOPPED_AS.get(type(exc), Status.FAILED),
+                exc.message,
+                started_at=began,
+                ended_at=ctx.now(),
+            )
             raise
         result.seconds = time.monotonic() - started
+        result.started_at, result.ended_at = began, ctx.now()
         return result
 
     def _check(self, step: Step) -> Outcome:
@@ -206,6 +227,7 @@ class Engine:
                 f"still running: {outcome.detail}",
                 "re-run the same command later (without --no-wait to wait)",
             )
+        self.waited = True
         engine_cfg = ctx.config.engine
         timeout = float(engine_cfg.wait_timeout)
         interval = float(step.poll_interval or engine_cfg.poll_interval)

@@ -34,6 +34,7 @@ from releaser.models import (
     Ref,
     Release,
     Repository,
+    Review,
     Workflow,
     WorkflowRun,
 )
@@ -275,6 +276,18 @@ class Forge:
             compute=lambda: PullRequest.from_json(
                 self.api.get_json(f"{self._path}/pulls/{number}")
             ),
+        )
+        return result
+
+    def reviews(self, number: int) -> list[Review]:
+        """The reviews of a pull request, oldest first."""
+        result: list[Review] = self._memo(
+            "reviews",
+            number,
+            compute=lambda: [
+                Review.from_json(r)
+                for r in self.api.paginate(f"{self._path}/pulls/{number}/reviews")
+            ],
         )
         return result
 
@@ -521,11 +534,12 @@ class Forge:
         event: str | None = None,
         branch: str | None = None,
         head_sha: str | None = None,
+        created: str | None = None,
     ) -> list[WorkflowRun]:
-        """Runs of a workflow file, newest first (one page of 100)."""
-        params = {
-            k: v for k, v in {"event": event, "branch": branch, "head_sha": head_sha}.items() if v
-        }
+        """Runs of a workflow file, newest first (one page of 100); ``created``: GitHub's
+        date-time range syntax, ``2026-01-31T10:00:00Z..2026-01-31T12:00:00Z``."""
+        filters = {"event": event, "branch": branch, "head_sha": head_sha, "created": created}
+        params = {k: v for k, v in filters.items() if v}
 
         def read() -> list[WorkflowRun]:
             data = self.api.find_json(
@@ -549,13 +563,35 @@ class Forge:
         )
         return result
 
-    def jobs(self, run_id: int) -> list[Job]:
+    def runs_of(
+        self, *, branch: str | None = None, head_sha: str | None = None, event: str | None = None
+    ) -> list[WorkflowRun]:
+        """Runs of every workflow of the repository (e.g. all those a tag push started: the
+        tag is their ``branch``), newest first, every page."""
+        params = {
+            k: v for k, v in {"branch": branch, "head_sha": head_sha, "event": event}.items() if v
+        }
+
+        def read() -> list[WorkflowRun]:
+            items = self.api.paginate(f"{self._path}/actions/runs", params)
+            return [WorkflowRun.from_json(r) for r in items]
+
+        result: list[WorkflowRun] = self._memo(
+            "runs-of", tuple(sorted(params.items())), compute=read
+        )
+        return result
+
+    def jobs(self, run_id: int, *, all_attempts: bool = False) -> list[Job]:
+        """The jobs of a run's latest attempt (``all_attempts``: of every attempt, each
+        job carrying its ``run_attempt``; one listing either way)."""
+        params = {"filter": "all"} if all_attempts else None
         result: list[Job] = self._memo(
             "jobs",
             run_id,
+            all_attempts,
             compute=lambda: [
                 Job.from_json(j)
-                for j in self.api.paginate(f"{self._path}/actions/runs/{run_id}/jobs")
+                for j in self.api.paginate(f"{self._path}/actions/runs/{run_id}/jobs", params)
             ],
         )
         return result

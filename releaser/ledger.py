@@ -12,7 +12,8 @@ Entries (every one carries ``type``, ``by`` (the driver), ``host`` and ``at``)::
 
     {"type": "claim", "driver", "host", "pid", "stage", "since", "expires", "took_over_from"?}
     {"type": "unclaim", "driver", "host", "stage"}
-    {"type": "stage", "stage", "outcome": "done" | "failed", "start", "end", "steps": {...}}
+    {"type": "stage", "stage", "outcome": "done" | "failed", "start", "end", "steps": {...},
+     "times": {step: [start, end]}, "stopped"?: {"step", "status", "start", "end"}}
     {"type": "answer", "step", "answer": "done", "evidence": URL | null}
     {"type": "intent", "step", "key", "detail"}    before a write that can't be looked up
     {"type": "result", "step", "key", "evidence"}  after it
@@ -68,6 +69,10 @@ def expiry(ttl: float, clock: Callable[[], float] = time.time) -> str:
 
 def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _iso_at(epoch: float | None) -> str | None:
+    return None if epoch is None else iso(datetime.fromtimestamp(epoch, UTC))
 
 
 def parse_iso(text: str) -> datetime:
@@ -396,19 +401,37 @@ class Ledger:
         )
 
     def stage_entry(
-        self, stage: str, outcome: str, started: str, results: list[Any]
+        self,
+        stage: str,
+        outcome: str,
+        started: str,
+        results: list[Any],
+        stopped: Any = None,
     ) -> dict[str, Any]:
-        """A stage run: who, from where, when, and how each step ended."""
-        return self._stamp(
-            {
-                "type": "stage",
-                "stage": stage,
-                "outcome": outcome,
-                "start": started,
-                "end": iso(self.now()),
-                "steps": {str(r.step): str(r.status) for r in results},
+        """A stage run: who, from where, when, how each step ended and when it ran (the
+        forge's time), and the step that stopped it, if one did (``releaser report`` reads
+        them)."""
+        entry: dict[str, Any] = {
+            "type": "stage",
+            "stage": stage,
+            "outcome": outcome,
+            "start": started,
+            "end": iso(self.now()),
+            "steps": {str(r.step): str(r.status) for r in results},
+            "times": {
+                str(r.step): [_iso_at(r.started_at), _iso_at(r.ended_at)]
+                for r in results
+                if getattr(r, "started_at", None) is not None
+            },
+        }
+        if stopped is not None:
+            entry["stopped"] = {
+                "step": str(stopped.step),
+                "status": str(stopped.status),
+                "start": _iso_at(stopped.started_at),
+                "end": _iso_at(stopped.ended_at),
             }
-        )
+        return self._stamp(entry)
 
     def record_stage(self, stage: str, outcome: str, started: str, results: list[Any]) -> None:
         self.append(self.stage_entry(stage, outcome, started, results))

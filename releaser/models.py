@@ -312,8 +312,10 @@ class WorkflowRun:
     run_attempt: int = 1
     workflow_id: int = 0
     created_at: datetime | None = None
-    run_started_at: datetime | None = None
+    run_started_at: datetime | None = None  # when the current attempt started
     updated_at: datetime | None = None
+    path: str = ""  # the workflow's file: .github/workflows/build.yml
+    triggering_actor: str = ""  # who started the current attempt (a re-run: who re-ran it)
 
     @property
     def active(self) -> bool:
@@ -335,6 +337,8 @@ class WorkflowRun:
             created_at=parse_time(d.get("created_at")),
             run_started_at=parse_time(d.get("run_started_at")),
             updated_at=parse_time(d.get("updated_at")),
+            path=str(d.get("path") or ""),
+            triggering_actor=_login(d.get("triggering_actor") or d.get("actor")),
         )
 
 
@@ -346,9 +350,11 @@ class Job:
     conclusion: str | None
     html_url: str
     url: str = ""
-    created_at: datetime | None = None
-    started_at: datetime | None = None
+    created_at: datetime | None = None  # queued
+    started_at: datetime | None = None  # picked up by a runner
     completed_at: datetime | None = None
+    run_id: int = 0
+    run_attempt: int = 1
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Job:
@@ -362,6 +368,29 @@ class Job:
             created_at=parse_time(d.get("created_at")),
             started_at=parse_time(d.get("started_at")),
             completed_at=parse_time(d.get("completed_at")),
+            run_id=int(d.get("run_id") or 0),
+            run_attempt=int(d.get("run_attempt") or 1),
+        )
+
+
+@dataclass(frozen=True)
+class Review:
+    """A pull request review (``APPROVED``, ``CHANGES_REQUESTED``, ``COMMENTED``...)."""
+
+    id: int
+    user: str
+    state: str
+    submitted_at: datetime | None
+    html_url: str = ""
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Review:
+        return cls(
+            id=int(d["id"]),
+            user=_login(d.get("user")),
+            state=str(d.get("state") or ""),
+            submitted_at=parse_time(d.get("submitted_at")),
+            html_url=str(d.get("html_url") or ""),
         )
 
 

@@ -225,6 +225,8 @@ class StepResult:
     acted: bool = False
     seconds: float = 0.0
     actions: list[Action] = field(default_factory=list)
+    started_at: float | None = None  # the forge's time when the engine took the step up
+    ended_at: float | None = None  # ... and when it was through with it
 
 
 def skip_reason(step: Step, ctx: Context) -> str | None:

@@ -18,7 +18,7 @@ from releaser.cli import app
 ROOT = Path(__file__).resolve().parents[1]
 # The docs a newcomer follows (runbook.md is generated; writing-a-step.md and architecture.md
 # are for contributors).
-DOCS = ["README.md", "docs/getting-started.md", "docs/handover.md"]
+DOCS = ["README.md", "docs/getting-started.md", "docs/handover.md", "docs/report.md"]
 
 
 def command_lines(path: Path) -> list[str]:

@@ -82,8 +82,9 @@ def test_alternating_drivers_end_like_one_driver(make_project: Callable[..., Pro
         assert not diff, f"{title}:\n{diff}"
     assert ours == theirs
 
-    # The ledger says who ran what from where, alternating. (A stage that only waited, like
-    # `build` on runs the tag push started, wrote nothing and so left no entry.)
+    # The ledger says who ran what from where, alternating. (A stage that found its work
+    # done, like `build` once the tag push's runs finished, wrote nothing and left no entry;
+    # one that waited on them left one.)
     ran_by = {stage: (alice, bob)[i % 2] for i, stage in enumerate(stages)}
     runs = [e for e in ledger_entries(shared, VERSION) if e["type"] == "stage"]
     assert {"start", "prepare", "tag", "publish"} <= {e["stage"] for e in runs}

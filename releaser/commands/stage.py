@@ -6,6 +6,10 @@ claim is fresh and the ledger moved since the command started (another driver ra
 what the checks saw may be stale: the stage is checked again, under the claim, before any
 write. While the claim is held, writes renew the lease when a third of it has passed (the
 engine renews it during long waits), so a takeover by someone else stops this command.
+
+Each stage run is recorded in the ledger (who, where, when each step ran, the step that
+stopped it): with the unclaim when the stage wrote something, alone when it only waited on
+remote work (a build), never when it found everything done. `releaser report` reads them.
 """
 
 from __future__ import annotations
@@ -154,7 +158,16 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
             finally:
                 everything += results
                 if claim.held:
-                    pending = ctx.ledger.stage_entry(stage, outcome, started, results)
+                    pending = ctx.ledger.stage_entry(
+                        stage, outcome, started, results, engine.stopped
+                    )
+                elif engine.waited and not ctx.options.dry_run:
+                    # It wrote nothing but waited on remote work (a build): worth a record
+                    # of who waited how long; a re-run finding it all done records nothing.
+                    _record_stage(
+                        ctx,
+                        ctx.ledger.stage_entry(stage, outcome, started, results, engine.stopped),
+                    )
                 _tick_checklist(ctx, results, claim)
         if not claim.held and not ctx.options.dry_run:
             _release_stale_own_claim(ctx, everything)

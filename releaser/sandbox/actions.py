@@ -344,8 +344,9 @@ def _fresh_attempt(settings: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def rerun(forge: Forge, full: str, run: dict[str, Any]) -> dict[str, Any]:
-    """Start a new attempt of a finished, unsuccessful run with the current settings."""
+def rerun(forge: Forge, full: str, run: dict[str, Any], actor: str | None = None) -> dict[str, Any]:
+    """Start a new attempt of a finished, unsuccessful run with the current settings
+    (``actor``: who asked for it, the run's ``triggering_actor`` from now on)."""
     wf = find_workflow(forge, full, run["path"], run["head_sha"]) or Workflow(
         run["path"], run["name"], {}, [(n, s) for n, s in run["jobs"]]
     )
@@ -363,6 +364,7 @@ def rerun(forge: Forge, full: str, run: dict[str, Any]) -> dict[str, Any]:
                 "attempt_ts": forge.clock.now(),
                 **_fresh_attempt(settings),
                 "attempts": [*run.get("attempts", []), previous],
+                "triggering_actor": actor or run.get("triggering_actor") or run.get("actor"),
             },
         )
 
@@ -485,6 +487,18 @@ def job_states(run: dict[str, Any], now: float) -> list[JobState]:
         else:
             steps = [step_json(s, n, "queued", None, None, None) for n, s in enumerate(names, 1)]
             out.append(JobState(index, name, steps, "queued", None, start, None))
+    return out
+
+
+def past_attempts(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The run as it was at each finished earlier attempt (oldest first): the fields
+    :func:`job_states` reads, from what :func:`rerun` kept of the attempt."""
+    out = []
+    for previous in run.get("attempts") or []:
+        start = float(previous["attempt_ts"])
+        done = previous.get("completed_ts")
+        duration = float(done) - start if done is not None else 0.0
+        out.append({**run, **previous, "duration": duration, "done": True})
     return out
 
 

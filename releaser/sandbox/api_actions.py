@@ -95,7 +95,7 @@ def run_json(forge: Forge, full: str, run: dict[str, Any]) -> dict[str, Any]:
         "run_attempt": attempt,
         "referenced_workflows": [],
         "run_started_at": iso(started),
-        "triggering_actor": actor,
+        "triggering_actor": forge.user_json(run.get("triggering_actor") or run.get("actor")),
         "jobs_url": f"{api}/jobs",
         "logs_url": f"{api}/logs",
         "check_suite_url": f"{forge.repo_api(full)}/check-suites/{run['id']}",
@@ -344,7 +344,7 @@ def get_run_endpoint(forge: Forge, req: Request) -> dict[str, Any]:
 def rerun_failed(forge: Forge, req: Request) -> Response:
     full = full_name(forge, req)
     run = get_run(forge, full, req.params["run_id"])
-    actions.rerun(forge, full, run)
+    actions.rerun(forge, full, run, req.user)
     return Response(201, {})
 
 
@@ -355,22 +355,35 @@ def rerun_all(forge: Forge, req: Request) -> Response:
 
 @ROUTER.route("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs")
 def list_jobs(forge: Forge, req: Request) -> Response:
+    """The jobs of the latest attempt; ``filter=all``: of every attempt, oldest first."""
     full = full_name(forge, req)
     run = get_run(forge, full, req.params["run_id"])
-    jobs = [job_json(forge, full, run, j) for j in actions.job_states(run, forge.clock.now())]
+    now = forge.clock.now()
+    wanted = req.query.get("filter") or "latest"
+    if wanted not in ("latest", "all"):
+        raise validation_failed("Job", "invalid", "filter")
+    attempts = [*actions.past_attempts(run), run] if wanted == "all" else [run]
+    jobs = [
+        job_json(forge, full, attempt, j)
+        for attempt in attempts
+        for j in actions.job_states(attempt, now)
+    ]
     return paginate(forge, req, jobs, key="jobs")
 
 
 def job_lookup(forge: Forge, full: str, job_id: str) -> tuple[dict[str, Any], JobState]:
+    """A job of any attempt of its run, by id."""
     try:
         run_id, attempt, index = actions.split_job_id(int(job_id))
     except ValueError:
         raise not_found() from None
     run = get_run(forge, full, run_id)
-    jobs = actions.job_states(run, forge.clock.now())
-    if attempt != int(run["run_attempt"]) or not 0 <= index < len(jobs):
-        raise not_found()
-    return run, jobs[index]
+    for candidate in [*actions.past_attempts(run), run]:
+        if int(candidate["run_attempt"]) == attempt:
+            jobs = actions.job_states(candidate, forge.clock.now())
+            if 0 <= index < len(jobs):
+                return candidate, jobs[index]
+    raise not_found()
 
 
 @ROUTER.route("GET", "/repos/{owner}/{repo}/actions/jobs/{job_id}")

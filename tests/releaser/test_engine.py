@@ -457,3 +457,51 @@ def test_a_rate_limit_in_run_is_exit_4(harness: Harness) -> None:
     with pytest.raises(StillRunning) as exc:
         Engine(harness.context()).run_stage("promote", [RateLimitedPost(Remote())])
     assert exc.value.exit_code == 4 and "no posts until 12:00" in exc.value.message
+
+
+# -- what the ledger records of a stage run (releaser report reads it) ------------------------
+
+
+def test_stage_runs_record_each_step_s_times_and_the_step_that_stopped_them(
+    harness: Harness,
+) -> None:
+    from releaser.commands.stage import run_stages
+
+    ctx = harness.context()
+    remote = Remote()
+    ctx.plans = {"prepare": [Make(remote, "a", "make-a")], "build": [Workflow(2, Status.FAILED)]}
+    run_stages(ctx, ["prepare"])
+    with pytest.raises(StepFailed):
+        run_stages(ctx, ["build"])
+    stages = [e for e in harness.store.doc["entries"] if e["type"] == "stage"]
+    prepare, build = stages
+    assert prepare["steps"] == {"make-a": "done"} and "stopped" not in prepare
+    start, end = prepare["times"]["make-a"]
+    assert prepare["start"] <= start <= end <= prepare["end"]
+    # The build wrote nothing but waited on remote work: recorded all the same (no claim),
+    # with the step that stopped it and when.
+    assert (build["outcome"], build["steps"], build["times"]) == ("failed", {}, {})
+    stopped = build["stopped"]
+    assert (stopped["step"], stopped["status"]) == ("workflow", "failed")
+    assert build["start"] <= stopped["start"] <= stopped["end"] <= build["end"]
+    claims = [e for e in harness.store.doc["entries"] if e["type"] == "claim"]
+    assert [c["stage"] for c in claims] == ["prepare"]
+
+    # Re-runs that find everything done record nothing.
+    writes = harness.store.writes
+    ctx.plans["build"] = [Workflow(0)]
+    run_stages(ctx, ["prepare"])
+    run_stages(ctx, ["build"])
+    assert harness.store.writes == writes
+
+
+def test_a_stage_stopped_for_an_answer_records_the_question_s_step(harness: Harness) -> None:
+    from releaser.commands.stage import run_stages
+
+    ctx = harness.context()
+    ctx.plans = {"promote": [Make(Remote(), "a", "make-a"), Manual()]}
+    with pytest.raises(InputNeeded):
+        run_stages(ctx, ["promote"])
+    (entry,) = [e for e in harness.store.doc["entries"] if e["type"] == "stage"]
+    assert entry["outcome"] == "failed" and entry["steps"] == {"make-a": "done"}
+    assert (entry["stopped"]["step"], entry["stopped"]["status"]) == ("forum-post", "unknown")

@@ -415,6 +415,21 @@ def test_failure_via_admin_then_rerun(
         done = finish(clock, client, repo, run["id"])
         assert done["conclusion"] == "success"
         assert done["previous_attempt_url"].endswith("/attempts/1")
+        # Jobs: the latest attempt's by default; filter=all: every attempt's, by its id too.
+        jobs_url = f"repos/{repo}/actions/runs/{run['id']}/jobs"
+        (latest,) = client.get(jobs_url).json()["jobs"]
+        every = client.get(jobs_url, params={"filter": "all"}).json()
+        validate("actions/list-jobs-for-workflow-run", 200, every)
+        assert [(j["run_attempt"], j["conclusion"]) for j in every["jobs"]] == [
+            (1, "failure"),
+            (2, "success"),
+        ]
+        first = every["jobs"][0]
+        assert every["jobs"][1] == latest and first["id"] != latest["id"]
+        assert first["created_at"] <= first["started_at"] <= first["completed_at"]
+        assert first["completed_at"] <= latest["created_at"]
+        assert client.get(f"repos/{repo}/actions/jobs/{first['id']}").json() == first
+        assert client.get(jobs_url, params={"filter": "some"}).status_code == 422
         rel = client.get(f"repos/{repo}/releases/tags/v2.0.0").json()
         assert [a["name"] for a in rel["assets"]] == ["svc-2.0.0.tar.gz"]
         checks = client.get(f"repos/{repo}/commits/v2.0.0/check-runs").json()["check_runs"]
