@@ -16,6 +16,8 @@ Entries (every one carries ``type``, ``by`` (the driver), ``host`` and ``at``)::
     {"type": "answer", "step", "answer": "done", "evidence": URL | null}
     {"type": "intent", "step", "key", "detail"}    before a write that can't be looked up
     {"type": "result", "step", "key", "evidence"}  after it
+    {"type": "approval", "step", "subject", "login"}  an approval (``releaser approve``) of
+                                                   what the step would do, by a forge user
 
 Identity: the driver is ``RELEASER_DRIVER`` or the OS user, the host ``RELEASER_HOST`` or the
 machine's name. A claim held by the same driver on the same host is theirs to resume (after a
@@ -77,6 +79,22 @@ class Answer:
     by: str
     at: str
     host: str = ""
+
+
+@dataclass(frozen=True)
+class Approval:
+    """An approval recorded by ``releaser approve``: ``login`` (the approver's forge user,
+    from their token) approved ``subject`` (what the step would do, or None)."""
+
+    step: str
+    subject: str | None
+    login: str
+    at: str
+    by: str = ""  # the approver's driver name and host, as every entry has them
+    host: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"login": self.login, "subject": self.subject, "at": self.at, "host": self.host}
 
 
 @dataclass(frozen=True)
@@ -275,6 +293,21 @@ class Ledger:
                 state = e
         return state
 
+    def approvals(self, step: str) -> list[Approval]:
+        """Every approval recorded for ``step``, oldest first."""
+        return [
+            Approval(
+                step,
+                e.get("subject"),
+                str(e.get("login") or ""),
+                str(e.get("at") or ""),
+                str(e.get("by") or ""),
+                str(e.get("host") or ""),
+            )
+            for e in self.entries(refresh=True)
+            if e.get("type") == "approval" and e.get("step") == step
+        ]
+
     def recent(self, count: int = RECENT) -> list[dict[str, Any]]:
         return self.entries()[-count:]
 
@@ -330,6 +363,24 @@ class Ledger:
                 {"type": "answer", "step": step, "answer": answer, "evidence": evidence}
             )
         )
+
+    def record_approval(self, step: str, subject: str | None, login: str) -> bool:
+        """Record ``login``'s approval of ``subject``; False (nothing written) when the same
+        approval is there already."""
+        wrote: list[bool] = []
+
+        def make(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+            wrote.clear()
+            for e in entries:
+                same = (e.get("step"), e.get("subject"), str(e.get("login", "")).lower())
+                if e.get("type") == "approval" and same == (step, subject, login.lower()):
+                    return None
+            wrote.append(True)
+            entry = {"type": "approval", "step": step, "subject": subject, "login": login}
+            return self._stamp(entry)
+
+        self._append(make)
+        return bool(wrote)
 
     def record_intent(self, step: str, key: str, detail: str) -> None:
         self._append(

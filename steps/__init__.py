@@ -9,12 +9,19 @@ from __future__ import annotations
 
 from releaser.api import STAGE_HELP, STAGES, Step
 from steps.build import BuildWorkflows
-from steps.finish import CloseReleasePR, CloseTrackingIssue, MergeBack, NextDevVersion
+from steps.finish import (
+    CloseReleasePR,
+    CloseTrackingIssue,
+    MergeBack,
+    NextChangelog,
+    NextDevVersion,
+    NextTrackingIssue,
+)
 from steps.prepare import Changelog, NextDevBump, ReleasePR, VersionBranch, VersionBump
-from steps.promote import AnnounceOnTrackingIssue, NotifyInfrastructure
+from steps.promote import AnnounceOnTrackingIssue, NotifyInfrastructure, SoakReminder
 from steps.publish import Checksums, GitHubRelease, PublishWorkflows, ReleaseAssets
 from steps.start import TrackingIssue
-from steps.tag import MergeReleasePR, PushTag, TagCommitReady
+from steps.tag import CIGreen, MergeReleasePR, PushTag, TagCommitReady
 
 PLANS: dict[str, list[Step]] = {
     "start": [
@@ -28,6 +35,7 @@ PLANS: dict[str, list[Step]] = {
         NextDevBump(),  # a PR moving the default branch to X.(Y+1).0-dev (first rc)
     ],
     "tag": [
+        CIGreen(),  # the release commit's required checks are green (pending: waits)
         MergeReleasePR(),  # finals with a release branch: the release PR merged (merge commit)
         TagCommitReady(),  # the commit to tag is known and exists
         PushTag(),  # the annotated, signed tag on exactly that commit, pushed alone (dangerous)
@@ -44,6 +52,7 @@ PLANS: dict[str, list[Step]] = {
     "promote": [
         AnnounceOnTrackingIssue(),  # "vX.Y.Z is out" on the tracking issue; rc: early testers
         NotifyInfrastructure(),  # the infrastructure team told, on their issue for the release
+        SoakReminder(),  # rc, after its soak time: early testers' reports, on the tracking issue
     ],
     "downstream": [],
     "merge": [
@@ -52,6 +61,8 @@ PLANS: dict[str, list[Step]] = {
     ],
     "next": [
         NextDevVersion(),  # the default branch is on the next development version
+        NextChangelog(),  # the next release's changelog file, linked from the index (by PR)
+        NextTrackingIssue(),  # the next release's tracking issue, with its checklist
         CloseTrackingIssue(),  # a summary comment, then the tracking issue closed
     ],
 }
