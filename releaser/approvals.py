@@ -96,17 +96,26 @@ def grant(ctx: Context, login: str) -> tuple[str | None, str]:
             return f"{role} access to {ctx.repo_name}", ""
         return None, f"{login} has {role or 'no'} access to {ctx.repo_name} (write needed)"
     listed_without_write = ""
+    unseen: list[str] = []  # teams this token can't see (or that don't exist)
     for handle in handles:
         name = handle.removeprefix("@")
         if "/" in name:
             org, slug = name.split("/", 1)
             if forge.team_role(org, slug, login) is not None:
                 return f"member of {handle}", ""
+            if not forge.team_visible(org, slug):
+                unseen.append(handle)
         elif name.lower() == login.lower():
             role = forge.role_of(login)
             if at_least(role, "write"):
                 return f"{handle}, with {role} access", ""
             listed_without_write = f"; {handle} is listed but has {role or 'no'} access"
+    viewer = forge.login()
+    if unseen and viewer.lower() != login.lower():  # a member would see their own team
+        listed_without_write += (
+            f"; {viewer}'s token can't see {', '.join(unseen)} (only members of its org can, "
+            "and it must exist), so membership there can't be checked"
+        )
     return None, f"{login} is not one of {', '.join(handles)}{listed_without_write}"
 
 
@@ -128,7 +137,7 @@ def judge(
             other = f"approves another subject: {approval.subject}"
             verdicts.append(Verdict(approval, False, other))
         elif driver is not None and login.lower() == driver.lower():
-            verdicts.append(Verdict(approval, False, "by the driver themselves"))
+            verdicts.append(Verdict(approval, False, f"by the driver themselves ({driver})"))
         else:
             how, why_not = grant(ctx, login)
             verdicts.append(Verdict(approval, how is not None, how or why_not))
@@ -152,15 +161,15 @@ def require_approval(ctx: Context, step: Step) -> None:
     driver = ctx.forge.login()
     verdicts = judge(ctx, step, subject, driver)
     counting = next((v for v in verdicts if v.counts), None)
-    what = f" of: {subject}" if subject else ""
+    what = f' of "{subject}"' if subject else ""
     if counting is not None:
         a = counting.approval
-        ctx.ui.print(f"  [green]approved[/green] by {a.login} ({counting.reason}) at {a.at}{what}")
+        ctx.ui.print(f"  [green]approved[/green]{what} by {a.login} ({counting.reason}) at {a.at}")
         return
     ignored = "; ".join(f"{v.approval.login}'s: {v.reason}" for v in verdicts[:3])
     ignored = f" (not counted: {ignored})" if ignored else ""
     message = (
-        f"needs an approval by {who_may_approve(ctx)}, other than you ({driver}){what}{ignored}"
+        f"needs an approval{what} by {who_may_approve(ctx)} other than you ({driver}){ignored}"
     )
     hint = (
         f"an approver runs `{approve_command(ctx, step)}` (from any machine); then re-run "

@@ -213,6 +213,13 @@ class Forge:
         result: str | None = self.memo.get(key, read)
         return result
 
+    def team_visible(self, org: str, slug: str) -> bool:
+        """Whether the token can see the team ``org/slug`` (its org's members can; others
+        get 404, as for a team that doesn't exist)."""
+        key = ("forge", "team-visible", org.lower(), slug.lower())
+        read = lambda: self.api.find_json(f"/orgs/{quote(org)}/teams/{quote(slug)}") is not None  # noqa: E731
+        return bool(self.memo.get(key, read))
+
     # -- checks ----------------------------------------------------------------------------
 
     def checks(self, sha: str) -> list[Check]:

@@ -10,14 +10,16 @@ holds secrets: every string of an entry passes through the redactor before it is
 
 Entries (every one carries ``type``, ``by`` (the driver), ``host`` and ``at``)::
 
-    {"type": "claim", "driver", "host", "pid", "stage", "since", "expires", "took_over_from"?}
+    {"type": "claim", "driver", "host", "pid", "stage", "since", "expires", "took_over_from"?,
+     "login"?}                                  (login: the driver's forge user)
     {"type": "unclaim", "driver", "host", "stage"}
     {"type": "stage", "stage", "outcome": "done" | "failed", "start", "end", "steps": {...}}
     {"type": "answer", "step", "answer": "done", "evidence": URL | null}
     {"type": "intent", "step", "key", "detail"}    before a write that can't be looked up
     {"type": "result", "step", "key", "evidence"}  after it
-    {"type": "approval", "step", "subject", "login"}  an approval (``releaser approve``) of
-                                                   what the step would do, by a forge user
+    {"type": "approval", "step", "subject", "login", "grant"}  an approval (``releaser
+                     approve``) of what the step would do, by a forge user (``grant``: as
+                     what the forge let them approve, when they did)
 
 Identity: the driver is ``RELEASER_DRIVER`` or the OS user, the host ``RELEASER_HOST`` or the
 machine's name. A claim held by the same driver on the same host is theirs to resume (after a
@@ -232,8 +234,10 @@ class Ledger:
         redact: Callable[[str], str] = lambda s: s,
         pid: int | None = None,
         clock: Callable[[], float] = time.time,
+        login: Callable[[], str] | None = None,
     ) -> None:
         self.store = store
+        self.login = login  # the driver's forge user (GET /user), recorded in claims
         self.release = release
         self.driver = driver
         self.host = host or socket.gethostname()
@@ -308,6 +312,13 @@ class Ledger:
             if e.get("type") == "approval" and e.get("step") == step
         ]
 
+    def last_driver_login(self) -> str | None:
+        """The forge user of the latest claim: who drove the release last."""
+        for e in reversed(self.entries(refresh=True)):
+            if e.get("type") == "claim" and e.get("login"):
+                return str(e["login"])
+        return None
+
     def recent(self, count: int = RECENT) -> list[dict[str, Any]]:
         return self.entries()[-count:]
 
@@ -364,9 +375,9 @@ class Ledger:
             )
         )
 
-    def record_approval(self, step: str, subject: str | None, login: str) -> bool:
-        """Record ``login``'s approval of ``subject``; False (nothing written) when the same
-        approval is there already."""
+    def record_approval(self, step: str, subject: str | None, login: str, grant: str) -> bool:
+        """Record ``login``'s approval of ``subject`` (``grant``: as what); False (nothing
+        written) when the same approval is there already."""
         wrote: list[bool] = []
 
         def make(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -376,7 +387,13 @@ class Ledger:
                 if e.get("type") == "approval" and same == (step, subject, login.lower()):
                     return None
             wrote.append(True)
-            entry = {"type": "approval", "step": step, "subject": subject, "login": login}
+            entry = {
+                "type": "approval",
+                "step": step,
+                "subject": subject,
+                "login": login,
+                "grant": grant,
+            }
             return self._stamp(entry)
 
         self._append(make)
@@ -459,6 +476,8 @@ class Ledger:
             }
             if took_from:
                 entry["took_over_from"] = took_from[0].who()
+            if self.login is not None:
+                entry["login"] = self.login()
             last = entries[-1] if entries else None
             if (
                 mine
@@ -548,4 +567,5 @@ def open_ledger(ctx: Context) -> Ledger:
         ttl=float(ctx.config.engine.claim_ttl),
         redact=ctx.ui.redactor.redact,
         clock=ctx.now,
+        login=ctx.forge.login,
     )

@@ -36,6 +36,20 @@ def ledger_access(ctx: Context) -> Access:
     return Access(ctx.repo_name, "write", why)
 
 
+def require_ledger_write(ctx: Context, what: str) -> None:
+    """Before a command records ``what`` in the ledger (an answer, an approval): the token
+    may write to the repository, or one message (exit 2) and nothing written."""
+    role = ctx.forge.my_role()
+    if not at_least(role, "write"):
+        login = ctx.forge.login()
+        raise PermissionMissing(
+            f"{login} may not record {what}: the release's ledger (refs/releaser/{ctx.tag}) "
+            f"needs write on {ctx.repo_name}, and {login} has {role or 'no'} access",
+            f"ask someone with write access (or an admin of {ctx.repo_name} for access): "
+            "nothing was written",
+        )
+
+
 class Preflight:
     """Checks, once per command, the permissions of the writes still to come."""
 

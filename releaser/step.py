@@ -188,7 +188,7 @@ class Step:
         the project's repository for a step that writes (overrides ``run``), none otherwise."""
         if type(self).run is Step.run:
             return []
-        return [Access(ctx.repo_name, "write", self.name)]
+        return [Access(ctx.repo_name, "write", f"the writes of {self.name}")]
 
     def approval_subject(self, ctx: Context) -> str | None:
         """What an approval of this step approves, in one short line naming exactly what it

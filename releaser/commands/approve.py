@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from releaser import approvals
 from releaser.errors import UsageError
-from releaser.forge import at_least
+from releaser.permissions import require_ledger_write
 from releaser.step import Status, skip_reason
 
 if TYPE_CHECKING:
@@ -52,13 +52,7 @@ def approve_step(ctx: Context, name: str) -> None:
             f"{login} may not approve {name}: {why_not}",
             f"approvers are {approvals.who_may_approve(ctx)}: ask one of them",
         )
-    role = ctx.forge.my_role()
-    if not at_least(role, "write"):
-        raise UsageError(
-            f"an approval is recorded in the release's ledger on {ctx.repo_name}, which needs "
-            f"write access: {login} has {role or 'no'} access",
-            f"ask an admin of {ctx.repo_name} for write access, or another approver",
-        )
+    require_ledger_write(ctx, "an approval")
     with ctx.running(step):
         outcome = step.check(ctx)
     if outcome.status is Status.DONE:
@@ -73,11 +67,15 @@ def approve_step(ctx: Context, name: str) -> None:
     if ctx.options.dry_run:
         ctx.ui.print(f"[blue]would[/blue] record {login}'s approval ({how}) of: {what}")
         return
-    if ctx.ledger.record_approval(name, subject, login):
+    if ctx.ledger.record_approval(name, subject, login, how):
         ctx.ui.print(f"recorded {login}'s approval ({how}) of: {what}")
     else:
         ctx.ui.print(f"{login} had already approved: {what}")
-    ctx.ui.print(
-        f"it counts when someone other than {login} runs it: "
-        f"`releaser {found[0]} {ctx.version}` now proceeds"
-    )
+    driver = ctx.ledger.last_driver_login()
+    if driver is not None and driver.lower() == login.lower():
+        ctx.ui.warn(
+            f"you ({login}) drove this release last: your approval counts only when someone "
+            f"else runs {name}"
+        )
+    else:
+        ctx.ui.print(f"`releaser {found[0]} {ctx.version}` (run by someone else) now proceeds")

@@ -59,7 +59,7 @@ keys are only ever added (``format`` changes if one is renamed or removed)::
     }
 
 An approval by the driver themselves never counts when they run the step; ``counts`` here
-judges the subject and the approver's rights only (status doesn't know who will drive).
+takes the release's last driver (the forge user of the ledger's latest claim) as the driver.
 
 Exit code 0 whatever the release's state (the state is the output); 1 when the forge can't
 be read at all.
@@ -207,7 +207,7 @@ def _approvals(
             subject = approvals.subject_of(ctx, step)
         except (ReleaserError, Pending):
             subject = None  # nothing to approve yet (the tag's commit isn't known, say)
-        verdicts = approvals.judge(ctx, step, subject)
+        verdicts = approvals.judge(ctx, step, subject, ctx.ledger.last_driver_login())
         if any(v.counts for v in verdicts):
             state = "given"
         else:
@@ -285,14 +285,14 @@ def show_status(ctx: Context, as_json: bool) -> None:
     else:
         ui.print("claim: nobody is driving this release right now")
     for row in data["approvals"]:
-        of = f" of: {escape(row['subject'])}" if row["subject"] else ""
+        of = f" ({escape(row['subject'])})" if row["subject"] else ""
         if row["state"] == "pending":
             ui.print(
-                f"approval of {row['step']}: [yellow]pending[/yellow]{of}; needs "
+                f"approval of {row['step']}{of}: [yellow]pending[/yellow], by "
                 f"{escape(row['who'])}: `{row['command']}`"
             )
         else:
-            ui.print(f"approval of {row['step']}: {row['state']}{of}")
+            ui.print(f"approval of {row['step']}{of}: {row['state']}")
         for given in row["given"]:
             mark = "[green]counts[/green]" if given["counts"] else "[dim]doesn't count[/dim]"
             ui.print(
