@@ -216,8 +216,12 @@ class Forge:
     def team_visible(self, org: str, slug: str) -> bool:
         """Whether the token can see the team ``org/slug`` (its org's members can; others
         get 404, as for a team that doesn't exist)."""
+        path = f"/orgs/{quote(org)}/teams/{quote(slug)}/members"
+
+        def read() -> bool:
+            return self.api.find_json(path, params={"per_page": 1}) is not None
+
         key = ("forge", "team-visible", org.lower(), slug.lower())
-        read = lambda: self.api.find_json(f"/orgs/{quote(org)}/teams/{quote(slug)}") is not None  # noqa: E731
         return bool(self.memo.get(key, read))
 
     # -- checks ----------------------------------------------------------------------------

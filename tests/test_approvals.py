@@ -200,3 +200,15 @@ def test_the_gate_stops_before_any_write_and_a_dry_run_says_so(make_project) -> 
     assert "had already approved" in project.output()
     results = {r.step: r for r in project.run_stage(RC, "tag", token=token["alice"])}
     assert results["push-tag"].status is Status.DONE
+
+
+def test_plan_marks_gated_steps_and_doctor_checks_the_approvers(make_project) -> None:  # noqa: F811
+    project = make_project(extra=GATES)
+    token = people(project)
+    plan = project.cli("plan", RC).output
+    [line] = [line for line in plan.splitlines() if "push-tag:" in line]
+    assert "needs an approval" in line
+    doctor = project.cli("doctor").output
+    assert "approvers @acme/release" in doctor and "the team is visible" in doctor
+    outside = project.cli("doctor", token=token["carol"]).output
+    assert "this token can't see the team" in " ".join(outside.split())
