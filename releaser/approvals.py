@@ -168,9 +168,8 @@ def require_approval(ctx: Context, step: Step) -> None:
         return
     ignored = "; ".join(f"{v.approval.login}'s: {v.reason}" for v in verdicts[:3])
     ignored = f" (not counted: {ignored})" if ignored else ""
-    message = (
-        f"needs an approval{what} by {who_may_approve(ctx)} other than you ({driver}){ignored}"
-    )
+    other = f" other than you ({driver})" if driver else ""
+    message = f"needs an approval{what} by {who_may_approve(ctx)}{other}{ignored}"
     hint = (
         f"an approver runs `{approve_command(ctx, step)}` (from any machine); then re-run "
         "this command"

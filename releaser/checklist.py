@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from releaser.forge import at_least
+from releaser.forge import lacks
 from releaser.step import Status
 
 if TYPE_CHECKING:
@@ -153,7 +153,7 @@ def sync_checklist(ctx: Context, results: Iterable[StepResult]) -> bool:
     wanted = set(ticks) & items(body)
     if wanted <= ticked(body):
         return False  # every tick is there already: a re-run reads nothing more
-    if not at_least(ctx.forge.my_role(), "write"):
+    if lacks(ctx.forge.my_role(), "write"):
         ctx.debug("not ticking the tracking issue: the token has no write access")
         return False
     wrote = False

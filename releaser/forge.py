@@ -70,9 +70,17 @@ def role_name(value: str | None) -> str | None:
     return name if name in ROLES else None
 
 
+UNKNOWN_ROLE = "unknown"  # the forge doesn't say (an app's installation token)
+
+
 def at_least(role: str | None, needed: str) -> bool:
     """Whether ``role`` includes ``needed`` (``maintain`` includes ``write``)."""
-    return role is not None and ROLES.index(role) >= ROLES.index(needed)
+    return role in ROLES and ROLES.index(str(role)) >= ROLES.index(needed)
+
+
+def lacks(role: str | None, needed: str) -> bool:
+    """Whether ``role`` is known not to include ``needed`` (an unknown role isn't)."""
+    return role != UNKNOWN_ROLE and not at_least(role, needed)
 
 
 _PERMISSION_KEY = {
@@ -133,14 +141,20 @@ class Forge:
         return self.repository().html_url
 
     def login(self) -> str:
-        """The token's user."""
+        """The token's user ("" for an app's installation token, which is no user)."""
         return self.viewer().login
 
     def viewer(self) -> Viewer:
         """The token's user and its OAuth scopes (one ``GET /user``)."""
 
         def read() -> Viewer:
-            response = self.api.request("GET", "/user")
+            try:
+                response = self.api.request("GET", "/user")
+            except HTTPError as exc:
+                if exc.status != 403:
+                    raise
+                # an app's installation token (the Actions job token) is no user
+                return Viewer("", None)
             header = response.headers.get("x-oauth-scopes")
             scopes = None
             if header is not None:
@@ -153,12 +167,14 @@ class Forge:
     # -- people and permissions ------------------------------------------------------------
 
     def my_role(self) -> str | None:
-        """The token user's role on this repository (None: it can't see it)."""
-
+        """The token user's role on this repository (None: it can't see it;
+        ``UNKNOWN_ROLE`` when the forge doesn't say, as for an app's installation token)."""
         repository = self.find_repository()
         if repository is None:
             return None
         flags = repository.permissions
+        if not flags:
+            return UNKNOWN_ROLE
         return next((r for r in reversed(ROLES) if flags.get(_PERMISSION_KEY[r])), None)
 
     def role_of(self, login: str) -> str | None:

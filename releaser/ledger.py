@@ -476,8 +476,9 @@ class Ledger:
             }
             if took_from:
                 entry["took_over_from"] = took_from[0].who()
-            if self.login is not None:
-                entry["login"] = self.login()
+            login = self.login() if self.login is not None else ""
+            if login:
+                entry["login"] = login
             last = entries[-1] if entries else None
             if (
                 mine

@@ -170,8 +170,9 @@ class Check:
 
 @dataclass(frozen=True)
 class Viewer:
-    """Who the token belongs to, and its OAuth scopes (None: a fine-grained or app token,
-    which GitHub answers without a scope header; its repositories' roles are what it may do)."""
+    """Who the token belongs to ("" for an app's installation token: ``GET /user`` refuses
+    it), and its OAuth scopes (None: a fine-grained or app token, which GitHub answers
+    without a scope header; its repositories' roles are what it may do)."""
 
     login: str
     scopes: frozenset[str] | None

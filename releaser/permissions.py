@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from releaser.errors import UsageError
-from releaser.forge import ROLES, at_least
+from releaser.forge import ROLES, at_least, lacks
 from releaser.step import Access, Pending, Step, skip_reason
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def require_ledger_write(ctx: Context, what: str) -> None:
     """Before a command records ``what`` in the ledger (an answer, an approval): the token
     may write to the repository, or one message (exit 2) and nothing written."""
     role = ctx.forge.my_role()
-    if not at_least(role, "write"):
+    if lacks(role, "write"):
         login = ctx.forge.login()
         raise PermissionMissing(
             f"{login} may not record {what}: the release's ledger (refs/releaser/{ctx.tag}) "
@@ -107,11 +107,12 @@ class Preflight:
         for repo, accesses in by_repo.items():
             needed = max((a.permission for a in accesses), key=ROLES.index)
             role = ctx.forge.other(repo).my_role()
-            if not at_least(role, needed):
+            if lacks(role, needed):
                 why = _reasons(a.why for a in accesses if not at_least(role, a.permission))
                 has = f"has {role}" if role else "can't see it"
+                has = f"{viewer.login or 'the token'} {has}"
                 who = self.who_has(repo, needed)
-                lines.append(f"{needed} on {repo} ({viewer.login} {has}), for {why}; {who}")
+                lines.append(f"{needed} on {repo} ({has}), for {why}; {who}")
             for access in accesses:
                 scope = access.scope
                 if scope and viewer.scopes is not None and scope not in viewer.scopes:
@@ -123,7 +124,8 @@ class Preflight:
             return None
         unique = list(dict.fromkeys(lines))
         source = f"the token in {ctx.endpoint.token_env}" if ctx.endpoint.sandbox is None else ""
-        whose = f"{viewer.login} ({source})" if source else viewer.login
+        login = viewer.login or "this app token"
+        whose = f"{login} ({source})" if source else login
         return f"{whose} lacks what this command's writes need: " + " | ".join(unique)
 
     def who_has(self, repo: str, needed: str) -> str:

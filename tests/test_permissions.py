@@ -171,3 +171,39 @@ def test_a_reader_can_neither_confirm_nor_approve_and_writes_nothing(make_projec
     assert result.exit_code == 2, result.output
     assert "@reader is listed but has read access" in result.output
     assert project.writes_since(mark) == []
+
+
+def test_an_app_token_that_is_no_user_still_drives(make_project, tmp_path) -> None:  # noqa: F811
+    """GitHub answers `GET /user` 403 for an app's installation token (the Actions job's
+    token). The sandbox has no such tokens: a proxy in front of it answers that one request
+    as GitHub does; everything else reaches the sandbox."""
+    from urllib.parse import urlsplit
+
+    from tests.services.proxy import FlakyProxy
+
+    project = make_project()
+    api = urlsplit(project.info["api_url"])
+    proxy = FlakyProxy(str(api.hostname), int(api.port or 80))
+    proxy.fail(
+        "status",
+        "GET",
+        "/api/v3/user",
+        times=99,
+        status=403,
+        headers={"Content-Type": "application/json"},
+        body=b'{"message": "Resource not accessible by integration"}',
+    )
+    config = tmp_path / "proxied" / "releaser.toml"
+    config.parent.mkdir()
+    config.write_text(
+        project.config_path.read_text().replace(project.info["api_url"], f"{proxy.url}/api/v3")
+    )
+    project.config_path = config
+    try:
+        results = {r.step: r for r in project.run_stage(FINAL, "start")}
+    finally:
+        proxy.close()
+    assert results["tracking-issue"].acted
+    assert proxy.requests("GET", "/api/v3/user"), "the proxy answered for the app token"
+    claims = [e for e in ledger(project) if e["type"] == "claim"]
+    assert claims and all("login" not in e for e in claims)

@@ -46,6 +46,11 @@ def approve_step(ctx: Context, name: str) -> None:
             "nothing to do; the driver's run does it without one",
         )
     login = ctx.forge.login()
+    if not login:
+        raise UsageError(
+            "this token is no user's (an app's installation token): an approval is a person's",
+            "run `releaser approve` with your own token",
+        )
     how, why_not = approvals.grant(ctx, login)
     if how is None:
         raise UsageError(
