@@ -7,7 +7,8 @@ release's ledger and claim (write on the project's repository). Right before the
 write of a command (never for a re-run with nothing to do), :class:`Preflight` asks the
 forge who the token is (``GET /user``: its login and scopes) and its role on each
 repository (the ``permissions`` of ``GET /repos/{repo}``), for the step about to write and
-every step after it in the command. Where one is missing it stops, having written nothing,
+every step after it in the command (each stage of ``release`` checks again before its own
+first write). Where one is missing it stops, having written nothing,
 with one message naming each repository, the permission, why it is needed and who has it
 (exit 2: credentials, as for a token the forge refuses). A dry run reports it and exits 1.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from releaser.errors import UsageError
+from releaser.errors import ReleaserError, UsageError
 from releaser.forge import ROLES, at_least, lacks
 from releaser.step import Access, Pending, Step, skip_reason
 
@@ -59,6 +60,12 @@ class Preflight:
         self.checked = False
         self.problem: str | None = None  # a dry run's finding (a live run raises it)
 
+    def next_stage(self) -> None:
+        """A new stage of the command: it checks again before its own first write (what
+        later steps need may have changed: a merge the forge now blocks)."""
+        if self.problem is None:
+            self.checked = False
+
     def __call__(self) -> None:
         """Raise PermissionMissing when a permission is missing (a dry run notes it)."""
         if self.checked:
@@ -95,6 +102,11 @@ class Preflight:
                     found += step.writes_to(ctx)
                 except Pending:  # a dry run: what it writes depends on a planned step
                     found += Step.writes_to(step, ctx)  # the default
+                except UsageError:
+                    raise  # a refused credential
+                except ReleaserError as exc:  # its inputs can't be read yet: the default
+                    ctx.debug(f"{step.name}: writes judged by default ({exc.message})")
+                    found += Step.writes_to(step, ctx)
         return found
 
     def find_problem(self) -> str | None:

@@ -137,6 +137,7 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
                 _record_stage(ctx, pending)
                 pending = None
             started = iso(utcnow(ctx.now))
+            preflight.next_stage()
             results: list[StepResult] = []
             outcome = "failed"
             try:
