@@ -15,7 +15,9 @@ A step is a :class:`Step` subclass (the contract: ``applies`` / ``check`` / ``pl
   memory of writes
   that can't be looked up (see :func:`releaser.announce.post_once`);
 - ``ctx.answer()``: the operator's answer to the running step's question (a link), if any;
-- ``ctx.secret(NAME)``: an optional credential (never printed).
+- ``ctx.secret(NAME)``: an optional credential (never printed);
+- ``ctx.for_version(VERSION)``: the same project for another release (its names, plan and
+  checklist: the next release's tracking issue).
 
 Steps never print, prompt, sleep or catch the engine's errors: the engine narrates, asks,
 waits and wraps errors around them. ``tests/test_import_rules.py`` keeps ``steps/`` on this
@@ -45,6 +47,7 @@ from releaser.models import (
     Artifact,
     Asset,
     Branch,
+    Check,
     Comment,
     Commit,
     File,
@@ -55,11 +58,12 @@ from releaser.models import (
     Ref,
     Release,
     Repository,
+    Viewer,
     Workflow,
     WorkflowRun,
 )
 from releaser.stages import STAGE_HELP, STAGES
-from releaser.step import Action, Outcome, Pending, Result, Status, Step, skip_reason
+from releaser.step import Access, Action, Outcome, Pending, Result, Status, Step, skip_reason
 from releaser.version import Version, VersionError
 
 if TYPE_CHECKING:
@@ -73,6 +77,7 @@ T = TypeVar("T")
 __all__ = [
     "STAGES",
     "STAGE_HELP",
+    "Access",
     "Action",
     "AlreadyExists",
     "AmbiguousWrite",
@@ -81,6 +86,7 @@ __all__ = [
     "Asset",
     "Branch",
     "Channel",
+    "Check",
     "Comment",
     "Commit",
     "Comparison",
@@ -112,6 +118,7 @@ __all__ = [
     "UsageError",
     "Version",
     "VersionError",
+    "Viewer",
     "Workflow",
     "WorkflowRun",
     "announcement",
@@ -191,6 +198,8 @@ class StepContext(Protocol):
     def current(self, result: Result[T]) -> T: ...
 
     def release_plan(self) -> list[StagePlan]: ...
+
+    def for_version(self, version: Version) -> StepContext: ...
 
     def intent(self, key: str, step: str | None = None) -> Intent | None: ...
 

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from releaser.forge import lacks
 from releaser.step import Status
 
 if TYPE_CHECKING:
@@ -142,7 +143,8 @@ def sync_checklist(
 
     Reads the issue, writes the new body only when it changed, then re-reads and retries
     while a concurrent writer dropped one of our ticks. Does nothing in dry-run, without a
-    tracking issue, or with ``[tracking_issue] checklist = false``.
+    tracking issue, with ``[tracking_issue] checklist = false``, or when the token may not
+    write to the repository (a reader's run writes nothing at all).
     """
     if ctx.options.dry_run or not ctx.config.tracking_issue.checklist:
         return False
@@ -156,6 +158,9 @@ def sync_checklist(
     wanted = set(ticks) & items(body)
     if wanted <= ticked(body):
         return False  # every tick is there already: a re-run reads nothing more
+    if lacks(ctx.forge.my_role(), "write"):
+        ctx.debug("not ticking the tracking issue: the token has no write access")
+        return False
     wrote = False
     for _attempt in range(SYNC_ATTEMPTS):
         started = time.monotonic()

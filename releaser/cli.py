@@ -501,6 +501,27 @@ def confirm(
             rctx.close()
 
 
+@app.command()
+def approve(
+    ctx: typer.Context,
+    version: VersionArg,
+    step: Annotated[
+        str, typer.Argument(metavar="STEP", help="The step to approve ([gates] approve).")
+    ],
+) -> None:
+    """Approve what a gated step would do (as someone other than the driver)."""
+    g = _globals(ctx)
+    ui = _make_ui(g.verbose)
+    with handled(ui):
+        from releaser.commands.approve import approve_step
+
+        rctx = _context(g, version, ui)
+        try:
+            approve_step(rctx, step)
+        finally:
+            rctx.close()
+
+
 # -- sandbox and demo ----------------------------------------------------------------------
 
 
@@ -541,7 +562,8 @@ _register_stages()
 # (docs/architecture.md, "Commands").
 ORDER = [
     *("init", "env", "doctor", "plan", "runbook", "start", "status", "prepare", "tag", "build"),
-    *("publish", "promote", "downstream", "merge", "next", "release", "confirm", "report"),
+    *("publish", "promote", "downstream", "merge", "next", "release", "confirm", "approve"),
+    "report",
     "demo",
 ]
 

@@ -909,6 +909,28 @@ TABLES: tuple[Table, ...] = (
         ),
     ),
     Table(
+        "promote.soak",
+        "Release candidates soak: once `after` seconds have passed since the rc's release, a "
+        "reminder on its tracking issue lists the early testers' reports (issues opened since "
+        "the rc that mention it). Until then `releaser promote` exits 4 saying when to re-run.",
+        (
+            Key(
+                "after",
+                "number",
+                "Seconds after the rc's release before the reminder (a week: 604800).",
+                default=604800,
+                example=259200,
+            ),
+            Key(
+                "message",
+                "template",
+                "The reminder's first line (the reports are listed below it).",
+                default="{tag} has soaked: time to decide whether it becomes the final.",
+                fields="message",
+            ),
+        ),
+    ),
+    Table(
         "downstream",
         "Dependent repositories updated by PR (and/or a workflow run) after the release.",
         (
@@ -971,6 +993,116 @@ TABLES: tuple[Table, ...] = (
         array=True,
     ),
     Table(
+        "next",
+        "The `next` stage.",
+        (),
+        always=True,
+        kinds=False,
+    ),
+    Table(
+        "next.tracking_issue",
+        "The next release's tracking issue, opened with its checklist when a final ships "
+        "(titled by `[tracking_issue] title`, so `releaser start` of that release finds it).",
+        (
+            Key(
+                "version",
+                "template",
+                "The version of the next release the issue is for (its first release).",
+                default="{major}.{next_minor}.0-rc1",
+                example="{major}.{next_minor}.0",
+            ),
+        ),
+    ),
+    Table(
+        "next.changelog",
+        "The next release's changelog file, created on the default branch and linked from "
+        "the changelog index, through a pull request.",
+        (
+            Key(
+                "path",
+                "path",
+                "The new changelog file.",
+                required=True,
+                example="docs/changelogs/v{major}.{next_minor}.md",
+            ),
+            Key(
+                "index",
+                "path",
+                "The index linking every release's changelog; the link goes above its first "
+                "list item (`- ...`), or at its end.",
+                default="CHANGELOG.md",
+            ),
+            Key(
+                "title",
+                "template",
+                "The link's text in the index: `- [TITLE](path)`.",
+                default="v{major}.{next_minor}",
+            ),
+            Key(
+                "content",
+                "template",
+                "What the new file starts with (a newline is added at its end).",
+                default="# {name} v{major}.{next_minor} Changelog",
+                fields="message",
+            ),
+            Key(
+                "branch",
+                "ref",
+                "Branch of the pull request.",
+                default="changelog-v{major}.{next_minor}",
+            ),
+            Key(
+                "pr_title",
+                "template",
+                "Title of the pull request.",
+                default="Add the v{major}.{next_minor} changelog",
+                fields="message",
+            ),
+        ),
+    ),
+    Table(
+        "gates",
+        "Gates before irreversible steps: green CI on the release commit before `tag`, and "
+        "approvals by someone other than the driver.",
+        (
+            Key(
+                "ci",
+                "choice",
+                "Which checks of the release commit must be green before it is merged or tagged: "
+                '"required": the contexts branch protection requires (of the version branch and '
+                'of the release PR\'s base) plus `checks`; "all": every commit status and check '
+                'run reported; "off": no CI gate. A pending one is waited for; a red one stops.',
+                default="required",
+                choices=("required", "all", "off"),
+            ),
+            Key(
+                "checks",
+                "list[string]",
+                "More check names (status contexts or check runs) that must be reported green, "
+                "whatever branch protection requires.",
+                default=[],
+                example=["build", "test"],
+            ),
+            Key(
+                "approve",
+                "list[string]",
+                "Steps that run only once someone other than the driver approved exactly what "
+                "they would do (`releaser approve VERSION STEP`).",
+                default=[],
+                example=["push-tag"],
+            ),
+            Key(
+                "approvers",
+                "list[handle]",
+                "Who may approve: active members of @org/team handles, and @users with write "
+                "access to the repository; empty: anyone with write access to it.",
+                default=[],
+                example=["@acme/release-team", "@alice"],
+            ),
+        ),
+        always=True,
+    ),
+    Table(
         "steps",
         "Per-step overrides, by step name (`releaser plan` lists them): turn a step off, or "
         "change the release kinds it runs for. `only` / `skip` replace the step's own.",
@@ -1026,6 +1158,8 @@ MACHINERY_TABLES: tuple[str, ...] = (
     "build",
     "publish",
     "promote",
+    "next",
+    "gates",
     "steps",
     "engine",
 )

@@ -249,6 +249,22 @@ class Context:
                 out.append(StagePlan(stage, self.stage_help.get(stage, ""), applying))
         return out
 
+    def for_version(self, version: Version) -> Context:
+        """This project for another release (the next one's names, plan and checklist):
+        the same config, options and forge clients; its own results (and ledger)."""
+        other = Context(
+            config=self.config,
+            version=version,
+            options=self.options,
+            ui=self.ui,
+            secrets=self.secrets,
+            plans=self.plans,
+            stage_help=self.stage_help,
+        )
+        for shared in ("endpoint", "api", "forge"):
+            other.__dict__[shared] = getattr(self, shared)
+        return other
+
     # -- the ledger, for the running step ----------------------------------------------
 
     def _step_name(self) -> str:

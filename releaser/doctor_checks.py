@@ -374,6 +374,44 @@ def downstream_access(ctx: Context) -> Iterator[Row]:
         yield from _repo_access(ctx, str(down.repo), "downstream", need_push=False)
 
 
+@doctor_check("gates")
+def approvers_known(ctx: Context) -> Iterator[Row]:
+    """``[gates] approvers``: each team visible to this token, each user with write access,
+    so the approvals a driver with this token relies on can be checked."""
+    from releaser.errors import ReleaserError
+    from releaser.forge import at_least
+
+    gates = ctx.config.gates
+    if not gates.approve or not _forge_token_available(ctx) or LOGIN not in ctx.memo:
+        return
+    try:
+        for handle in gates.approvers or []:
+            name = str(handle).removeprefix("@")
+            if "/" in name:
+                org, slug = name.split("/", 1)
+                if ctx.forge.team_visible(org, slug):
+                    yield Row(f"approvers {handle}", OK, "the team is visible to this token")
+                else:
+                    yield Row(
+                        f"approvers {handle}",
+                        WARN,
+                        "this token can't see the team (only members of its org can, and it "
+                        "must exist): approvals by its members won't count when it drives",
+                        f"check [gates] approvers, or drive with a token of a member of {org}",
+                    )
+            else:
+                role = ctx.forge.role_of(name)
+                status = OK if at_least(role, "write") else INVALID
+                yield Row(
+                    f"approvers {handle}",
+                    status,
+                    f"{role or 'no'} access to {ctx.repo_name}",
+                    "" if status == OK else f"give {name} write access, or drop them",
+                )
+    except ReleaserError as exc:
+        yield Row("approvers", WARN, f"could not check them: {exc.message}")
+
+
 # -- signing -------------------------------------------------------------------------------
 
 

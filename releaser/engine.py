@@ -55,6 +55,9 @@ class Engine:
         # Called before the first write of a command (claims the release); a re-run whose
         # steps are all done never calls it, so it writes nothing.
         self.before_write: Callable[[], None] = lambda: None
+        # Called before a step's writes, once its check found work to do (also in a dry run):
+        # the gates (permissions, approvals) that may stop the command there.
+        self.gate: Callable[[Step], None] = lambda step: None
         self.last_results: list[StepResult] = []
         self.dry_run_problems: list[StepResult] = []  # blocked / failed steps of a dry run
         self.sleep: Callable[[float], None] = time.sleep
@@ -164,8 +167,10 @@ class Engine:
         actions = self._plan(step)
         if ctx.options.dry_run:
             self.ui.plan(actions)
+            self.gate(step)  # says where the gates would stop a live run
             ctx.mark_planned(step)
             return StepResult(step.name, "planned", outcome.detail, actions=actions)
+        self.gate(step)
         if step.dangerous and not ctx.options.yes:
             self.ui.plan(actions, heading="will")
             if not ctx.options.interactive:
@@ -231,6 +236,12 @@ class Engine:
         engine_cfg = ctx.config.engine
         timeout = float(engine_cfg.wait_timeout)
         interval = float(step.poll_interval or engine_cfg.poll_interval)
+        if outcome.until is not None and outcome.until - ctx.now() > timeout:
+            when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(outcome.until))
+            raise StillRunning(
+                f"still waiting: {outcome.detail}",
+                f"re-run the same command after {when} (longer than [engine] wait_timeout)",
+            )
         deadline = time.monotonic() + timeout
         with self.ui.waiting(f"{step.name}: {outcome.detail}", timeout) as display:
             while outcome.status is Status.RUNNING:

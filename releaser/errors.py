@@ -1,8 +1,9 @@
 """Expected errors, each with the exit code of docs/architecture.md, "The engine" (contract).
 
-Exit codes: 0 done; 1 a step failed or is blocked; 2 bad usage, config or version (nothing
-was written); 3 operator input needed in non-interactive mode; 4 remote work still running
-(``--no-wait``); 130 interrupted (safe to re-run).
+Exit codes: 0 done; 1 a step failed or is blocked; 2 bad usage, config, version or
+credentials, a missing permission included (nothing was written); 3 operator input needed
+in non-interactive mode, or an approval by someone else; 4 remote work still running
+(``--no-wait``, a soak); 130 interrupted (safe to re-run).
 
 An expected error prints one message and a hint naming the fix, never a traceback (``-v`` or
 ``RELEASER_DEBUG=1`` show it).

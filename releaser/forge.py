@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -25,6 +26,7 @@ from releaser.models import (
     Artifact,
     Asset,
     Branch,
+    Check,
     Comment,
     Commit,
     File,
@@ -35,6 +37,7 @@ from releaser.models import (
     Release,
     Repository,
     Review,
+    Viewer,
     Workflow,
     WorkflowRun,
 )
@@ -55,6 +58,39 @@ class Comparison:
     commits: list[Commit]
     merge_base: Commit
     status: str = ""  # ahead, behind, identical or diverged (head relative to base)
+
+
+# Repository roles, weakest first (GitHub's names; its older pull/push mean read/write).
+ROLES = ("read", "triage", "write", "maintain", "admin")
+_ROLE_ALIASES = {"pull": "read", "push": "write"}
+
+
+def role_name(value: str | None) -> str | None:
+    """A role in GitHub's current names (``push`` -> ``write``); None for none or unknown."""
+    name = _ROLE_ALIASES.get(str(value), str(value)) if value else None
+    return name if name in ROLES else None
+
+
+UNKNOWN_ROLE = "unknown"  # the forge doesn't say (an app's installation token)
+
+
+def at_least(role: str | None, needed: str) -> bool:
+    """Whether ``role`` includes ``needed`` (``maintain`` includes ``write``)."""
+    return role in ROLES and ROLES.index(str(role)) >= ROLES.index(needed)
+
+
+def lacks(role: str | None, needed: str) -> bool:
+    """Whether ``role`` is known not to include ``needed`` (an unknown role isn't)."""
+    return role != UNKNOWN_ROLE and not at_least(role, needed)
+
+
+_PERMISSION_KEY = {
+    "read": "pull",
+    "triage": "triage",
+    "write": "push",
+    "maintain": "maintain",
+    "admin": "admin",
+}
 
 
 def _already_exists(exc: HTTPError) -> bool:
@@ -82,17 +118,23 @@ class Forge:
 
     def repository(self) -> Repository:
         """The repository (404: a clear error naming it and the config key)."""
+        found = self.find_repository()
+        if found is None:
+            raise RemoteError(
+                f"repository {self.repo} not found on {self.api.base_url}",
+                "check [project] repo in releaser.toml and that the token can read it",
+            )
+        return found
 
-        def read() -> Repository:
+    def find_repository(self) -> Repository | None:
+        """The repository, with the token user's ``permissions``; None when the token can't
+        see it."""
+
+        def read() -> Repository | None:
             data = self.api.find_json(self._path)
-            if data is None:
-                raise RemoteError(
-                    f"repository {self.repo} not found on {self.api.base_url}",
-                    "check [project] repo in releaser.toml and that the token can read it",
-                )
-            return Repository.from_json(data)
+            return None if data is None else Repository.from_json(data)
 
-        result: Repository = self._memo("repository", compute=read)
+        result: Repository | None = self._memo("repository", compute=read)
         return result
 
     @property
@@ -100,8 +142,122 @@ class Forge:
         return self.repository().html_url
 
     def login(self) -> str:
-        """The token's user."""
-        return str(self.memo.get(("forge", "login"), lambda: self.api.get_json("/user")["login"]))
+        """The token's user ("" for an app's installation token, which is no user)."""
+        return self.viewer().login
+
+    def viewer(self) -> Viewer:
+        """The token's user and its OAuth scopes (one ``GET /user``)."""
+
+        def read() -> Viewer:
+            try:
+                response = self.api.request("GET", "/user")
+            except HTTPError as exc:
+                if exc.status != 403:
+                    raise
+                # an app's installation token (the Actions job token) is no user
+                return Viewer("", None)
+            header = response.headers.get("x-oauth-scopes")
+            scopes = None
+            if header is not None:
+                scopes = frozenset(s.strip() for s in header.split(",") if s.strip())
+            return Viewer(str(response.json()["login"]), scopes)
+
+        result: Viewer = self.memo.get(("forge", "viewer"), read)
+        return result
+
+    # -- people and permissions ------------------------------------------------------------
+
+    def my_role(self) -> str | None:
+        """The token user's role on this repository (None: it can't see it;
+        ``UNKNOWN_ROLE`` when the forge doesn't say, as for an app's installation token)."""
+        repository = self.find_repository()
+        if repository is None:
+            return None
+        flags = repository.permissions
+        if not flags:
+            return UNKNOWN_ROLE
+        return next((r for r in reversed(ROLES) if flags.get(_PERMISSION_KEY[r])), None)
+
+    def role_of(self, login: str) -> str | None:
+        """``login``'s role on this repository (None: none), as the forge reports it."""
+
+        def read() -> str | None:
+            data = self.api.find_json(f"{self._path}/collaborators/{quote(login)}/permission")
+            if data is None:
+                return None
+            return role_name(data.get("role_name")) or role_name(data.get("permission"))
+
+        result: str | None = self._memo("role-of", login.lower(), compute=read)
+        return result
+
+    def people_with(self, needed: str) -> list[str] | None:
+        """Logins with at least ``needed`` on this repository (None: the token may not list
+        them: listing collaborators needs push access)."""
+
+        def read() -> list[str] | None:
+            try:
+                items = list(self.api.paginate(f"{self._path}/collaborators"))
+            except HTTPError as exc:
+                if exc.status in (403, 404):
+                    return None
+                raise
+            found = []
+            for item in items:
+                role = role_name(item.get("role_name"))
+                if role is None:
+                    flags = item.get("permissions") or {}
+                    role = next((r for r in reversed(ROLES) if flags.get(_PERMISSION_KEY[r])), None)
+                if at_least(role, needed):
+                    found.append(str(item["login"]))
+            return found
+
+        result: list[str] | None = self._memo("people-with", needed, compute=read)
+        return result
+
+    def team_role(self, org: str, slug: str, login: str) -> str | None:
+        """``member`` or ``maintainer`` when ``login`` is an active member of ``org/slug``;
+        None when not (or when the token can't see the team: only its org's members can)."""
+
+        def read() -> str | None:
+            data = self.api.find_json(
+                f"/orgs/{quote(org)}/teams/{quote(slug)}/memberships/{quote(login)}"
+            )
+            if data is None or data.get("state") != "active":
+                return None
+            return str(data.get("role") or "member")
+
+        key = ("forge", "team-role", org.lower(), slug.lower(), login.lower())
+        result: str | None = self.memo.get(key, read)
+        return result
+
+    def team_visible(self, org: str, slug: str) -> bool:
+        """Whether the token can see the team ``org/slug`` (its org's members can; others
+        get 404, as for a team that doesn't exist)."""
+        path = f"/orgs/{quote(org)}/teams/{quote(slug)}/members"
+
+        def read() -> bool:
+            return self.api.find_json(path, params={"per_page": 1}) is not None
+
+        key = ("forge", "team-visible", org.lower(), slug.lower())
+        return bool(self.memo.get(key, read))
+
+    # -- checks ----------------------------------------------------------------------------
+
+    def checks(self, sha: str) -> list[Check]:
+        """Every check reported on a commit: the latest commit status of each context (the
+        combined status) and the latest check run of each check (``filter=latest``)."""
+
+        def read() -> list[Check]:
+            combined = self.api.get_json(
+                f"{self._path}/commits/{sha}/status", params={"per_page": 100}
+            )
+            found = [Check.from_status(s) for s in combined.get("statuses") or []]
+            runs = self.api.paginate(f"{self._path}/commits/{sha}/check-runs", {"filter": "latest"})
+            found += [Check.from_check_run(r) for r in runs]
+            return found
+
+        result: list[Check] = self._memo("checks", sha, compute=read)
+        return result
 
     # -- branches, files, commits ----------------------------------------------------------
 
@@ -244,7 +400,7 @@ class Forge:
         """
         sha, tree = self.make_commit(base.sha, base.tree_sha, files, message, author)
         self.move_branch(branch, sha)
-        head = Branch(branch, sha, tree)
+        head = replace(base, name=branch, sha=sha, tree_sha=tree)
         self.memo.put(("forge", self.repo, "branch", branch), head)
         return head
 
@@ -386,6 +542,28 @@ class Forge:
             return found
 
         result: Issue | None = self._memo("find-issue", title, label, compute=read)
+        return result
+
+    def issues_since(self, since: datetime) -> list[Issue]:
+        """Issues (not pull requests, open or closed) opened at or after ``since``."""
+
+        def read() -> list[Issue]:
+            params = {
+                "state": "all",
+                "since": since.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "sort": "created",
+                "direction": "desc",
+            }
+            found = []
+            for item in self.api.paginate(self._path + "/issues", params):
+                if "pull_request" in item:
+                    continue
+                issue = Issue.from_json(item)
+                if issue.created_at is not None and issue.created_at >= since:
+                    found.append(issue)
+            return found
+
+        result: list[Issue] = self._memo("issues-since", since.timestamp(), compute=read)
         return result
 
     def create_issue(self, title: str, body: str, labels: list[str] | None = None) -> Issue:

@@ -10,7 +10,8 @@ holds secrets: every string of an entry passes through the redactor before it is
 
 Entries (every one carries ``type``, ``by`` (the driver), ``host`` and ``at``)::
 
-    {"type": "claim", "driver", "host", "pid", "stage", "since", "expires", "took_over_from"?}
+    {"type": "claim", "driver", "host", "pid", "stage", "since", "expires", "took_over_from"?,
+     "login"?}                                  (login: the driver's forge user)
     {"type": "unclaim", "driver", "host", "stage"}
     {"type": "stage", "stage", "outcome": "done" | "failed", "start", "end", "steps": {...},
      "times": {step: [start, end]}, "stopped"?: {"step", "status", "start", "end"}}
@@ -18,6 +19,9 @@ Entries (every one carries ``type``, ``by`` (the driver), ``host`` and ``at``)::
     {"type": "intent", "step", "key", "detail"}    before a write that can't be looked up
     {"type": "result", "step", "key", "evidence"}  after it
     {"type": "unsent", "step", "key", "detail"}    or: the service refused it (not applied)
+    {"type": "approval", "step", "subject", "login", "grant"}  an approval (``releaser
+                     approve``) of what the step would do, by a forge user (``grant``: as
+                     what the forge let them approve, when they did)
 
 Identity: a claim is owned by one run of a command (``run``: random, made when it started)
 of the token's forge identity (``login``); ``driver`` (``RELEASER_DRIVER`` or the OS user)
@@ -87,6 +91,22 @@ class Answer:
     by: str
     at: str
     host: str = ""
+
+
+@dataclass(frozen=True)
+class Approval:
+    """An approval recorded by ``releaser approve``: ``login`` (the approver's forge user,
+    from their token) approved ``subject`` (what the step would do, or None)."""
+
+    step: str
+    subject: str | None
+    login: str
+    at: str
+    by: str = ""  # the approver's driver name and host, as every entry has them
+    host: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"login": self.login, "subject": self.subject, "at": self.at, "host": self.host}
 
 
 @dataclass(frozen=True)
@@ -309,6 +329,28 @@ class Ledger:
                 state = None  # refused by the service: nothing to ask about
         return state
 
+    def approvals(self, step: str) -> list[Approval]:
+        """Every approval recorded for ``step``, oldest first."""
+        return [
+            Approval(
+                step,
+                e.get("subject"),
+                str(e.get("login") or ""),
+                str(e.get("at") or ""),
+                str(e.get("by") or ""),
+                str(e.get("host") or ""),
+            )
+            for e in self.entries(refresh=True)
+            if e.get("type") == "approval" and e.get("step") == step
+        ]
+
+    def last_driver_login(self) -> str | None:
+        """The forge user of the latest claim: who drove the release last."""
+        for e in reversed(self.entries(refresh=True)):
+            if e.get("type") == "claim" and e.get("login"):
+                return str(e["login"])
+        return None
+
     def recent(self, count: int = RECENT) -> list[dict[str, Any]]:
         return self.entries()[-count:]
 
@@ -381,6 +423,30 @@ class Ledger:
                 {"type": "answer", "step": step, "answer": answer, "evidence": evidence}
             )
         )
+
+    def record_approval(self, step: str, subject: str | None, login: str, grant: str) -> bool:
+        """Record ``login``'s approval of ``subject`` (``grant``: as what); False (nothing
+        written) when the same approval is there already."""
+        wrote: list[bool] = []
+
+        def make(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+            wrote.clear()
+            for e in entries:
+                same = (e.get("step"), e.get("subject"), str(e.get("login", "")).lower())
+                if e.get("type") == "approval" and same == (step, subject, login.lower()):
+                    return None
+            wrote.append(True)
+            entry = {
+                "type": "approval",
+                "step": step,
+                "subject": subject,
+                "login": login,
+                "grant": grant,
+            }
+            return self._stamp(entry)
+
+        self._append(make)
+        return bool(wrote)
 
     def record_intent(self, step: str, key: str, detail: str) -> None:
         self._append(

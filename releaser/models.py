@@ -49,15 +49,28 @@ class Branch:
     sha: str  # the head commit
     tree_sha: str  # its tree (a commit on top of it starts from this tree)
     protected: bool = False
+    # branch protection's required status checks (contexts and check names), as any reader
+    # of the branch sees them; ``checks_enforced``: GitHub's enforcement_level (off,
+    # non_admins, everyone)
+    required_checks: tuple[str, ...] = ()
+    checks_enforced: str = "off"
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Branch:
         commit = d["commit"]
+        checks = ((d.get("protection") or {}).get("required_status_checks")) or {}
+        names = [str(c) for c in checks.get("contexts") or []]
+        for check in checks.get("checks") or []:
+            name = str(check.get("context") or "") if isinstance(check, dict) else ""
+            if name and name not in names:
+                names.append(name)
         return cls(
             name=str(d["name"]),
             sha=str(commit["sha"]),
             tree_sha=str(commit["commit"]["tree"]["sha"]),
             protected=bool(d.get("protected")),
+            required_checks=tuple(names),
+            checks_enforced=str(checks.get("enforcement_level") or "off"),
         )
 
 
@@ -121,6 +134,51 @@ class Commit:
 
 
 @dataclass(frozen=True)
+class Check:
+    """One check reported on a commit: a commit status (named by its context) or a check run
+    (named by its name), reduced to ``success``, ``pending`` or ``failure``."""
+
+    name: str
+    state: str  # success | pending | failure
+    kind: str  # "status" or "check run"
+    url: str = ""
+    detail: str = ""  # the status's description, or the check run's conclusion
+
+    @classmethod
+    def from_status(cls, d: dict[str, Any]) -> Check:
+        raw = str(d.get("state") or "pending")
+        state = "failure" if raw in ("failure", "error") else raw
+        return cls(
+            str(d.get("context") or "default"),
+            state if state in ("success", "pending", "failure") else "pending",
+            "status",
+            str(d.get("target_url") or ""),
+            str(d.get("description") or raw),
+        )
+
+    @classmethod
+    def from_check_run(cls, d: dict[str, Any]) -> Check:
+        conclusion = d.get("conclusion")
+        if d.get("status") != "completed" or conclusion is None:
+            state, detail = "pending", str(d.get("status") or "queued")
+        else:
+            ok = conclusion in ("success", "neutral", "skipped")
+            state, detail = ("success" if ok else "failure"), str(conclusion)
+        url = str(d.get("html_url") or d.get("details_url") or "")
+        return cls(str(d.get("name") or ""), state, "check run", url, detail)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who the token belongs to ("" for an app's installation token: ``GET /user`` refuses
+    it), and its OAuth scopes (None: a fine-grained or app token, which GitHub answers
+    without a scope header; its repositories' roles are what it may do)."""
+
+    login: str
+    scopes: frozenset[str] | None
+
+
+@dataclass(frozen=True)
 class Ref:
     name: str  # refs/tags/v1.2.0
     sha: str  # the object it points at (a tag object for annotated tags)
@@ -145,6 +203,9 @@ class PullRequest:
     merged_at: datetime | None = None
     mergeable: bool | None = None
     auto_merge: bool = False
+    # clean, blocked (branch protection's reviews or checks missing), dirty, draft, unknown...;
+    # "" from listings, which don't say
+    mergeable_state: str = ""
 
     @property
     def status(self) -> str:
@@ -176,6 +237,7 @@ class PullRequest:
             merged_at=merged_at,
             mergeable=d.get("mergeable"),
             auto_merge=d.get("auto_merge") is not None,
+            mergeable_state=str(d.get("mergeable_state") or ""),
         )
 
 

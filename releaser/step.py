@@ -47,6 +47,7 @@ class Outcome:
     status: Status
     detail: str = ""
     evidence: str | None = None
+    until: float | None = None  # RUNNING: the forge time it can't be done before (a soak)
 
     @classmethod
     def done(cls, detail: str = "", evidence: str | None = None) -> Outcome:
@@ -57,8 +58,12 @@ class Outcome:
         return cls(Status.TODO, detail)
 
     @classmethod
-    def running(cls, detail: str = "", evidence: str | None = None) -> Outcome:
-        return cls(Status.RUNNING, detail, evidence)
+    def running(
+        cls, detail: str = "", evidence: str | None = None, until: float | None = None
+    ) -> Outcome:
+        """Remote work in progress; ``until``: not done before that forge time (a wait
+        beyond ``[engine] wait_timeout`` then exits 4 at once, saying when to re-run)."""
+        return cls(Status.RUNNING, detail, evidence, until)
 
     @classmethod
     def blocked(cls, detail: str) -> Outcome:
@@ -83,6 +88,18 @@ class Action:
 
     def __str__(self) -> str:
         return f"{self.verb} {self.target}"
+
+
+@dataclass(frozen=True)
+class Access:
+    """A permission a step's writes need: a role on a repository (``read``, ``triage``,
+    ``write``, ``maintain`` or ``admin``), and an OAuth scope of the token when one is
+    needed (``workflow`` to dispatch), with why, in words (``"push the tag v1.2.0"``)."""
+
+    repo: str
+    permission: str
+    why: str
+    scope: str | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +194,20 @@ class Step:
         question, exactly (a forum topic's title, tags and body). Empty: the by-hand text
         says it all."""
         return []
+
+    def writes_to(self, ctx: Context) -> list[Access]:
+        """The permissions its writes need, checked before a stage's first write (so a
+        missing one stops the stage before it starts, never half-way). Default: write on
+        the project's repository for a step that writes (overrides ``run``), none otherwise."""
+        if type(self).run is Step.run:
+            return []
+        return [Access(ctx.repo_name, "write", f"the writes of {self.name}")]
+
+    def approval_subject(self, ctx: Context) -> str | None:
+        """What an approval of this step approves, in one short line naming exactly what it
+        would do (``tag v1.2.0 on 3f2a...``): an approval given for another subject doesn't
+        count. None (the default): an approval of the step for this release is enough."""
+        return None
 
     def describe(self, ctx: Context) -> str:
         """One line said before the step acts: what it checks or does, and why."""

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from releaser.api import STAGE_HELP, STAGES, Step
 from steps.build import BuildWorkflows
-from steps.finish import CloseReleasePR, CloseTrackingIssue, MergeBack, NextDevVersion
+from steps.finish import (
+    CloseReleasePR,
+    CloseTrackingIssue,
+    MergeBack,
+    NextChangelog,
+    NextDevVersion,
+    NextTrackingIssue,
+)
 from steps.prepare import Changelog, NextDevBump, ReleasePR, VersionBranch, VersionBump
-from steps.promote import AnnounceOnTrackingIssue, NotifyInfrastructure
+from steps.promote import AnnounceOnTrackingIssue, NotifyInfrastructure, SoakReminder
 from steps.promote_channels import (
     AnnounceOnDiscord,
     AnnounceOnDiscourse,
@@ -27,7 +34,7 @@ from steps.publish_npm import NpmPackage
 from steps.publish_pypi import PyPIUpload
 from steps.publish_verify import ReleaseVerified, VerifyArtifacts
 from steps.start import TrackingIssue
-from steps.tag import MergeReleasePR, PushTag, TagCommitReady
+from steps.tag import CIGreen, MergeReleasePR, PushTag, TagCommitReady
 
 PLANS: dict[str, list[Step]] = {
     "start": [
@@ -41,6 +48,7 @@ PLANS: dict[str, list[Step]] = {
         NextDevBump(),  # a PR moving the default branch to X.(Y+1).0-dev (first rc)
     ],
     "tag": [
+        CIGreen(),  # the release commit's required checks are green (pending: waits)
         MergeReleasePR(),  # finals with a release branch: the release PR merged (merge commit)
         TagCommitReady(),  # the commit to tag is known and exists
         PushTag(),  # the annotated, signed tag on exactly that commit, pushed alone (dangerous)
@@ -69,6 +77,7 @@ PLANS: dict[str, list[Step]] = {
         AnnounceOnReddit(),  # a link post to r/SUB (or the operator posts it and gives its URL)
         AnnounceOnDiscord(),  # the webhook's message; never re-sent blindly (ledger intent)
         LinkDiscourseTopic(),  # finals: the release notes link the forum topic
+        SoakReminder(),  # rc, after its soak time: early testers' reports, on the tracking issue
     ],
     "downstream": [],
     "merge": [
@@ -77,6 +86,8 @@ PLANS: dict[str, list[Step]] = {
     ],
     "next": [
         NextDevVersion(),  # the default branch is on the next development version
+        NextChangelog(),  # the next release's changelog file, linked from the index (by PR)
+        NextTrackingIssue(),  # the next release's tracking issue, with its checklist
         CloseTrackingIssue(),  # a summary comment, then the tracking issue closed
     ],
 }

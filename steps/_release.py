@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from releaser.api import (
+    Access,
     Branch,
     Issue,
     PullRequest,
@@ -77,6 +78,19 @@ def gnupg_home(ctx: StepContext) -> str | None:
     """The GnuPG home from ``[signing] gpg_home_env`` (None: gpg's default)."""
     name = ctx.config.signing.gpg_home_env
     return ctx.env(str(name)) if name else None
+
+
+def push_access(ctx: StepContext, branch: str, why: str) -> Access:
+    """What a new commit on ``branch`` (a direct push, or merging a pull request whose head
+    no CI has run on yet) needs: write, or admin when the branch's protection requires
+    checks, which a new commit doesn't have yet (only an admin may bypass them)."""
+    head = ctx.forge.branch(branch)
+    enforced = head is not None and head.protected and head.checks_enforced != "off"
+    if head is not None and enforced and head.required_checks:
+        checks = ", ".join(head.required_checks)
+        why = f"{why} (protected {branch} requires {checks}, which a new commit lacks)"
+        return Access(ctx.repo_name, "admin", why)
+    return Access(ctx.repo_name, "write", why)
 
 
 # -- the tracking issue ---------------------------------------------------------------------

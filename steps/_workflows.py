@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from releaser.api import Action, Outcome, Result, Status, Step, StepContext, WorkflowRun
+from releaser.api import (
+    Access,
+    Action,
+    Outcome,
+    Result,
+    Status,
+    Step,
+    StepContext,
+    WorkflowRun,
+)
 from steps._release import RELEASE_TAG, tag_missing
 
 TAG_RUN_GRACE = 120.0  # seconds a tag push's run may take to show up
@@ -265,6 +274,17 @@ class WorkflowRuns(Step):
                     Action("dispatch", f"workflow {s.file} in {s.repo} on {s.ref}", inputs)
                 )
         return actions
+
+    def writes_to(self, ctx: StepContext) -> list[Access]:
+        """Dispatching a workflow needs write on its repository and the token's workflow
+        scope; tag-triggered ones are only read."""
+        out = []
+        for w in configured(ctx, self.stage_key):
+            file, repo, on, ref, _ = _spec(ctx, w)
+            if on != "tag":
+                why = f"dispatch {file} on {ref}"
+                out.append(Access(repo, "write", why, scope="workflow"))
+        return out
 
     def run(self, ctx: StepContext) -> None:
         for s in ctx.need(self.states):

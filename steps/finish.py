@@ -9,11 +9,15 @@ git commands to resolve it by hand.
 
 from __future__ import annotations
 
+import posixpath
 import re
+from typing import Any
 
 from releaser.api import (
+    Access,
     Action,
     HTTPError,
+    Issue,
     Outcome,
     Pending,
     PullRequest,
@@ -22,9 +26,12 @@ from releaser.api import (
     Result,
     Step,
     StepContext,
+    StepFailed,
+    Version,
+    checklist,
 )
 from steps import _release as rel
-from steps._release import GITHUB_RELEASE, RELEASE_PR, RELEASE_TAG, TRACKING_ISSUE
+from steps._release import GITHUB_RELEASE, RELEASE_PR, RELEASE_TAG, TRACKING_ISSUE, push_access
 from steps._versions import (
     NEXT_DEV_PR,
     next_dev_applies,
@@ -148,6 +155,10 @@ class MergeBack(Step):
             actions.append(Action("create", f"pull request {branch} -> {default}"))
         actions.append(Action("merge", f"that PR into {default} (merge commit, never squash)"))
         return actions
+
+    def writes_to(self, ctx: StepContext) -> list[Access]:
+        default = rel.default_branch(ctx)
+        return [push_access(ctx, default, f"merge {ctx.tag} into {default}")]
 
     def run(self, ctx: StepContext) -> None:
         default = rel.default_branch(ctx)
@@ -328,3 +339,210 @@ class CloseTrackingIssue(Step):
         if ctx.forge.find_comment(issue.number, SUMMARY_MARKER) is None:
             ctx.forge.comment(issue.number, summary_comment(ctx))
         ctx.forge.update_issue(issue.number, state="closed", state_reason="completed")
+
+
+# -- the next release -----------------------------------------------------------------------
+
+
+def next_release(ctx: StepContext) -> Version:
+    """The release ``[next.tracking_issue] version`` names (it must come after this one)."""
+    text = ctx.fmt(str(ctx.config.next.tracking_issue.version))
+    version = Version.parse(text)
+    if not version > ctx.version:
+        raise StepFailed(
+            f"[next.tracking_issue] version gives {version}, which is not after {ctx.version}",
+            'e.g. version = "{major}.{next_minor}.0-rc1"',
+        )
+    return version
+
+
+def _next_issue(ctx: StepContext) -> Issue | None:
+    following = ctx.for_version(next_release(ctx))
+    labels = list(ctx.config.tracking_issue.labels or [])
+    return ctx.forge.find_issue(checklist.issue_title(following), labels[0] if labels else None)
+
+
+NEXT_TRACKING_ISSUE: Result[Issue | None] = Result(
+    "next-tracking-issue", _next_issue, pending="the issue {by} would open"
+)
+
+
+class NextTrackingIssue(Step):
+    """Open the next release's tracking issue, with its checklist.
+
+    The release `[next.tracking_issue] version` names (default: the next minor's first rc)
+    gets the issue `releaser start` would open for it: titled by `[tracking_issue] title`,
+    with its labels and that release's checklist, so its `start` finds it done. An issue
+    that exists already is left as it is.
+
+    Why: as soon as a final ships, the next release needs a place where its work, its
+    blockers and its date are tracked.
+    By hand: `releaser plan NEXT_VERSION` lists that release's steps: open an issue titled
+    as `[tracking_issue] title` gives for it, with them as a checklist.
+    """
+
+    name = "next-tracking-issue"
+    configured_by = ("next.tracking_issue",)
+    only = ("final",)
+    skip = ("patch",)
+    needs = (RELEASE_TAG, NEXT_TRACKING_ISSUE)
+    makes = (NEXT_TRACKING_ISSUE,)
+
+    def applies(self, ctx: StepContext) -> bool:
+        section = ctx.config.next.tracking_issue
+        return section is not None and section.applies(ctx.version)
+
+    def check(self, ctx: StepContext) -> Outcome:
+        if ctx.need(RELEASE_TAG) is None:
+            return Outcome.blocked(rel.tag_missing(ctx))
+        issue = ctx.need(NEXT_TRACKING_ISSUE)
+        if issue is None:
+            title = checklist.issue_title(ctx.for_version(next_release(ctx)))
+            return Outcome.todo(f'no issue titled "{title}" yet')
+        return Outcome.done(f"#{issue.number} ({issue.state})", issue.html_url)
+
+    def _issue(self, ctx: StepContext) -> tuple[str, str, list[str]]:
+        following = ctx.for_version(next_release(ctx))
+        labels = list(ctx.config.tracking_issue.labels or [])
+        body = checklist.render_checklist(following) if ctx.config.tracking_issue.checklist else ""
+        return checklist.issue_title(following), body, labels
+
+    def plan(self, ctx: StepContext) -> list[Action]:
+        title, body, labels = self._issue(ctx)
+        shown = f" with labels {', '.join(labels)}" if labels else ""
+        return [Action("create", f'issue "{title}"{shown}', body)]
+
+    def run(self, ctx: StepContext) -> None:
+        if ctx.need(NEXT_TRACKING_ISSUE) is None:
+            title, body, labels = self._issue(ctx)
+            ctx.forge.create_issue(title, body, labels)
+
+
+def _next_changelog(ctx: StepContext) -> Any:
+    return ctx.config.next.changelog
+
+
+def _changelog_branch(ctx: StepContext) -> str:
+    return ctx.fmt(str(_next_changelog(ctx).branch))
+
+
+def link_line(ctx: StepContext) -> str:
+    """``- [v1.3](docs/changelogs/v1.3.md)``: the file, relative to the index's directory."""
+    section = _next_changelog(ctx)
+    path, index = ctx.fmt(str(section.path)), ctx.fmt(str(section.index))
+    target = posixpath.relpath(path, posixpath.dirname(index) or ".")
+    return f"- [{ctx.fmt(str(section.title))}]({target})"
+
+
+def insert_link(text: str, line: str) -> str:
+    """``line`` above the index's first link item (``- [``), else at its end."""
+    lines = text.split("\n")
+    for i, existing in enumerate(lines):
+        if existing.startswith("- ["):
+            return "\n".join([*lines[:i], line, *lines[i:]])
+    body = text.rstrip("\n")
+    return f"{body}\n\n{line}\n" if body else f"{line}\n"
+
+
+def changelog_files(ctx: StepContext, sha: str) -> dict[str, str]:
+    """path -> text: what the commit at ``sha`` lacks (the new file, the index's link)."""
+    section = _next_changelog(ctx)
+    path, index = ctx.fmt(str(section.path)), ctx.fmt(str(section.index))
+    files: dict[str, str] = {}
+    if ctx.forge.file(path, sha) is None:
+        files[path] = ctx.fmt(str(section.content)).rstrip("\n") + "\n"
+    found = ctx.forge.file(index, sha)
+    text = found.text if found is not None else ""
+    line = link_line(ctx)
+    if line.split("](", 1)[1] not in text.replace("](./", "]("):
+        files[index] = insert_link(text, line)
+    return files
+
+
+NEXT_CHANGELOG_PR: Result[PullRequest | None] = Result(
+    "next-changelog-pr",
+    lambda ctx: ctx.forge.find_pull(_changelog_branch(ctx), rel.default_branch(ctx)),
+    pending="the pull request {by} would open",
+)
+
+
+class NextChangelog(Step):
+    """Create the next release's changelog file and link it from the changelog index.
+
+    On a branch (`[next.changelog] branch`) from the default branch: the file `path` with
+    `content`, and the line `- [TITLE](path)` in `index`, above its first link item; a pull
+    request into the default branch proposes them. Done when the default branch has both,
+    or that pull request is open or merged.
+
+    Why: the next release's notes are written while its changes land, in their own file,
+    and readers find every release's notes from the index.
+    By hand: on a branch from {default_branch}, create the next release's changelog file,
+    add `- [vX.Y](path/to/it)` to the changelog index, push, and open a PR into
+    {default_branch}.
+    """
+
+    name = "next-changelog"
+    configured_by = ("next.changelog",)
+    only = ("final",)
+    skip = ("patch",)
+    needs = (RELEASE_TAG, NEXT_CHANGELOG_PR)
+    makes = (NEXT_CHANGELOG_PR,)
+
+    def applies(self, ctx: StepContext) -> bool:
+        section = _next_changelog(ctx)
+        return section is not None and section.applies(ctx.version)
+
+    def check(self, ctx: StepContext) -> Outcome:
+        if ctx.need(RELEASE_TAG) is None:
+            return Outcome.blocked(rel.tag_missing(ctx))
+        default = rel.default_branch(ctx)
+        path = ctx.fmt(str(_next_changelog(ctx).path))
+        head = ctx.forge.branch(default)
+        if head is None:
+            return Outcome.failed(f"the default branch {default} does not exist")
+        if not changelog_files(ctx, head.sha):
+            return Outcome.done(
+                f"{default} has {path}, linked from the index",
+                f"{ctx.forge.html_url}/blob/{default}/{path}",
+            )
+        pull = ctx.need(NEXT_CHANGELOG_PR)
+        if pull is not None and pull.status != "closed":
+            return Outcome.done(f"#{pull.number} ({pull.status}) adds {path}", pull.html_url)
+        return Outcome.todo(f"{default} has no {path} (or the index doesn't link it)")
+
+    def plan(self, ctx: StepContext) -> list[Action]:
+        default = rel.default_branch(ctx)
+        branch = _changelog_branch(ctx)
+        actions = []
+        head = ctx.forge.branch(branch)
+        if head is None:
+            head = ctx.forge.branch(default)
+            at = head.sha[:7] if head else "?"
+            actions.append(Action("create", f"branch {branch} at {at} ({default} head)"))
+        files = changelog_files(ctx, head.sha) if head else {}
+        for path, text in files.items():
+            actions.append(Action("commit", f"on {branch}: {path}", text))
+        title = ctx.fmt(str(_next_changelog(ctx).pr_title))
+        actions.append(Action("create", f'pull request {branch} -> {default}: "{title}"'))
+        return actions
+
+    def run(self, ctx: StepContext) -> None:
+        default = rel.default_branch(ctx)
+        branch = _changelog_branch(ctx)
+        head = ctx.forge.branch(branch)
+        if head is None:
+            main = ctx.forge.branch(default)
+            if main is None:
+                raise StepFailed(f"the default branch {default} does not exist")
+            ctx.forge.create_branch(branch, main.sha)
+            head = main
+        files = changelog_files(ctx, head.sha)
+        if files:
+            path = ctx.fmt(str(_next_changelog(ctx).path))
+            message = rel.trailer(f"Add {path}", self.name)
+            ctx.forge.commit_files(branch, head, files, message, ctx.author())
+        pull = ctx.forge.find_pull(branch, default)
+        if pull is None or pull.status == "closed":
+            title = ctx.fmt(str(_next_changelog(ctx).pr_title))
+            body = f"The changelog of the next release, now that {ctx.tag} is out.\n"
+            ctx.forge.create_pull(branch, default, title, body)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from releaser.api import (
+    Access,
     Action,
     Outcome,
     Pending,
@@ -33,6 +34,7 @@ from steps._release import (
     TRACKING_ISSUE,
     VERSION_BRANCH,
     default_branch,
+    push_access,
     release_pr_base,
     trailer,
 )
@@ -226,6 +228,11 @@ class VersionBump(Step):
                 ctx.author(),
             )
 
+    def writes_to(self, ctx: StepContext) -> list[Access]:
+        return [
+            push_access(ctx, ctx.version_branch, f"commit the version bump to {ctx.version_branch}")
+        ]
+
 
 class Changelog(Step):
     """Add this release's section to the changelog on the version branch.
@@ -284,6 +291,11 @@ class Changelog(Step):
         text = insert_section(found.text if found else "", section, changelog_heading(ctx))
         message = trailer(f"Add the changelog of {ctx.tag}", self.name)
         ctx.forge.commit_files(ctx.version_branch, head, {path: text}, message, ctx.author())
+
+    def writes_to(self, ctx: StepContext) -> list[Access]:
+        return [
+            push_access(ctx, ctx.version_branch, f"commit the changelog to {ctx.version_branch}")
+        ]
 
 
 class ReleasePR(Step):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from releaser.api import (
+    Access,
     Action,
     Forge,
     Issue,
@@ -18,8 +20,8 @@ from releaser.api import (
     announcement,
     post_once,
 )
-from steps._messages import MESSAGE_NEEDS, render
-from steps._release import GITHUB_RELEASE, TRACKING_ISSUE
+from steps._messages import MESSAGE_NEEDS, release_url, render
+from steps._release import GITHUB_RELEASE, RELEASE_TAG, TRACKING_ISSUE
 
 
 def _marker(ctx: StepContext) -> str:
@@ -178,6 +180,11 @@ class NotifyInfrastructure(Step):
             ]
         return [Action("comment", f"on {section.repo}#{issue.number}", body)]
 
+    def writes_to(self, ctx: StepContext) -> list[Access]:
+        # opening an issue and commenting on it: any reader may (triage and more: closing)
+        repo = str(_infrastructure(ctx).repo)
+        return [Access(repo, "read", f"open and comment on its issue for {ctx.tag}")]
+
     def run(self, ctx: StepContext) -> None:
         section = _infrastructure(ctx)
         issue = ctx.need(INFRASTRUCTURE_ISSUE)
@@ -187,3 +194,107 @@ class NotifyInfrastructure(Step):
                 title, f"Tracking the deployment of {ctx.config.project.name} {ctx.tag}."
             )
         post_once(ctx, self._channel(ctx, issue))
+
+
+# -- the rc's soak --------------------------------------------------------------------------
+
+
+def _soak(ctx: StepContext) -> Any:
+    promote = ctx.config.promote
+    return promote.soak if promote is not None else None
+
+
+def soak_start(ctx: StepContext) -> datetime | None:
+    """When the rc went out: its GitHub release's publication (the forge's clock), else its
+    tag's date; None before either exists."""
+    release = ctx.need(GITHUB_RELEASE)
+    if release is not None and not release.draft:
+        moment = release.published_at or release.created_at
+        if moment is not None:
+            return moment
+    if ctx.need(RELEASE_TAG) is None:
+        return None
+    info = ctx.git.read_tag(ctx.tag)
+    return datetime.fromtimestamp(info.tag_time, UTC) if info else None
+
+
+def mentions(issue: Issue, ctx: StepContext) -> bool:
+    """Whether an issue names this rc (its tag, or its version)."""
+    text = f"{issue.title}\n{issue.body}"
+    return ctx.tag in text or str(ctx.version) in text
+
+
+def _reports(ctx: StepContext, since: datetime, tracking: int) -> list[Issue]:
+    found = ctx.forge.issues_since(since)
+    return sorted(
+        (i for i in found if i.number != tracking and mentions(i, ctx)), key=lambda i: i.number
+    )
+
+
+class SoakReminder(Step):
+    """Remind the release's followers, once the rc has soaked, of what early testers reported.
+
+    `[promote.soak] after` seconds after the rc went out (its GitHub release, else its
+    tag), a comment on the tracking issue gives the `message` and lists the reports: issues
+    opened since then that mention the rc's tag or version (or says there are none). Until
+    then the step is waiting: `releaser promote` exits 4, saying when to re-run it.
+
+    Why: an rc becomes the final only after people had time to try it; the reminder brings
+    the decision back with the evidence (the reports) on the issue everyone follows.
+    By hand: once the soak time is over, search the issues opened since {tag} that mention
+    it, and list them in a comment on the issue "{issue_title}".
+    """
+
+    name = "soak-reminder"
+    configured_by = ("promote.soak",)
+    only = ("rc",)
+    needs = (TRACKING_ISSUE, GITHUB_RELEASE, RELEASE_TAG)
+
+    def applies(self, ctx: StepContext) -> bool:
+        section = _soak(ctx)
+        return section is not None and section.applies(ctx.version)
+
+    def _marker(self, ctx: StepContext) -> str:
+        return f"<!-- releaser:soak {ctx.tag} -->"
+
+    def text(self, ctx: StepContext, since: datetime, tracking: int) -> str:
+        lines = [ctx.fmt(str(_soak(ctx).message), release_url=release_url(ctx)), ""]
+        reports = _reports(ctx, since, tracking)
+        if reports:
+            lines.append(f"Reports since {ctx.tag} went out ({since:%Y-%m-%d %H:%M} UTC):")
+            lines += [f"- #{i.number} {i.title} (@{i.user}, {i.state})" for i in reports]
+        else:
+            lines.append(f"No issue mentioning {ctx.tag} was opened since it went out.")
+        return "\n".join([*lines, "", self._marker(ctx)])
+
+    def _channel(self, ctx: StepContext, since: datetime, number: int) -> IssueComment:
+        return IssueComment(ctx.forge, number, self._marker(ctx), self.text(ctx, since, number))
+
+    def check(self, ctx: StepContext) -> Outcome:
+        issue = ctx.need(TRACKING_ISSUE)
+        if issue is None:
+            return Outcome.blocked(f"no tracking issue: `releaser start {ctx.version}` opens it")
+        since = soak_start(ctx)
+        if since is None:
+            return Outcome.blocked(f"{ctx.tag} is not out yet: `releaser publish {ctx.version}`")
+        comment = ctx.forge.find_comment(issue.number, self._marker(ctx))
+        if comment is not None:
+            return Outcome.done(f"reminded on #{issue.number}", comment.html_url)
+        due = since.timestamp() + float(_soak(ctx).after)
+        if ctx.now() < due:
+            when = datetime.fromtimestamp(due, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            return Outcome.running(f"{ctx.tag} soaks until {when}", until=due)
+        return announcement(ctx, self._channel(ctx, since, issue.number))
+
+    def plan(self, ctx: StepContext) -> list[Action]:
+        issue = ctx.peek(TRACKING_ISSUE)
+        since = soak_start(ctx)
+        if issue is None or isinstance(issue, Pending) or since is None:
+            return [Action("comment", "on the tracking issue: the reports of early testers")]
+        return [Action("comment", f"on #{issue.number}", self.text(ctx, since, issue.number))]
+
+    def run(self, ctx: StepContext) -> None:
+        issue = ctx.need(TRACKING_ISSUE)
+        since = soak_start(ctx)
+        if issue is not None and since is not None:
+            post_once(ctx, self._channel(ctx, since, issue.number))

@@ -7,7 +7,17 @@ without one: the head of the version branch.
 
 from __future__ import annotations
 
-from releaser.api import Action, Outcome, Pending, RemoteError, Step, StepContext
+from releaser.api import (
+    Access,
+    Action,
+    Check,
+    Outcome,
+    Pending,
+    RemoteError,
+    Step,
+    StepContext,
+    StepFailed,
+)
 from steps import _release as rel
 from steps._release import RELEASE_PR, RELEASE_TAG, TAG_TARGET
 from steps._versions import version_changes
@@ -27,6 +37,102 @@ def tagger(ctx: StepContext) -> str:
         return f"{author['name']} <{author['email']}>"
     login = ctx.forge.login()
     return f"{login} <{login}@users.noreply.github.com>"
+
+
+def _ci_commit(ctx: StepContext) -> tuple[str | None, str]:
+    """(the commit CI must be green on, what it is) or (None, why it isn't known yet).
+
+    The commit the tag goes on; for a final merged into a release branch, the release PR's
+    head (what the merge brings in: the merge commit is the forge's, made under the release
+    branch's own protection)."""
+    branch = rel.release_branch(ctx)
+    if ctx.version.is_final and branch:
+        pr = ctx.need(RELEASE_PR)
+        if pr is None:
+            return None, (
+                f"no release PR from {ctx.version_branch} into {branch}: "
+                f"run `releaser prepare {ctx.version}`"
+            )
+        return pr.head_sha, f"head of the release PR #{pr.number}"
+    target = ctx.need(TAG_TARGET)
+    return (target.sha, target.where) if target.sha else (None, target.blocked)
+
+
+def _required_checks(ctx: StepContext) -> list[str]:
+    """``[gates] checks``, plus (``ci = "required"``) what branch protection requires of the
+    version branch and of the release PR's base."""
+    gates = ctx.config.gates
+    names = [str(n) for n in gates.checks or []]
+    if gates.ci == "required":
+        for name in (ctx.version_branch, rel.release_pr_base(ctx)):
+            branch = ctx.forge.branch(name)
+            names += branch.required_checks if branch is not None else ()
+    return list(dict.fromkeys(names))
+
+
+def _state(checks: list[Check]) -> str:
+    states = {c.state for c in checks}
+    return next(s for s in ("failure", "pending", "success") if s in states)
+
+
+class CIGreen(Step):
+    """Check that CI is green on the release commit before it is merged or tagged.
+
+    The release commit is the one `push-tag` tags (the head of the version branch), or, for a
+    final merged into a release branch, the release PR's head. `[gates] ci` says which of
+    its commit statuses and check runs count: "required" (the default), those branch
+    protection requires of the version branch and of the release PR's base, plus `[gates]
+    checks`; "all", every one reported; "off", none (the step is skipped). Pending or not yet
+    reported ones are waited for; a red one stops the release, naming it.
+
+    Why: the tag starts the builds that publish the release, and can't be taken back once
+    others fetched it: tagging a commit whose tests fail publishes a broken release.
+    By hand: look at the checks of the commit to tag (`gh pr checks` on the release PR, or
+    `gh api repos/OWNER/REPO/commits/SHA/check-runs` and `.../status`); wait until every
+    required one is green, and fix or re-run a red one, before tagging.
+    """
+
+    name = "ci-green"
+    configured_by = ("gates",)
+    needs = (TAG_TARGET, RELEASE_PR)
+
+    def applies(self, ctx: StepContext) -> bool:
+        gates = ctx.config.gates
+        return gates.ci != "off" and gates.applies(ctx.version)
+
+    def writes_to(self, ctx: StepContext) -> list[Access]:
+        return []
+
+    def check(self, ctx: StepContext) -> Outcome:
+        sha, where = _ci_commit(ctx)
+        if sha is None:
+            return Outcome.blocked(where)
+        url = rel.commit_url(ctx, sha)
+        reported: dict[str, list[Check]] = {}
+        for check in ctx.forge.checks(sha):
+            reported.setdefault(check.name, []).append(check)
+        wanted = _required_checks(ctx)
+        if ctx.config.gates.ci == "all":
+            wanted = list(dict.fromkeys([*reported, *wanted]))
+        on = f"{rel.short(sha)} ({where})"
+        if not wanted:
+            return Outcome.done(f"no checks required of {on}", url)
+        red = [n for n in wanted if n in reported and _state(reported[n]) == "failure"]
+        if red:
+            failing = [c for n in red for c in reported[n] if c.state == "failure"]
+            named = ", ".join(f"{c.name} ({c.detail})" for c in failing)
+            return Outcome.failed(
+                f"red checks on {on}: {named}: fix the cause (or re-run them), then re-run "
+                "this command; the release waits for them to be green",
+                failing[0].url or url,
+            )
+        pending = [n for n in wanted if n in reported and _state(reported[n]) == "pending"]
+        missing = [n for n in wanted if n not in reported]
+        if pending or missing:
+            parts = [f"{', '.join(pending)} pending"] if pending else []
+            parts += [f"{', '.join(missing)} not reported yet"] if missing else []
+            return Outcome.running(f"checks on {on}: {'; '.join(parts)}", url)
+        return Outcome.done(f"green on {on}: {', '.join(wanted)}", url)
 
 
 class MergeReleasePR(Step):
@@ -100,6 +206,25 @@ class MergeReleasePR(Step):
         if pr is None:
             raise RemoteError("the release PR disappeared", "re-run the command")
         ctx.forge.merge_pull(pr.number, pr.head_sha, "merge")
+
+    def writes_to(self, ctx: StepContext) -> list[Access]:
+        pr = ctx.need(RELEASE_PR)
+        branch = rel.release_branch(ctx)
+        why = f"merge the release PR into {branch}"
+        if pr is not None and pr.state == "open":
+            why = f"merge the release PR #{pr.number} into {branch}"
+            if ctx.forge.pull(pr.number).mergeable_state == "blocked":
+                why += " (its branch protection blocks the merge: reviews or checks missing)"
+                return [Access(ctx.repo_name, "admin", why)]
+        return [Access(ctx.repo_name, "write", why)]
+
+    def approval_subject(self, ctx: StepContext) -> str | None:
+        pr = ctx.need(RELEASE_PR)
+        if pr is None:
+            raise StepFailed(
+                f"nothing to approve yet: no release PR into {rel.release_branch(ctx)}"
+            )
+        return f"merge PR #{pr.number} at {pr.head_sha} into {rel.release_branch(ctx)}"
 
 
 class TagCommitReady(Step):
@@ -216,6 +341,15 @@ class PushTag(Step):
             gnupghome=rel.gnupg_home(ctx),
         )
         ctx.git.push_ref(f"refs/tags/{ctx.tag}", sha)
+
+    def writes_to(self, ctx: StepContext) -> list[Access]:
+        return [Access(ctx.repo_name, "write", f"push the tag {ctx.tag}")]
+
+    def approval_subject(self, ctx: StepContext) -> str | None:
+        target = ctx.need(TAG_TARGET)
+        if target.sha is None:
+            raise StepFailed(f"nothing to approve yet: {target.blocked}")
+        return f"tag {ctx.tag} on {target.sha}"
 
 
 def _superseded(ctx: StepContext, tagged: str, head: str) -> bool:

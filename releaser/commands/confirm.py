@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from releaser.errors import UsageError
+from releaser.permissions import require_ledger_write
 from releaser.step import Status, StepResult, skip_reason
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ def confirm_step(ctx: Context, name: str, evidence: str | None, retry: bool = Fa
     if retry:
         if evidence is not None:
             raise UsageError("--retry and --evidence contradict each other", "give one of them")
+        if not ctx.options.dry_run:
+            require_ledger_write(ctx, "an answer")
         _record_retry(ctx, name)
         return
     safe_evidence = ctx.ui.redactor.redact(evidence) if evidence else None
@@ -52,6 +55,7 @@ def confirm_step(ctx: Context, name: str, evidence: str | None, retry: bool = Fa
             f"[blue]would[/blue] record {name} as done (evidence: {safe_evidence or 'none'})"
         )
         return
+    require_ledger_write(ctx, "an answer")
     ledger.record_answer(name, "done", safe_evidence)
     ctx.ui.print(f"recorded {name} as done for {ctx.tag}: nobody will be asked again")
     _tick(ctx, StepResult(name, Status.DONE, "confirmed by the operator", safe_evidence))

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
+from releaser.approvals import approve_list
 from releaser.step import Step, skip_reason
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ def print_plan(ctx: Context, typed: str | None = None) -> None:
                 marks.append("[red]dangerous[/red]")
             if step.manual:
                 marks.append("[magenta]manual[/magenta]")
+            if step.name in approve_list(ctx):
+                marks.append("[yellow]needs an approval[/yellow]")
             if step.kind_label():
                 marks.append(f"[dim]{step.kind_label()}[/dim]")
             tail = f"  {' '.join(marks)}" if marks else ""

@@ -41,7 +41,7 @@ def check_remote_config(ctx: Context, stages: list[str]) -> None:
         )
 
 
-def preflight(ctx: Context, stages: list[str]) -> tuple[str, ...]:
+def check_release(ctx: Context, stages: list[str]) -> tuple[str, ...]:
     """Refuse what must not be released; the stages to skip (an adopted tag's)."""
     from steps._release import RELEASE_TAGS
 

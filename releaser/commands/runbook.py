@@ -230,6 +230,7 @@ def _by_hand(step: Step, samples: list[Sample]) -> list[tuple[str, str]]:
 
 def render_runbook(config: Config) -> str:
     """The whole runbook of ``config``'s project (markdown, first line :data:`MARKER`)."""
+    from releaser.approvals import approve_list
     from releaser.step import skip_reason
     from steps import PLANS, STAGE_HELP
 
@@ -276,6 +277,8 @@ def render_runbook(config: Config) -> str:
             labels = [s.kind for s in samples] if len(samples) < len(everything) else []
             labels += ["dangerous"] if step.dangerous else []
             labels += ["manual"] if step.manual else []
+            gated = [s for s in samples if step.name in approve_list(s.ctx)]
+            labels += ["needs an approval"] if gated else []
             stage_out.append(render_step(step, labels, _by_hand(step, samples)))
         if len(stage_out) == 1:
             stage_out.append("\nNo step of this stage applies to this project.\n")
@@ -288,7 +291,9 @@ def render_runbook(config: Config) -> str:
         "",
         "**Dangerous** steps show their plan and ask before acting (`--yes` skips the "
         "question); **manual** steps are done by the operator and recorded with "
-        "`releaser confirm VERSION STEP --evidence URL`.",
+        "`releaser confirm VERSION STEP --evidence URL`; a step that **needs an approval** "
+        "(`[gates] approve`) waits for someone other than the driver to run "
+        "`releaser approve VERSION STEP`.",
     ]
     return "\n".join(out) + "\n" + "".join(sections)
 

@@ -14,13 +14,16 @@ remote work (a build), never when it found everything done. `releaser report` re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from releaser.commands.preflight import preflight
+from releaser.approvals import check_names, require_approval
+from releaser.commands.preflight import check_release
 from releaser.engine import Engine
 from releaser.errors import ClaimHeld, InputNeeded, ReleaserError, StepFailed
 from releaser.ledger import iso, utcnow
-from releaser.step import StepResult
+from releaser.permissions import Preflight
+from releaser.step import Status, Step, StepResult
 
 if TYPE_CHECKING:
     from releaser.context import Context
@@ -124,10 +127,17 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
             )
     command = f"releaser {name} v{ctx.version}"
     claim = StageClaim(ctx, name, command)
-    engine.before_write = claim
+    preflight, gate = _gates(ctx, stages)
+
+    def before_write() -> None:
+        preflight()  # once: every permission the command's writes need, or exit 2
+        claim()
+
+    engine.before_write = before_write
+    engine.gate = gate
     everything: list[StepResult] = []
     pending: dict[str, Any] | None = None  # the last stage run, recorded with the unclaim
-    skipped = preflight(ctx, stages)
+    skipped = check_release(ctx, stages)
     claim.start()
     try:
         for stage in stages:
@@ -138,6 +148,7 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
                 _record_stage(ctx, pending)
                 pending = None
             started = iso(utcnow(ctx.now))
+            preflight.next_stage()
             results: list[StepResult] = []
             outcome = "failed"
             try:
@@ -178,6 +189,8 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
     if ctx.options.dry_run:
         ctx.ui.print("[blue]dry run: nothing was written.[/blue]")
         problems = engine.dry_run_problems
+        if preflight.problem:
+            problems.append(StepResult("permissions", Status.FAILED, preflight.problem))
         if problems:
             listed = "; ".join(f"{r.step} {r.status}: {r.detail}" for r in problems)
             raise StepFailed(
@@ -189,6 +202,19 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
     else:
         ctx.ui.print(f"[green]release {ctx.tag} is complete.[/green]")
     return everything
+
+
+def _gates(ctx: Context, stages: list[str]) -> tuple[Preflight, Callable[[Step], None]]:
+    """The permission check of the command's writes, and the engine's gate before a step's
+    writes: the permissions (once), then the step's approval (``[gates] approve``)."""
+    check_names(ctx)
+    preflight = Preflight(ctx, stages)
+
+    def gate(step: Step) -> None:
+        preflight()
+        require_approval(ctx, step)
+
+    return preflight, gate
 
 
 def _record_stage(ctx: Context, entry: dict[str, Any]) -> None:

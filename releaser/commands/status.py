@@ -40,9 +40,28 @@ keys are only ever added (``format`` changes if one is renamed or removed)::
       ],
       "ledger": [ ... ],                  # the last 10 ledger entries, oldest first, as
                                           # stored (see releaser.ledger: type, by, host, at...)
+      "approvals": [                      # steps of [gates] approve that apply (release order)
+        {
+          "step": "push-tag", "stage": "tag",
+          "state": "pending",             # given | pending | done (done without one)
+          "subject": "tag v1.2.0-rc1 on 3f2a..." | null,   # what an approval must name now
+                                          # (null: the step has none, or it isn't known yet)
+          "approvers": ["@acme/release"], # [gates] approvers (empty: write access suffices)
+          "who": "a member of @acme/release",              # the same, in words
+          "command": "releaser approve 1.2.0-rc1 push-tag",
+          "given": [                      # every recorded approval, newest first
+            {"login": "bob", "subject": "...", "at": "...", "host": "desk",
+             "counts": true, "reason": "member of @acme/release"}   # reason: as what it
+          ]                               # counts, or why not (another subject, no right)
+        }
+      ],
       "next": "releaser tag 1.2.0-rc1" | "releaser confirm 1.2.0-rc1 STEP --evidence URL"
+              | "releaser approve 1.2.0-rc1 STEP"
               | null                      # null: every step is done
     }
+
+An approval by the driver themselves never counts when they run the step; ``counts`` here
+takes the release's last driver (the forge user of the ledger's latest claim) as the driver.
 
 Exit code 0 whatever the release's state (the state is the output); 1 when the forge can't
 be read at all.
@@ -57,6 +76,7 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.table import Table
 
+from releaser import approvals
 from releaser.errors import ReleaserError, describe_exception
 from releaser.ledger import Answer, iso, last_claim, live_claim, utcnow
 from releaser.step import Outcome, Pending, Status, Step, skip_reason
@@ -77,6 +97,7 @@ TOP_KEYS = (
     "stages",
     "ledger",
     "next",
+    "approvals",
 )
 STEP_KEYS = ("step", "status", "detail", "evidence", "answer")
 RECENT = 10
@@ -149,6 +170,14 @@ def collect(ctx: Context) -> dict[str, Any]:
                 next_command = f"releaser confirm v{ctx.version} {step.name} --evidence URL"
             else:
                 next_command = f"releaser {stage} v{ctx.version}"
+    gated = _approvals(ctx, work, outcomes)
+    first_open = next(
+        (step for (_, step), o in zip(work, outcomes, strict=True) if o.status is not Status.DONE),
+        None,
+    )
+    for row in gated:
+        if first_open is not None and row["step"] == first_open.name and row["state"] == "pending":
+            next_command = row["command"]
     now = utcnow(ctx.now)
     holder = live_claim(entries, now)
     stale = last_claim(entries) if holder is None else None
@@ -167,8 +196,41 @@ def collect(ctx: Context) -> dict[str, Any]:
             if rows
         ],
         "ledger": entries[-RECENT:],
+        "approvals": gated,
         "next": next_command,
     }
+
+
+def _approvals(
+    ctx: Context, work: list[tuple[str, Step]], outcomes: list[Outcome]
+) -> list[dict[str, Any]]:
+    """The approvals of the steps ``[gates] approve`` names (see the module docstring)."""
+    rows = []
+    for (stage, step), outcome in zip(work, outcomes, strict=True):
+        if not approvals.required(ctx, step):
+            continue
+        try:
+            subject = approvals.subject_of(ctx, step)
+        except (ReleaserError, Pending):
+            subject = None  # nothing to approve yet (the tag's commit isn't known, say)
+        verdicts = approvals.judge(ctx, step, subject, ctx.ledger.last_driver_login())
+        if any(v.counts for v in verdicts):
+            state = "given"
+        else:
+            state = "done" if outcome.status is Status.DONE else "pending"
+        rows.append(
+            {
+                "step": step.name,
+                "stage": stage,
+                "state": state,
+                "subject": subject,
+                "approvers": approvals.approvers(ctx),
+                "who": approvals.who_may_approve(ctx),
+                "command": approvals.approve_command(ctx, step),
+                "given": [v.as_json() for v in verdicts],
+            }
+        )
+    return rows
 
 
 def describe_entry(e: dict[str, Any]) -> str:
@@ -189,6 +251,8 @@ def describe_entry(e: dict[str, Any]) -> str:
         what = f"about to {e.get('detail')} ({e.get('step')})"
     elif kind == "result":
         what = f"did {e.get('key')} ({e.get('step')}): {e.get('evidence') or 'no evidence'}"
+    elif kind == "approval":
+        what = f"{e.get('login')} approved {e.get('step')}: {e.get('subject') or 'the step'}"
     else:
         what = kind
     return f"{e.get('at', '')} {who} {what}"
@@ -233,6 +297,20 @@ def show_status(ctx: Context, as_json: bool) -> None:
         )
     else:
         ui.print("claim: nobody is driving this release right now")
+    for row in data["approvals"]:
+        of = f" ({escape(row['subject'])})" if row["subject"] else ""
+        if row["state"] == "pending":
+            ui.print(
+                f"approval of {row['step']}{of}: [yellow]pending[/yellow], by "
+                f"{escape(row['who'])}: `{row['command']}`"
+            )
+        else:
+            ui.print(f"approval of {row['step']}{of}: {row['state']}")
+        for given in row["given"]:
+            mark = "[green]counts[/green]" if given["counts"] else "[dim]doesn't count[/dim]"
+            ui.print(
+                f"  {escape(given['login'])} at {given['at']}: {mark} ({escape(given['reason'])})"
+            )
     if data["ledger"]:
         ui.print("last ledger entries:")
         for e in data["ledger"]:

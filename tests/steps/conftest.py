@@ -91,8 +91,9 @@ class Project:
 
     # -- running releaser ------------------------------------------------------------------
 
-    def context(self, version: str, **options: Any) -> Any:
-        """A real Context (non-interactive, --yes) whose UI writes into ``output()``."""
+    def context(self, version: str, token: str | None = None, **options: Any) -> Any:
+        """A real Context (non-interactive, --yes) whose UI writes into ``output()``;
+        ``token``: another user's (default: the forge's own, release-bot's)."""
         from releaser.commands import make_context
         from releaser.config import load_config
         from releaser.context import Options
@@ -108,7 +109,7 @@ class Project:
         os.environ["XDG_CACHE_HOME"] = str(self.root / "cache")  # restored by the fixture
         self._out = io.StringIO()
         ui = UI(verbose=bool(options.get("verbose")), out=self._out, err=self._out)
-        secrets = Secrets(ui.redactor, environ={TOKEN_ENV: self.token, **self.env})
+        secrets = Secrets(ui.redactor, environ={TOKEN_ENV: token or self.token, **self.env})
         return make_context(
             load_config(self.config_path), Version.parse(version), Options(**options), ui, secrets
         )
@@ -117,24 +118,29 @@ class Project:
         """What the last context's UI printed (stdout and stderr)."""
         return self._out.getvalue()
 
-    def run_stage(self, version: str, stage: str, **options: Any) -> list[StepResult]:
+    def run_stage(
+        self, version: str, stage: str, token: str | None = None, **options: Any
+    ) -> list[StepResult]:
         """``releaser STAGE VERSION`` through ``run_stages``; raises ReleaserError on a stop."""
         from releaser.commands.stage import run_stages
 
-        ctx = self.context(version, **options)
+        ctx = self.context(version, token, **options)
         try:
             return run_stages(ctx, [stage])
         finally:
             ctx.close()
 
-    def cli(self, *args: str) -> Result:
-        """The CLI (``releaser.cli.app``) in the work directory, with the token set."""
+    def cli(self, *args: str, token: str | None = None) -> Result:
+        """The CLI (``releaser.cli.app``) in the work directory, with the token set
+        (``token``: another user's)."""
         from typer.testing import CliRunner
 
         from releaser.cli import app
 
         with contextlib.chdir(self.work):
-            return CliRunner().invoke(app, list(args), env={TOKEN_ENV: self.token, **self.env})
+            return CliRunner().invoke(
+                app, list(args), env={TOKEN_ENV: token or self.token, **self.env}
+            )
 
     # -- looking at the forge --------------------------------------------------------------
 

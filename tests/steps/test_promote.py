@@ -138,3 +138,58 @@ def test_infrastructure_comment_lost_answer_is_not_posted_twice(make_project) ->
     assert results["notify-infrastructure"].status is Status.DONE
     [issue] = infra_issues(project)
     assert len(list(issue.get_comments())) == 1
+
+
+SOAK = """
+[promote.soak]
+after = 86400
+
+[engine]
+poll_interval = 0.3
+wait_timeout = 60
+"""
+
+
+def test_rc_soak_reminder_waits_then_lists_the_reports_once(make_project) -> None:
+    from releaser.errors import StillRunning
+    from releaser.sandbox.admin_client import SandboxAdmin
+
+    project = make_project(extra=SOAK)
+    rc = "v1.2.0-rc1"
+    old = project.repo.create_issue("Crash in v1.2.0-rc1?", "filed before it was out")
+    published(project, rc)
+    with SandboxAdmin(project.info["admin_url"]) as admin:
+        admin.freeze()
+        crash = project.repo.create_issue("v1.2.0-rc1 crashes on empty input", "steps: ...")
+        slow = project.repo.create_issue("Slow start", "since upgrading to 1.2.0-rc1 it is slow")
+        project.repo.create_issue("Unrelated", "a feature request")
+        admin.advance(86400 - 600)
+        mark = len(project.requests())
+        with pytest.raises(StillRunning) as err:
+            project.run_stage(rc, "promote")
+        assert err.value.exit_code == 4 and "soaks until" in err.value.message
+        assert "re-run the same command after" in (err.value.hint or "")
+        assert project.writes_since(mark) == []
+        admin.advance(1200)
+        results = {r.step: r for r in project.run_stage(rc, "promote")}
+    assert results["soak-reminder"].status is Status.DONE
+    [issue] = [
+        i
+        for i in project.repo.get_issues(state="all")
+        if i.title == f"Release {rc}" and i.pull_request is None
+    ]
+    [body] = [c.body for c in issue.get_comments() if "releaser:soak" in c.body]
+    assert body.startswith("v1.2.0-rc1 has soaked")
+    assert f"#{crash.number} v1.2.0-rc1 crashes on empty input" in body
+    assert f"#{slow.number} Slow start" in body
+    assert f"#{old.number} " not in body and "Unrelated" not in body
+    assert f"#{issue.number} " not in body  # not the tracking issue itself
+    mark = len(project.requests())
+    project.run_stage(rc, "promote")
+    assert project.writes_since(mark) == []
+
+
+def test_soak_reminder_is_for_rcs_only(make_project) -> None:
+    project = make_project(extra=SOAK)
+    results = {r.step: r for r in project.run_stage("v1.2.0", "promote", dry_run=True)}
+    assert results["soak-reminder"].status == "skipped"

@@ -1,0 +1,158 @@
+"""Permissions, checked before a command's first write, so a stage never stops half-way for
+lack of one.
+
+Every step says what its writes need (``Step.writes_to(ctx)``: a role on a repository, and
+an OAuth scope such as ``workflow`` to dispatch); every stage command also writes the
+release's ledger and claim (write on the project's repository). Right before the first
+write of a command (never for a re-run with nothing to do), :class:`Preflight` asks the
+forge who the token is (``GET /user``: its login and scopes) and its role on each
+repository (the ``permissions`` of ``GET /repos/{repo}``), for the step about to write and
+every step after it in the command (each stage of ``release`` checks again before its own
+first write). Where one is missing it stops, having written nothing,
+with one message naming each repository, the permission, why it is needed and who has it
+(exit 2: credentials, as for a token the forge refuses). A dry run reports it and exits 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from releaser.errors import ReleaserError, UsageError
+from releaser.forge import ROLES, at_least, lacks
+from releaser.step import Access, Pending, Step, skip_reason
+
+if TYPE_CHECKING:
+    from releaser.context import Context
+
+MAX_NAMED = 5  # people named as having a permission
+
+
+class PermissionMissing(UsageError):
+    """The token lacks a role or scope the command's writes need (exit 2, nothing written)."""
+
+
+def ledger_access(ctx: Context) -> Access:
+    why = f"the release's ledger and claim (refs/releaser/{ctx.tag})"
+    return Access(ctx.repo_name, "write", why)
+
+
+def require_ledger_write(ctx: Context, what: str) -> None:
+    """Before a command records ``what`` in the ledger (an answer, an approval): the token
+    may write to the repository, or one message (exit 2) and nothing written."""
+    role = ctx.forge.my_role()
+    if lacks(role, "write"):
+        login = ctx.forge.login()
+        raise PermissionMissing(
+            f"{login} may not record {what}: the release's ledger (refs/releaser/{ctx.tag}) "
+            f"needs write on {ctx.repo_name}, and {login} has {role or 'no'} access",
+            f"ask someone with write access (or an admin of {ctx.repo_name} for access): "
+            "nothing was written",
+        )
+
+
+class Preflight:
+    """Checks, once per command, the permissions of the writes still to come."""
+
+    def __init__(self, ctx: Context, stages: list[str]) -> None:
+        self.ctx = ctx
+        self.steps: list[Step] = [step for stage in stages for step in ctx.plans.get(stage, [])]
+        self.checked = False
+        self.problem: str | None = None  # a dry run's finding (a live run raises it)
+
+    def next_stage(self) -> None:
+        """A new stage of the command: it checks again before its own first write (what
+        later steps need may have changed: a merge the forge now blocks)."""
+        if self.problem is None:
+            self.checked = False
+
+    def __call__(self) -> None:
+        """Raise PermissionMissing when a permission is missing (a dry run notes it)."""
+        if self.checked:
+            return
+        self.checked = True
+        problem = self.find_problem()
+        if problem is None:
+            return
+        hint = (
+            "use a token of someone who has these permissions (or ask for them), then re-run: "
+            "nothing was written"
+        )
+        if self.ctx.options.dry_run:
+            self.problem = problem
+            self.ctx.ui.print(f"  [yellow]would stop before the first write:[/yellow] {problem}")
+            return
+        raise PermissionMissing(problem, hint)
+
+    def remaining(self) -> list[Step]:
+        """The step about to write and every step after it that this command would run."""
+        from releaser.engine import selected
+
+        ctx = self.ctx
+        current = ctx.current_step
+        start = next((i for i, s in enumerate(self.steps) if s is current), 0)
+        return [s for s in self.steps[start:] if skip_reason(s, ctx) is None and selected(s, ctx)]
+
+    def needs(self) -> list[Access]:
+        ctx = self.ctx
+        found = [ledger_access(ctx)]
+        for step in self.remaining():
+            with ctx.running(step):
+                try:
+                    found += step.writes_to(ctx)
+                except Pending:  # a dry run: what it writes depends on a planned step
+                    found += Step.writes_to(step, ctx)  # the default
+                except UsageError:
+                    raise  # a refused credential
+                except ReleaserError as exc:  # its inputs can't be read yet: the default
+                    ctx.debug(f"{step.name}: writes judged by default ({exc.message})")
+                    found += Step.writes_to(step, ctx)
+        return found
+
+    def find_problem(self) -> str | None:
+        ctx = self.ctx
+        viewer = ctx.forge.viewer()
+        by_repo: dict[str, list[Access]] = {}
+        for access in self.needs():
+            by_repo.setdefault(access.repo, []).append(access)
+        lines = []
+        for repo, accesses in by_repo.items():
+            needed = max((a.permission for a in accesses), key=ROLES.index)
+            role = ctx.forge.other(repo).my_role()
+            if lacks(role, needed):
+                why = _reasons(a.why for a in accesses if not at_least(role, a.permission))
+                has = f"has {role}" if role else "can't see it"
+                has = f"{viewer.login or 'the token'} {has}"
+                who = self.who_has(repo, needed)
+                lines.append(f"{needed} on {repo} ({has}), for {why}; {who}")
+            for access in accesses:
+                scope = access.scope
+                if scope and viewer.scopes is not None and scope not in viewer.scopes:
+                    have = ", ".join(sorted(viewer.scopes)) or "none"
+                    lines.append(
+                        f"the token scope {scope} (it has: {have}), for {access.why} in {repo}"
+                    )
+        if not lines:
+            return None
+        unique = list(dict.fromkeys(lines))
+        source = f"the token in {ctx.endpoint.token_env}" if ctx.endpoint.sandbox is None else ""
+        login = viewer.login or "this app token"
+        whose = f"{login} ({source})" if source else login
+        return f"{whose} lacks what this command's writes need: " + " | ".join(unique)
+
+    def who_has(self, repo: str, needed: str) -> str:
+        people = self.ctx.forge.other(repo).people_with(needed)
+        if people is None:
+            owner = repo.split("/", 1)[0]
+            return (
+                f"who has it can't be listed with this token (that needs push access): ask "
+                f"an admin of {repo} or an owner of {owner}"
+            )
+        if not people:
+            return f"nobody has it: ask an owner of {repo.split('/', 1)[0]}"
+        named = ", ".join(people[:MAX_NAMED]) + (" ..." if len(people) > MAX_NAMED else "")
+        return f"{needed} or more: {named}"
+
+
+def _reasons(whys: Iterable[str]) -> str:
+    return ", ".join(dict.fromkeys(whys))
