@@ -232,7 +232,6 @@ class Engine:
                 f"still running: {outcome.detail}",
                 "re-run the same command later (without --no-wait to wait)",
             )
-        self.waited = True
         engine_cfg = ctx.config.engine
         timeout = float(engine_cfg.wait_timeout)
         interval = float(step.poll_interval or engine_cfg.poll_interval)
@@ -242,6 +241,7 @@ class Engine:
                 f"still waiting: {outcome.detail}",
                 f"re-run the same command after {when} (longer than [engine] wait_timeout)",
             )
+        self.waited = True  # only a wait that polls: one ending at once is worth no record
         deadline = time.monotonic() + timeout
         with self.ui.waiting(f"{step.name}: {outcome.detail}", timeout) as display:
             while outcome.status is Status.RUNNING:

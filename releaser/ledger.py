@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from releaser.errors import ClaimHeld, MalformedLedger, RemoteError, TakenOver
+from releaser.errors import ClaimHeld, MalformedLedger, ReleaserError, RemoteError, TakenOver
 
 if TYPE_CHECKING:
     from releaser.context import Context
@@ -385,7 +385,12 @@ class Ledger:
             what = " ".join(
                 str(last.get(k)) for k in ("type", "stage", "step", "by") if last.get(k)
             )
-            written = self.store.write(base, new, f"releaser: {what}")
+            try:
+                written = self.store.write(base, new, f"releaser: {what}")
+            except ReleaserError:
+                written = self._landed(new_entries)
+                if written is None:
+                    raise
             if written is not None:
                 self._cache = new
                 self.last_base = base
@@ -397,6 +402,18 @@ class Ledger:
             "the ledger kept moving while appending to it",
             "re-run the command: another driver is writing at the same time",
         )
+
+    def _landed(self, entries: list[dict[str, Any]]) -> str | None:
+        """After a write whose answer was an error: the tip, when it holds what we wrote (the
+        error came after the forge applied it: a lost answer); None when it doesn't."""
+        try:
+            tip, doc = self.store.read()
+        except ReleaserError:
+            return None
+        written = doc.get("entries", []) if isinstance(doc, dict) else []
+        if tip is None or not entries or entries[-1] not in written:
+            return None
+        return tip
 
     def _append(self, make: Callable[[list[dict[str, Any]]], dict[str, Any] | None]) -> None:
         """Append ``make(entries)`` (None: nothing to write) with CAS retries."""
@@ -412,10 +429,15 @@ class Ledger:
             **entry,
             "by": self.driver,
             "host": self.host,
-            "login": self.login,
             "run": self.run,
             "at": iso(self.now()),
+            **self._login_field(),
         }
+
+    def _login_field(self) -> dict[str, str]:
+        """The driver's forge user, when the token is one (an app's token is no user)."""
+        login = self.login
+        return {"login": login} if login else {}
 
     def record_answer(self, step: str, answer: str, evidence: str | None) -> None:
         self._append(
@@ -534,7 +556,7 @@ class Ledger:
                 "driver": self.driver,
                 "host": self.host,
                 "pid": self.pid,
-                "login": self.login,
+                **self._login_field(),
                 "run": self.run,
                 "stage": stage,
                 "since": since,
@@ -667,6 +689,8 @@ ENTRY_FIELDS: dict[str, tuple[str, ...]] = {
     "answer": ("step", "answer"),
     "intent": ("step", "key"),
     "result": ("step", "key"),
+    "unsent": ("step", "key"),
+    "approval": ("step", "subject", "login"),
     "adopt": ("tag",),
 }
 

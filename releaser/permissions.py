@@ -84,6 +84,11 @@ class Preflight:
             return
         raise PermissionMissing(problem, hint)
 
+    def allows(self) -> bool:
+        """Whether the token has what the command's writes need (read-only; for a record made
+        outside any claim, such as a wait's: a reader's run writes nothing at all)."""
+        return self.find_problem() is None
+
     def remaining(self) -> list[Step]:
         """The step about to write and every step after it that this command would run."""
         from releaser.engine import selected

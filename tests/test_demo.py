@@ -53,7 +53,7 @@ def test_demo_releases_then_converges_on_a_rerun(tmp_path: Path, monkeypatch) ->
     secrets = [
         v for k, v in (line.split("=", 1) for line in dotenv.splitlines()) if "USERNAME" not in k
     ]
-    assert len(secrets) == 6
+    assert len(secrets) == 7  # the channels' six credentials and the index's upload token
     log_text = (tmp_path / "forge" / "requests.log").read_text()
     for secret in secrets:
         assert secret not in out and secret not in log_text

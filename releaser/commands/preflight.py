@@ -1,7 +1,8 @@
 """Before a stage command's first step: is this a version releaser should release?
 
-- A version below the latest release of its X.Y line (v1.2.0-rc2 once v1.2.0 is out) is
-  refused (exit 2), naming the latest, unless ``--allow-older`` (confirmed).
+- A version not tagged yet and below the latest release of its X.Y line (v1.2.0-rc2 once
+  v1.2.0 is out) is refused (exit 2), naming the latest, unless ``--allow-older``
+  (confirmed). Re-running a version releaser tagged is always allowed: it converges.
 - A version already tagged, with no ledger (so not by releaser), was released elsewhere: said
   plainly, nothing written (exit 2), unless ``--adopt``: then only the stages that follow a tag
   run, and the ledger remembers the adoption for every later command.
@@ -48,12 +49,12 @@ def check_release(ctx: Context, stages: list[str]) -> tuple[str, ...]:
     check_remote_config(ctx, stages)
 
     tags = ctx.need(RELEASE_TAGS)
-    version = ctx.version
-    line = [(v, t) for v, t in tags if (v.major, v.minor) == (version.major, version.minor)]
-    latest = max(line) if line else None
-    if latest is not None and version < latest[0]:
-        _older(ctx, latest[1])
     if not any(t == ctx.tag for _, t in tags):
+        version = ctx.version
+        line = [(v, t) for v, t in tags if (v.major, v.minor) == (version.major, version.minor)]
+        latest = max(line) if line else None
+        if latest is not None and version < latest[0]:
+            _older(ctx, latest[1])
         return ()
     entries = ctx.ledger.entries(refresh=True)
     if any(e.get("type") == "adopt" for e in entries):

@@ -145,7 +145,7 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
                 ctx.ui.print(f"[dim]{stage}: skipped ({ctx.tag} is an adopted tag)[/dim]")
                 continue
             if pending is not None:
-                _record_stage(ctx, pending)
+                _record_stage(ctx, pending, claim)
                 pending = None
             started = iso(utcnow(ctx.now))
             preflight.next_stage()
@@ -172,12 +172,13 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
                     pending = ctx.ledger.stage_entry(
                         stage, outcome, started, results, engine.stopped
                     )
-                elif engine.waited and not ctx.options.dry_run:
+                elif engine.waited and not ctx.options.dry_run and preflight.allows():
                     # It wrote nothing but waited on remote work (a build): worth a record
                     # of who waited how long; a re-run finding it all done records nothing.
                     _record_stage(
                         ctx,
                         ctx.ledger.stage_entry(stage, outcome, started, results, engine.stopped),
+                        claim,
                     )
                 _tick_checklist(ctx, results, claim)
         if not claim.held and not ctx.options.dry_run:
@@ -217,9 +218,11 @@ def _gates(ctx: Context, stages: list[str]) -> tuple[Preflight, Callable[[Step],
     return preflight, gate
 
 
-def _record_stage(ctx: Context, entry: dict[str, Any]) -> None:
+def _record_stage(ctx: Context, entry: dict[str, Any], claim: StageClaim) -> None:
     try:
         ctx.ledger.append(entry)
+        if not claim.held and ctx.ledger.last_base == claim.baseline:
+            claim.baseline = ctx.ledger.known_tip  # only our own record moved the tip
     except Exception as exc:  # the forge holds the truth; the record is for people
         from releaser.errors import describe_exception
 

@@ -178,6 +178,8 @@ class _Handler(BaseHTTPRequestHandler):
         }
         if services.is_login(path):
             entry["login"] = True
+        if method == "POST" and path.endswith("/git/refs"):
+            entry["ref"] = _created_ref(body)  # which ref a creation made (tests tell them apart)
         is_admin = path == "/_admin" or path.startswith("/_admin/")
         try:
             try:
@@ -520,3 +522,11 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _created_ref(body: bytes) -> str | None:
+    try:
+        ref = json.loads(body or b"{}").get("ref")
+    except (ValueError, AttributeError):
+        return None
+    return ref if isinstance(ref, str) else None

@@ -54,6 +54,18 @@ class Harness:
         return self.out.getvalue()
 
 
+@pytest.fixture(autouse=True)
+def no_forge_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These engine tests have no forge: the stage commands' checks that read it (the release
+    tags before the first step, the token's permissions before the first write) find nothing
+    wrong. (tests/test_permissions.py and tests/reliability/ run them for real.)"""
+    from releaser.commands import stage
+    from releaser.permissions import Preflight
+
+    monkeypatch.setattr(Preflight, "find_problem", lambda self: None)
+    monkeypatch.setattr(stage, "check_release", lambda ctx, stages: ())
+
+
 @pytest.fixture
 def harness(tmp_path: Path) -> Harness:
     return Harness(tmp_path)

@@ -154,6 +154,19 @@ class Project:
         """Mutating requests (the log's ``write`` field) after index ``mark``."""
         return [e for e in self.requests()[mark:] if e.get("write")]
 
+    def release_writes_since(self, mark: int) -> list[tuple[str, str]]:
+        """(method, path) of the writes after ``mark`` other than the ledger's (its claims and
+        records: a tree, a commit and the creation or move of ``refs/releaser/...``)."""
+        kept: list[tuple[str, str]] = []
+        for w in self.writes_since(mark):
+            method, path = w["method"], w["path"]
+            if "/git/refs/releaser/" in path or str(w.get("ref")).startswith("refs/releaser/"):
+                while kept and kept[-1][1].endswith(("/git/trees", "/git/commits")):
+                    kept.pop()
+                continue
+            kept.append((method, path))
+        return kept
+
     def faults(self, *rules: dict[str, Any]) -> None:
         """Add fault rules (``{"method", "path", "nth", "action", "status"}``)."""
         url = self.info["admin_url"] + "/faults"

@@ -56,9 +56,9 @@ def test_next_tracking_issue_is_what_start_would_open_and_start_finds_it(make_pr
     results = {r.step: r for r in project.run_stage("v1.3.0-rc1", "start")}
     assert results["tracking-issue"].status is Status.DONE
     assert f"#{issue.number}" in results["tracking-issue"].detail
-    writes = [(w["method"], w["path"]) for w in project.writes_since(mark)]
+    writes = project.release_writes_since(mark)
     assert writes == [("PATCH", f"/api/v3/repos/acme/example/issues/{issue.number}")], (
-        "the next release's start finds it: it only ticks its item"
+        "the next release's start finds it: it only ticks its item (under its claim)"
     )
     assert len(issues(project, "Release v1.3.0-rc1")) == 1
 

@@ -169,6 +169,13 @@ def test_rc_soak_reminder_waits_then_lists_the_reports_once(make_project) -> Non
             project.run_stage(rc, "promote")
         assert err.value.exit_code == 4 and "soaks until" in err.value.message
         assert "re-run the same command after" in (err.value.hint or "")
+        # Soaking writes nothing: what this run wrote is the checklist's tick of the step
+        # found done before it (release-verified), under its claim.
+        tracking = [w["path"] for w in project.writes_since(mark) if "/issues/" in w["path"]]
+        assert project.release_writes_since(mark) == [("PATCH", tracking[0])]
+        mark = len(project.requests())
+        with pytest.raises(StillRunning):
+            project.run_stage(rc, "promote")
         assert project.writes_since(mark) == []
         admin.advance(1200)
         results = {r.step: r for r in project.run_stage(rc, "promote")}

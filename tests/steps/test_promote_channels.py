@@ -242,7 +242,7 @@ def test_discord_answer_lost_asks_the_operator_and_never_sends_twice(make_projec
     project.clear_faults()
     assert info.value.exit_code == 3
     assert "announce-on-discord" in info.value.message
-    assert "releaser confirm 1.2.0 announce-on-discord --evidence URL" in (info.value.hint or "")
+    assert "releaser confirm v1.2.0 announce-on-discord --evidence URL" in (info.value.hint or "")
     out = project.output()
     assert "by hand: look for this message in Discord (the webhook in " in out
     assert len(discord_messages(project)) == 1

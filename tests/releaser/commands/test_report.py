@@ -121,6 +121,8 @@ def _use_sandbox(config: Path, info: dict[str, str]) -> None:
         f'api_url = "{info["api_url"]}"\ngit_url = "{info["git_url"]}"\ntoken_env = "{TOKEN_ENV}"\n'
     )
     text = text.replace('sandbox = "../forge"\n', forge)
+    base = info["api_url"].split("/api/")[0]  # the services' URLs on the host `sandbox`
+    text = text.replace("http://sandbox", base)
     text = re.sub(r"poll_interval = .*", "poll_interval = 30", text)
     text = re.sub(r"wait_timeout = .*", "wait_timeout = 3600", text)
     config.write_text(text)
