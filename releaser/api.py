@@ -13,7 +13,9 @@ A step is a :class:`Step` subclass (the contract: ``applies`` / ``check`` / ``pl
 - ``ctx.need(RESULT)`` / ``ctx.peek(RESULT)``: results the step declares in ``needs``;
 - ``ctx.intent`` / ``record_intent`` / ``record_result``: the ledger's memory of writes
   that can't be looked up (see :func:`releaser.announce.post_once`);
-- ``ctx.secret(NAME)``: an optional credential (never printed).
+- ``ctx.secret(NAME)``: an optional credential (never printed);
+- ``ctx.progress(title, items)``: a board showing each item's state while a step works on
+  several at once (``update(item, state, detail)``; thread-safe).
 
 Steps never print, prompt, sleep or catch the engine's errors: the engine narrates, asks,
 waits and wraps errors around them. ``tests/test_import_rules.py`` keeps ``steps/`` on this
@@ -22,6 +24,7 @@ module.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -90,6 +93,7 @@ __all__ = [
     "Pending",
     "Person",
     "Post",
+    "ProgressView",
     "PullRequest",
     "Ref",
     "Release",
@@ -135,6 +139,17 @@ class StagePlan:
     stage: str
     help: str
     steps: list[Step]
+
+
+class ProgressView(Protocol):
+    """A progress board (``ctx.progress``): one row per item, its state and a detail.
+
+    States are short words the operator reads ("reading", "committing", "PR open", "tests
+    running", "passed", "failed"); the detail is a URL or a reason. Updating an item to the
+    state it has is free; the board is thread-safe, so workers of one step update it.
+    """
+
+    def update(self, item: str, state: str, detail: str = "") -> None: ...
 
 
 class StepContext(Protocol):
@@ -188,6 +203,8 @@ class StepContext(Protocol):
     def require_secret(self, name: str, purpose: str) -> str: ...
 
     def debug(self, text: str) -> None: ...
+
+    def progress(self, title: str, items: Sequence[str]) -> ProgressView: ...
 
     def author(self) -> dict[str, str] | None: ...
 

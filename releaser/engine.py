@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from releaser.context import Context
 
 SETTLE_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)  # re-checks after run() for asynchronous effects
+ACT_AFTER_WAIT = 3  # times a step acts again on work found when a wait ends (a failure to report)
 RETRY_ANSWER = "it did not happen: do it now"
 
 
@@ -51,6 +52,7 @@ class Engine:
         self.last_results: list[StepResult] = []
         self.dry_run_problems: list[StepResult] = []  # blocked / failed steps of a dry run
         self.sleep: Callable[[float], None] = time.sleep
+        ctx.show_progress = True  # steps' progress boards are shown while the engine runs
 
     # -- a whole stage -----------------------------------------------------------------
 
@@ -67,6 +69,7 @@ class Engine:
             for step in steps:
                 results.append(self.run_step(step))
         finally:
+            self.ui.close_boards()
             self.ui.summary(f"{stage} {ctx.tag}", results)
         return results
 
@@ -123,6 +126,8 @@ class Engine:
                 self.ui.outcome("running", outcome.detail, outcome.evidence)
                 return StepResult(step.name, Status.RUNNING, outcome.detail, outcome.evidence)
             outcome = self._wait(step, outcome)
+            if outcome.status is Status.TODO:  # the wait ended with work to do: do it
+                return self._act(step, outcome)
             return self._finish(step, outcome, acted=False)
         if outcome.status is Status.TODO:
             return self._act(step, outcome)
@@ -136,7 +141,7 @@ class Engine:
         except Pending as pending:
             return [Action("act", f"once {pending.by} has run ({step.doc().summary.rstrip('.')})")]
 
-    def _act(self, step: Step, outcome: Outcome) -> StepResult:
+    def _act(self, step: Step, outcome: Outcome, rounds: int = ACT_AFTER_WAIT) -> StepResult:
         ctx = self.ctx
         self.ui.outcome("todo", outcome.detail)
         actions = self._plan(step)
@@ -176,7 +181,13 @@ class Engine:
                 raise StepFailed(
                     describe_exception(exc), "re-run the command: it re-checks before writing"
                 ) from exc
-        return self._finish(step, self._settle(step), acted=True, actions=actions)
+        settled, waited = self._settle(step)
+        if settled.status is Status.TODO and waited and rounds > 0:
+            # remote work ended, leaving more to do (a failed test run to report): act again
+            return self._act(step, settled, rounds - 1)
+        if settled.status is Status.TODO:
+            settled = Outcome.failed(f"ran, but the check still finds work to do: {settled.detail}")
+        return self._finish(step, settled, acted=True, actions=actions)
 
     def _recheck(self, step: Step) -> Outcome:
         """Check again, forgetting what this command read before: after a write, or while
@@ -184,8 +195,9 @@ class Engine:
         self.ctx.forget_reads()
         return self._check(step)
 
-    def _settle(self, step: Step) -> Outcome:
-        """Check again after run() until the effect shows (asynchronous writes)."""
+    def _settle(self, step: Step) -> tuple[Outcome, bool]:
+        """Check again after run() until the effect shows (asynchronous writes), waiting on
+        remote work it started; the outcome, and whether it was waited for."""
         outcome = self._recheck(step)
         for delay in SETTLE_DELAYS:
             if outcome.status is not Status.TODO:
@@ -193,10 +205,8 @@ class Engine:
             self.sleep(delay)
             outcome = self._recheck(step)
         if outcome.status is Status.RUNNING:
-            outcome = self._wait(step, outcome)
-        if outcome.status is Status.TODO:
-            return Outcome.failed(f"ran, but the check still finds work to do: {outcome.detail}")
-        return outcome
+            return self._wait(step, outcome), True
+        return outcome, False
 
     def _wait(self, step: Step, outcome: Outcome) -> Outcome:
         ctx = self.ctx

@@ -104,7 +104,11 @@ class Forge:
 
     # -- branches, files, commits ----------------------------------------------------------
 
-    def branch(self, name: str) -> Branch | None:
+    def branch(self, name: str, *, fresh: bool = False) -> Branch | None:
+        """A branch (None when absent); ``fresh``: read it again (right before moving it)."""
+        if fresh:
+            self.memo.drop(("forge", self.repo, "branch", name))
+
         def read() -> Branch | None:
             data = self.api.find_json(f"{self._path}/branches/{quote(name, safe='')}")
             return None if data is None else Branch.from_json(data)
@@ -321,6 +325,18 @@ class Forge:
             f"{self._path}/pulls/{number}/requested_reviewers",
             {"reviewers": users, "team_reviewers": list(teams or [])},
         )
+
+    def reviewed_by(self, number: int) -> list[str]:
+        """Who reviewed a pull request (any state), in review order."""
+        result: list[str] = self._memo(
+            "reviewed-by",
+            number,
+            compute=lambda: [
+                str((r.get("user") or {}).get("login") or "")
+                for r in self.api.paginate(f"{self._path}/pulls/{number}/reviews")
+            ],
+        )
+        return result
 
     # -- issues and comments ---------------------------------------------------------------
 

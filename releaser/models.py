@@ -145,6 +145,8 @@ class PullRequest:
     merged_at: datetime | None = None
     mergeable: bool | None = None
     auto_merge: bool = False
+    requested_reviewers: tuple[str, ...] = ()  # users asked to review (GitHub drops a user
+    # from this list once they have reviewed)
 
     @property
     def status(self) -> str:
@@ -176,6 +178,9 @@ class PullRequest:
             merged_at=merged_at,
             mergeable=d.get("mergeable"),
             auto_merge=d.get("auto_merge") is not None,
+            requested_reviewers=tuple(
+                _login(u) for u in d.get("requested_reviewers") or [] if _login(u)
+            ),
         )
 
 

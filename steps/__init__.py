@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from releaser.api import STAGE_HELP, STAGES, Step
 from steps.build import BuildWorkflows
+from steps.downstream import DependentTests, UpdateDependents
 from steps.finish import CloseReleasePR, CloseTrackingIssue, MergeBack, NextDevVersion
 from steps.prepare import Changelog, NextDevBump, ReleasePR, VersionBranch, VersionBump
 from steps.promote import AnnounceOnTrackingIssue, NotifyInfrastructure
@@ -45,7 +46,10 @@ PLANS: dict[str, list[Step]] = {
         AnnounceOnTrackingIssue(),  # "vX.Y.Z is out" on the tracking issue; rc: early testers
         NotifyInfrastructure(),  # the infrastructure team told, on their issue for the release
     ],
-    "downstream": [],
+    "downstream": [
+        UpdateDependents(),  # each dependent: one commit with all its files, one PR (parallel)
+        DependentTests(),  # each dependent's test workflow run on the new version and passed
+    ],
     "merge": [
         MergeBack(),  # the tagged commit reaches the default branch (merge commit, never squash)
         CloseReleasePR(),  # the review-only release PR is closed, linking the merge-back
