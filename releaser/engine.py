@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from releaser.context import Context
 
 SETTLE_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)  # re-checks after run() for asynchronous effects
-ACT_AFTER_WAIT = 3  # times a step acts again on work found when a wait ends (a failure to report)
+ACT_AGAIN = 3  # times a step acts again on new work its own effect revealed (a failure to report)
 RETRY_ANSWER = "it did not happen: do it now"
 
 
@@ -141,7 +141,7 @@ class Engine:
         except Pending as pending:
             return [Action("act", f"once {pending.by} has run ({step.doc().summary.rstrip('.')})")]
 
-    def _act(self, step: Step, outcome: Outcome, rounds: int = ACT_AFTER_WAIT) -> StepResult:
+    def _act(self, step: Step, outcome: Outcome, rounds: int = ACT_AGAIN) -> StepResult:
         ctx = self.ctx
         self.ui.outcome("todo", outcome.detail)
         actions = self._plan(step)
@@ -181,9 +181,9 @@ class Engine:
                 raise StepFailed(
                     describe_exception(exc), "re-run the command: it re-checks before writing"
                 ) from exc
-        settled, waited = self._settle(step)
-        if settled.status is Status.TODO and waited and rounds > 0:
-            # remote work ended, leaving more to do (a failed test run to report): act again
+        settled = self._settle(step, outcome)
+        if settled.status is Status.TODO and settled.detail != outcome.detail and rounds > 0:
+            # what run() started ended, leaving other work (a failed test run to report)
             return self._act(step, settled, rounds - 1)
         if settled.status is Status.TODO:
             settled = Outcome.failed(f"ran, but the check still finds work to do: {settled.detail}")
@@ -195,18 +195,18 @@ class Engine:
         self.ctx.forget_reads()
         return self._check(step)
 
-    def _settle(self, step: Step) -> tuple[Outcome, bool]:
-        """Check again after run() until the effect shows (asynchronous writes), waiting on
-        remote work it started; the outcome, and whether it was waited for."""
+    def _settle(self, step: Step, before: Outcome) -> Outcome:
+        """Check again after run() until the effect shows (asynchronous writes: the same work
+        still to do), waiting on remote work it started."""
         outcome = self._recheck(step)
         for delay in SETTLE_DELAYS:
-            if outcome.status is not Status.TODO:
+            if outcome.status is not Status.TODO or outcome.detail != before.detail:
                 break
             self.sleep(delay)
             outcome = self._recheck(step)
         if outcome.status is Status.RUNNING:
-            return self._wait(step, outcome), True
-        return outcome, False
+            return self._wait(step, outcome)
+        return outcome
 
     def _wait(self, step: Step, outcome: Outcome) -> Outcome:
         ctx = self.ctx

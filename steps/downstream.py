@@ -85,6 +85,16 @@ def _raise_first(errors: list[BaseException]) -> None:
     )
 
 
+def _first_todo(outcomes: list[Outcome]) -> Outcome:
+    """One outcome for many repositories: TODO while any has work left (a broken dependent
+    does not hold the others back; it fails the step once they are done), else the most
+    urgent status, with every repository's detail."""
+    todo = [o.detail for o in outcomes if o.status is Status.TODO]
+    if todo:
+        return Outcome.todo("; ".join(todo))
+    return aggregate(outcomes)
+
+
 # -- updates -----------------------------------------------------------------------------------
 
 
@@ -158,7 +168,7 @@ class UpdateDependents(Step):
     def check(self, ctx: StepContext) -> Outcome:
         if ctx.need(GITHUB_RELEASE) is None:
             return _no_release(ctx)
-        return aggregate([s.outcome for s in ctx.need(DEPENDENT_UPDATES)])
+        return _first_todo([s.outcome for s in ctx.need(DEPENDENT_UPDATES)])
 
     def plan(self, ctx: StepContext) -> list[Action]:
         actions = []
@@ -345,20 +355,16 @@ class DependentTests(Step):
             outcome = r.state.outcome
             board.update(r.dep.label, BOARD_WORDS[outcome.status], outcome.evidence or r.state.ref)
         outcomes = [r.state.outcome for r in runs]
-        statuses = {o.status for o in outcomes}
-        config_failures = [
-            r.state.outcome
-            for r in runs
-            if r.state.outcome.status is Status.FAILED and not r.failed_run
+        running = [o for o in outcomes if o.status is Status.RUNNING]
+        unreported = [] if running else self._unreported(ctx, runs)
+        reports = [
+            Outcome.todo(f"{r.dep.repo}: its failure to report on the tracking issue")
+            for r in unreported
         ]
-        if Status.BLOCKED in statuses or config_failures:
-            return aggregate([o for o in outcomes if o.status in (Status.BLOCKED, Status.FAILED)])
-        unreported = self._unreported(ctx, runs)
-        if Status.TODO in statuses or (unreported and Status.RUNNING not in statuses):
-            todo = [o.detail for o in outcomes if o.status is Status.TODO]
-            todo += [f"{r.dep.repo}: failure to report on the tracking issue" for r in unreported]
-            return Outcome.todo("; ".join(todo))
-        return aggregate(outcomes)
+        if running and not any(o.status is Status.TODO for o in outcomes):
+            # failures are reported once every run has ended
+            return Outcome.running("; ".join(o.detail for o in outcomes), running[0].evidence)
+        return _first_todo(outcomes + reports)
 
     def _unreported(self, ctx: StepContext, runs: list[DependentRun]) -> list[DependentRun]:
         issue = ctx.need(TRACKING_ISSUE)
