@@ -93,6 +93,7 @@ def test_dry_run_names_every_write_then_one_commit_one_pr_and_a_rerun_writes_not
     assert again["update-dependents"].status is Status.DONE
 
 
+@pytest.mark.slow
 def test_release_candidates_update_only_the_dependents_that_ask_for_them(make_project) -> None:
     finals_only = APP.replace("acme/app", "acme/finals").replace('only = ["rc", "final"]\n', "")
     project = make_project(extra=APP + finals_only + FAST)
@@ -286,6 +287,7 @@ def test_blocked_until_the_release_is_published(make_project) -> None:
         project.run_stage(FINAL, "downstream")
 
 
+@pytest.mark.slow
 def test_ten_repositories_of_five_files_make_ten_commits_and_ten_prs(make_project) -> None:
     repos = [f"acme/dep{i}" for i in range(10)]
     files = [f"conf/{n}.env" for n in range(5)]
@@ -345,3 +347,78 @@ def test_verbose_output_never_holds_the_token(make_project) -> None:
     assert project.token not in out
     assert base64.b64encode(f"x-access-token:{project.token}".encode()).decode() not in out
     assert "git fetch" in out  # -v narrated the checkout, without the credential
+
+
+# -- docs/examples/kubo.toml ---------------------------------------------------------------------
+
+KUBO_DEPENDENTS = {
+    "ipfs/ipfs-companion": {
+        ".github/workflows/e2e.yml": "name: e2e\non:\n  workflow_dispatch:\n    inputs:\n"
+        "      kubo-version: {required: true}\njobs:\n  e2e: {runs-on: ubuntu-latest}\n"
+    },
+    "ipfs/ipfs-desktop": {
+        "package.json": '{"dependencies": {"kubo": "0.17.0"}}\n',
+        "package-lock.json": '{"packages": {"node_modules/kubo": {"version": "0.17.0"}}}\n',
+    },
+    "ipfs/interop": {
+        "package.json": '{"devDependencies": {"kubo": "^0.17.0"}}\n',
+        "package-lock.json": '{"packages": {"node_modules/kubo": {"version": "0.17.0"}}}\n',
+    },
+    "ipfs/ipfs-docs": {
+        ".github/workflows/update-on-new-ipfs-tag.yml": "name: update\non: workflow_dispatch\n"
+        "jobs:\n  update: {runs-on: ubuntu-latest}\n"
+    },
+}
+
+
+def kubo_project(make_project):
+    """ipfs/kubo and its four dependents on the sandbox, with docs/examples/kubo.toml as is
+    but for its [forge] table (the sandbox's)."""
+    from pathlib import Path
+
+    project = make_project(full_name="ipfs/kubo")
+    for repo, files in KUBO_DEPENDENTS.items():
+        make_repo(project.server, repo, files)
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "docs" / "examples" / "kubo.toml").read_text()
+    forge = (
+        f'[forge]\napi_url = "{project.info["api_url"]}"\ngit_url = "{project.info["git_url"]}"\n'
+        'token_env = "SANDBOX_TOKEN"\n'
+    )
+    assert '[forge]\ntoken_env = "GITHUB_TOKEN"\n' in text
+    project.config_path = project.work / "kubo.toml"
+    project.config_path.write_text(text.replace('[forge]\ntoken_env = "GITHUB_TOKEN"\n', forge))
+    return project
+
+
+def test_the_kubo_example_plans_and_dry_runs_its_four_dependents(make_project) -> None:
+    project = kubo_project(make_project)
+    result = project.cli("--config", str(project.config_path), "plan", "v0.18.0")
+    assert result.exit_code == 0, result.output
+    assert "update-dependents" in result.output and "dependent-tests" in result.output
+    assert "[downstream] is configured, but no step acts on it yet" not in result.output
+
+    publish(project, "v0.18.0")
+    mark = len(project.requests())
+    results = by_step(project.run_stage("v0.18.0", "downstream", dry_run=True))
+    assert project.writes_since(mark) == []
+    assert results["update-dependents"].status == "planned"
+    assert results["dependent-tests"].status == "planned"
+    out = project.output()
+    for repo, branch, title in (
+        ("ipfs/ipfs-desktop", "update-kubo-v0.18.0", "Update Kubo to v0.18.0"),
+        ("ipfs/interop", "update-to-v0.18.0", "Update Kubo to v0.18.0"),
+    ):
+        assert f"would commit to {repo}: one commit on " in out
+        assert "with package.json, package-lock.json" in out
+        assert f"run `npm install kubo@0.18.0` in a shallow checkout of {repo}@main" in out
+        assert f'would create pull request {repo} {branch} -> main: "{title}"' in out
+    assert "would dispatch workflow e2e.yml in ipfs/ipfs-companion on main" in out
+    assert "kubo-version=v0.18.0" in out
+    assert "would dispatch workflow update-on-new-ipfs-tag.yml in ipfs/ipfs-docs on main" in out
+
+    publish(project, "v0.18.0-rc1")
+    project.run_stage("v0.18.0-rc1", "downstream", dry_run=True)
+    out = project.output()
+    assert "ipfs/ipfs-desktop" in out and "ipfs/ipfs-companion" in out  # only = ["rc", "final"]
+    assert "ipfs/interop" not in out and "ipfs/ipfs-docs" not in out  # finals only
