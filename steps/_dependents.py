@@ -14,6 +14,8 @@ appends are serial by nature: one ref moved by compare-and-swap).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import shutil
 from collections.abc import Callable, Sequence
@@ -39,6 +41,7 @@ R = TypeVar("R")
 
 UPDATE_STEP = "update-dependents"
 RELEASE_TRAILER = "Releaser-Release"  # which release a dependent's commit is for
+UPDATE_TRAILER = "Releaser-Update"  # and which update (fingerprint())
 # X.Y.Z[-pre], alone or after a "v" (v0.18.0, kubo@0.18.0, kubo-v0.18.0-rc1)
 VERSION_TOKEN = re.compile(
     r"(?<![\w.])v?(?P<version>\d+\.\d+\.\d+(?:-[0-9A-Za-z][0-9A-Za-z.]*)?)(?![\w])"
@@ -214,12 +217,21 @@ class UpdateState:
     board: str = ""  # the progress board's word for it
 
 
+def fingerprint(dep: Dependent) -> str:
+    """What an update is, in a few characters: the files, how they change and to what. A
+    commit carrying it needs no reading back (it was made that way)."""
+    what = [list(dep.files), dep.pattern, dep.marker, dep.value, dep.command]
+    return hashlib.sha256(json.dumps(what).encode()).hexdigest()[:12]
+
+
 def commit_message(ctx: StepContext, dep: Dependent, release_url: str) -> str:
-    """The one commit's message: the PR title, the release, and releaser's trailers."""
+    """The one commit's message: the PR title, the release, and releaser's trailers (the
+    step; the release and the update it carries, which later checks recognise)."""
     name = ctx.config.project.name
     return (
         f"{dep.title}\n\n{name} {ctx.tag}: {release_url}\n\n"
         f"{TRAILER}: {UPDATE_STEP}\n{RELEASE_TRAILER}: {ctx.tag}\n"
+        f"{UPDATE_TRAILER}: {fingerprint(dep)}\n"
     )
 
 
@@ -227,25 +239,33 @@ def _ours(message: str) -> bool:
     return f"\n{TRAILER}: {UPDATE_STEP}" in message
 
 
-def _for_this_release(ctx: StepContext, message: str) -> bool:
-    return _ours(message) and f"\n{RELEASE_TRAILER}: {ctx.tag}\n" in message + "\n"
+def _made_for(ctx: StepContext, dep: Dependent, message: str) -> bool:
+    """Whether a commit message is releaser's commit of exactly this update."""
+    text = message + "\n"
+    return (
+        _ours(message)
+        and f"\n{RELEASE_TRAILER}: {ctx.tag}\n" in text
+        and f"\n{UPDATE_TRAILER}: {fingerprint(dep)}\n" in text
+    )
 
 
 def _holds(ctx: StepContext, forge: Forge, dep: Dependent, sha: str) -> bool:
-    """Whether commit ``sha`` of the dependent holds this release's update: every edited file
-    holds the version; a command's update is releaser's commit for this release."""
-    if dep.command and not _for_this_release(ctx, forge.commit(sha).message):
-        return False
-    if dep.edits:
-        for path in dep.files:
-            found = forge.file(path, sha)
-            if found is None:
+    """Whether commit ``sha`` of the dependent holds this release's update: it is releaser's
+    commit of it (or one made on top of that one); else, without a command whose effect
+    can't be read back, every edited file holds the version."""
+    if _made_for(ctx, dep, forge.commit(sha).message):
+        return True
+    if dep.command:  # a maintainer's commits on top of ours keep the update
+        return any(_made_for(ctx, dep, c.message) for c in forge.commits(sha, limit=20))
+    for path in dep.files:
+        found = forge.file(path, sha)
+        if found is None:
+            return False
+        try:
+            if edit_text(dep, path, found.text).lines:
                 return False
-            try:
-                if edit_text(dep, path, found.text).lines:
-                    return False
-            except StepFailed:
-                return False
+        except StepFailed:
+            return False
     return True
 
 
@@ -257,18 +277,22 @@ def unchanged_key(dep: Dependent) -> str:
 def read_update(ctx: StepContext, dep: Dependent) -> UpdateState:
     """The state of one dependent's update (reads only)."""
     forge = ctx.forge.other(dep.repo)
-    base_name = dep.base or forge.repository().default_branch
-    base = forge.branch(base_name)
-    if base is None:
+    head = forge.branch(dep.branch)
+    current = head is not None and _holds(ctx, forge, dep, head.sha)
+    # the base's head, with the files to edit in it when there is something to commit: one read
+    edited = dep.files if dep.edits and not dep.command and not current else ()
+    snapshot = forge.snapshot(dep.base, edited)
+    if snapshot is None:
         return UpdateState(
             dep,
             Outcome.failed(
-                f"{dep.repo} has no branch {base_name}: fix downstream[{dep.index}].base"
+                f"{dep.repo} has no branch {dep.base}: fix downstream[{dep.index}].base"
             ),
-            base_name,
+            str(dep.base),
             board="failed",
         )
-    head = forge.branch(dep.branch)
+    base = snapshot.branch
+    base_name = base.name
     pull = forge.find_pull(dep.branch, base_name)
     # a merged or closed PR of an earlier release on a reused branch name is not this update's
     if pull is not None and pull.status in ("merged", "closed"):
@@ -285,7 +309,7 @@ def read_update(ctx: StepContext, dep: Dependent) -> UpdateState:
             "closed by a maintainer",
         )
     todo: list[str] = []
-    if head is not None and not _holds(ctx, forge, dep, head.sha):
+    if head is not None and not current:
         if not _ours(forge.commit(head.sha).message):
             where = f"PR #{pull.number}" if pull else f"branch {dep.branch}"
             return make(

@@ -25,6 +25,7 @@ from releaser.sandbox.forge import Forge
 from releaser.sandbox.graphql_schema import (
     SDL,
     Problem,
+    blob_obj,
     connection,
     issue_obj,
     object_obj,
@@ -33,6 +34,8 @@ from releaser.sandbox.graphql_schema import (
     ref_obj,
     release_obj,
     repo_obj,
+    tree_entry_obj,
+    tree_obj,
     user_obj,
 )
 from releaser.sandbox.http import ROUTER, ApiError, Request, Response
@@ -184,6 +187,24 @@ def resolve_ref_target(ref: dict[str, Any], info: GraphQLResolveInfo) -> Any:
 
 def resolve_tag_target(tag: dict[str, Any], info: GraphQLResolveInfo) -> Any:
     return object_obj(_forge(info), tag["_full"], tag["_target"])
+
+
+def resolve_commit_tree(commit: dict[str, Any], info: GraphQLResolveInfo) -> Any:
+    return tree_obj(_forge(info), commit["_full"], commit["oid"], commit["_tree"])
+
+
+def resolve_commit_file(commit: dict[str, Any], info: GraphQLResolveInfo, path: str) -> Any:
+    listings = info.context.setdefault("listings", {})
+    return tree_entry_obj(_forge(info), commit["_full"], commit["oid"], path, listings)
+
+
+def resolve_entry_object(entry: dict[str, Any], info: GraphQLResolveInfo) -> Any:
+    forge, full = _forge(info), entry["_full"]
+    if entry["type"] == "blob":
+        return blob_obj(forge, full, entry["_commit"], entry["oid"])
+    if entry["type"] == "tree":
+        return tree_obj(forge, full, entry["_commit"], entry["oid"])
+    return None  # a submodule's commit lives in another repository
 
 
 def resolve_object_repository(obj: dict[str, Any], info: GraphQLResolveInfo) -> Any:
@@ -361,7 +382,14 @@ RESOLVERS: dict[str, dict[str, Any]] = {
     },
     "Ref": {"target": resolve_ref_target, "repository": resolve_object_repository},
     "Tag": {"target": resolve_tag_target, "repository": resolve_object_repository},
-    "Commit": {"repository": resolve_object_repository},
+    "Commit": {
+        "repository": resolve_object_repository,
+        "tree": resolve_commit_tree,
+        "file": resolve_commit_file,
+    },
+    "Tree": {"repository": resolve_object_repository},
+    "Blob": {"repository": resolve_object_repository},
+    "TreeEntry": {"object": resolve_entry_object},
     "PullRequest": {
         "mergeCommit": resolve_merge_commit,
         "labels": resolve_labels,

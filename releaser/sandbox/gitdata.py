@@ -332,7 +332,12 @@ def commit_tree(
 
 
 class TreeBuilder:
-    """Edit a tree through a temporary index: ``set``/``remove``/``add_tree``, then ``write``."""
+    """Edit a tree through a temporary index: ``set``/``remove``/``add_tree``, then ``write``.
+
+    The index is listed once and the edits are staged in memory, then applied by one
+    ``update-index`` (before ``add_tree``'s ``read-tree``, and at ``write``): a tree of many
+    files costs a few git processes more than a tree of one, not several per file.
+    """
 
     def __init__(self, forge: Forge, full_name: str, base_tree: str | None) -> None:
         self.forge = forge
@@ -343,17 +348,27 @@ class TreeBuilder:
         self.index = name
         self.env = {"GIT_INDEX_FILE": name, "GIT_LITERAL_PATHSPECS": "1"}
         self._git("read-tree", base_tree or "--empty")
+        self._paths: set[str] | None = None  # the index's paths, as staged so far
+        self._staged: list[str] = []  # --index-info records not applied yet
 
     def _git(self, *args: str, input: bytes | None = None) -> str:
         return run(self.forge, self.full_name, *args, input=input, env=self.env)
 
+    def _listing(self) -> set[str]:
+        if self._paths is None:
+            out = self._git("ls-files", "-z")
+            self._paths = {p for p in out.split("\0") if p}
+        return self._paths
+
     def paths_under(self, path: str) -> list[str]:
-        out = self._git("ls-files", "-z", "--", path)
-        return [p for p in out.split("\0") if p]
+        """The index's files at ``path`` or below it (a directory)."""
+        prefix = path.rstrip("/") + "/"
+        return sorted(p for p in self._listing() if p == path or p.startswith(prefix))
 
     def set(self, path: str, sha: str, mode: str = "100644") -> None:
         self.remove(path)
-        self._git("update-index", "--add", "--cacheinfo", f"{mode},{sha},{path}")
+        self._staged.append(f"{mode} {sha}\t{path}\0")
+        self._listing().add(path)
 
     def set_content(self, path: str, data: bytes, mode: str = "100644") -> str:
         sha = write_blob(self.forge, self.full_name, data)
@@ -362,17 +377,25 @@ class TreeBuilder:
 
     def add_tree(self, path: str, sha: str) -> None:
         self.remove(path)
+        self._flush()
         self._git("read-tree", f"--prefix={path.rstrip('/')}/", sha)
+        self._paths = None  # read-tree added files: list again when asked
 
     def remove(self, path: str) -> None:
         """Drop ``path`` (a file, or everything below a directory) from the index."""
-        victims = self.paths_under(path)
-        if victims:
-            lines = "".join(f"0 {ZERO}\t{p}\0" for p in victims)
-            self._git("update-index", "-z", "--index-info", input=lines.encode())
+        listing = self._listing()
+        for victim in self.paths_under(path):
+            self._staged.append(f"0 {ZERO}\t{victim}\0")
+            listing.discard(victim)
+
+    def _flush(self) -> None:
+        if self._staged:
+            records, self._staged = "".join(self._staged), []
+            self._git("update-index", "-z", "--index-info", input=records.encode())
 
     def write(self) -> str:
         try:
+            self._flush()
             return self._git("write-tree").strip()
         finally:
             Path(self.index).unlink(missing_ok=True)

@@ -14,6 +14,7 @@ request.
 from __future__ import annotations
 
 import base64
+import subprocess
 from typing import TYPE_CHECKING, Any
 
 from releaser.sandbox import gitdata, people, render
@@ -107,6 +108,34 @@ type Commit implements Node & GitObject {
   message: String!
   committedDate: DateTime!
   repository: Repository!
+  tree: Tree!
+  file(path: String!): TreeEntry
+}
+type Tree implements Node & GitObject {
+  id: ID!
+  oid: GitObjectID!
+  abbreviatedOid: String!
+  commitUrl: URI!
+  repository: Repository!
+}
+type Blob implements Node & GitObject {
+  id: ID!
+  oid: GitObjectID!
+  abbreviatedOid: String!
+  commitUrl: URI!
+  repository: Repository!
+  byteSize: Int!
+  isBinary: Boolean
+  isTruncated: Boolean!
+  text: String
+}
+type TreeEntry {
+  name: String!
+  path: String
+  oid: GitObjectID!
+  mode: Int!
+  type: String!
+  object: GitObject
 }
 type Tag implements Node & GitObject {
   id: ID!
@@ -297,8 +326,77 @@ def object_obj(forge: Forge, full: str, sha: str) -> dict[str, Any] | None:
             "url": base["commitUrl"],
             "message": info["message"],
             "committedDate": info["committer"]["date"],
+            "_tree": info["tree"],
         }
     return None
+
+
+def tree_obj(forge: Forge, full: str, commit: str, sha: str) -> dict[str, Any]:
+    return {
+        "__typename": "Tree",
+        "id": f"T_{sha}",
+        "oid": sha,
+        "abbreviatedOid": sha[:7],
+        "commitUrl": f"{forge.repo_html(full)}/commit/{commit}",
+        "_full": full,
+    }
+
+
+def blob_obj(forge: Forge, full: str, commit: str, sha: str) -> dict[str, Any]:
+    """A Blob with its text (None when binary: a NUL byte or not UTF-8, as GitHub says)."""
+    proc = subprocess.run(
+        ["git", "--git-dir", str(forge.repo_path(full)), "cat-file", "blob", sha],
+        capture_output=True,
+        env=gitdata.git_env(),
+    )
+    data = proc.stdout
+    try:
+        text: str | None = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    binary = text is None or "\0" in text
+    return {
+        "__typename": "Blob",
+        "id": f"B_{sha}",
+        "oid": sha,
+        "abbreviatedOid": sha[:7],
+        "commitUrl": f"{forge.repo_html(full)}/commit/{commit}",
+        "byteSize": len(data),
+        "isBinary": binary,
+        "isTruncated": False,
+        "text": None if binary else text,
+        "_full": full,
+    }
+
+
+def tree_entry_obj(
+    forge: Forge, full: str, commit: str, path: str, listings: dict[str, Any]
+) -> dict[str, Any] | None:
+    """``Commit.file(path:)``: the entry at ``path`` in that commit's tree, or None. The
+    commit's tree is listed once per request (``listings``: the request's cache)."""
+    key = f"{full}@{commit}"
+    if key not in listings:
+        out = gitdata.run(forge, full, "ls-tree", "-r", "-t", "-z", commit, check=False)
+        entries = {}
+        for item in out.split("\0"):
+            if "\t" in item:
+                meta, name = item.split("\t", 1)
+                entries[name] = meta.split()
+        listings[key] = entries
+    path = path.strip("/")
+    found = listings[key].get(path)
+    if found is None:
+        return None
+    mode, kind, sha = found
+    return {
+        "name": path.rsplit("/", 1)[-1],
+        "path": path,
+        "oid": sha,
+        "mode": int(mode, 8),
+        "type": kind,
+        "_commit": commit,
+        "_full": full,
+    }
 
 
 def ref_obj(forge: Forge, full: str, ref: gitdata.Ref) -> dict[str, Any]:
