@@ -45,7 +45,12 @@ def _context(config_path: Path, version: str, ui: UI) -> Context:
 
 
 def _seed(base: Path, config_path: Path, ui: UI) -> None:
-    from releaser.sandbox.seed import seed_example_project, write_example_config
+    from releaser.sandbox.seed import (
+        DEPENDENT_CONFIG,
+        seed_dependent,
+        seed_example_project,
+        write_example_config,
+    )
     from releaser.sandbox.server import SandboxServer
 
     ui.print("[bold]1. A sandbox forge[/bold] with an example library: history, PRs, v1.1.0")
@@ -53,10 +58,13 @@ def _seed(base: Path, config_path: Path, ui: UI) -> None:
     try:
         info = server.info()
         seed = seed_example_project(info["api_url"], info["git_url"], info["token"], work=base)
+        dependent = seed_dependent(info["api_url"], info["token"])
     finally:
         server.stop()
-    write_example_config(config_path, seed, {"sandbox": "../forge"}, extra=DEMO_ENGINE)
+    extra = DEMO_ENGINE + DEPENDENT_CONFIG
+    write_example_config(config_path, seed, {"sandbox": "../forge"}, extra=extra)
     ui.print(f"   seeded {seed.full_name}: {len(seed.pulls)} merged PRs since {seed.previous_tag}")
+    ui.print(f"   seeded {dependent}, which depends on it (updated by PR at the final)")
     ui.print(f"   wrote {config_path}")
 
 
@@ -108,6 +116,14 @@ def _summary(ctx: Context, seconds: float) -> None:
     issue = find_tracking_issue(ctx)
     if issue is not None:
         ui.print(f"  tracking issue: {issue.html_url} ({issue.state})")
+    for down in ctx.config.downstream:
+        repo = str(down.repo)
+        for item in ctx.api.paginate(f"/repos/{repo}/pulls", {"state": "all"}):
+            pull = PullRequest.from_json(item)
+            ui.print(f"  {repo} PR #{pull.number}: {escape(pull.title)} ({pull.status})")
+        if down.workflow:
+            for run in ctx.forge.other(repo).runs(str(down.workflow), event="workflow_dispatch"):
+                ui.print(f"  {repo} tests on {run.head_branch}: {run.conclusion or run.status}")
     work = ctx.config.root
     ui.print("\nLook around:")
     ui.print(f"  cd {work} && releaser status {ctx.tag}")

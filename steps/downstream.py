@@ -334,8 +334,8 @@ class DependentTests(Step):
     Why: a release that breaks its dependents (browser extension, desktop app) should be
     known before it is announced widely, and by the people watching the release.
     By hand: in each dependent, run its test workflow with the new version
-    (`gh workflow run e2e.yml -R OWNER/REPO -f kubo-version={tag}`), watch it
-    (`gh run watch`), and report a failure on "{issue_title}".
+    (`gh workflow run WORKFLOW -R OWNER/REPO --ref BRANCH -f INPUT={version}`), watch it
+    (`gh run watch -R OWNER/REPO`), and report a failure on "{issue_title}".
     """
 
     name = TESTS_STEP

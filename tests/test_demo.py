@@ -27,6 +27,10 @@ def test_demo_releases_then_converges_on_a_rerun(tmp_path: Path, monkeypatch) ->
         assert f"{stage} v1.2.0-rc1" in out and f"{stage} v1.2.0" in out
     assert "example-1.2.0.tar.gz" in out and "SHA256SUMS" in out
     assert "(closed)" in out  # the tracking issue
+    assert "downstream v1.2.0" in out  # the dependent, updated at the final only
+    assert "acme/example-app PR #1: Update example to v1.2.0 (open)" in out
+    assert "acme/example-app tests on update-to-v1.2.0: success" in out
+    assert "acme/example-app: PR open" in out and "acme/example-app: passed" in out  # progress
     assert f"cd {tmp_path / 'work'} && releaser status v1.2.0" in out
 
     log = tmp_path / "forge" / "requests.log"

@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 from tests.sandbox.helpers import make_repo
-from tests.steps.conftest import Project, crash_points
+from tests.steps.conftest import Project
 from tests.steps.downstream_helpers import APP, add_user, make_app, publish
 from tests.test_crash_matrix import _ledger_writes
 
@@ -124,12 +124,27 @@ def _clean_run() -> dict[str, Any]:
         prepare(project)
         mark = len(project.requests())
         assert _downstream(project) == 0, project.output()
-        writes = project.writes_since(mark)
+        entries = project.requests()[mark:]
         _CLEAN["state"] = forge_state(project)
-    # repositories are written concurrently: order the points so every worker lists them alike
-    points = crash_points(writes, skip=_ledger_writes(writes))
-    _CLEAN["points"] = sorted(points, key=lambda p: (p[1], p[0], p[2]))
+    _CLEAN["points"] = fault_points(entries)
     return _CLEAN
+
+
+def fault_points(entries: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
+    """``(method, path, nth)`` of every write but the ledger's, nth counting every request
+    to that path (a fault rule counts reads too: GraphQL queries and mutations share
+    ``POST /api/graphql``), sorted: repositories are written concurrently, so every worker
+    must list them alike."""
+    writes = [e for e in entries if e.get("write")]
+    ledger = {id(writes[i]) for i in _ledger_writes(writes)}
+    seen: dict[tuple[str, str], int] = {}
+    points = []
+    for entry in entries:
+        key = (entry["method"], entry["path"])
+        seen[key] = seen.get(key, 0) + 1
+        if entry.get("write") and id(entry) not in ledger:
+            points.append((entry["method"], entry["path"], seen[key]))
+    return sorted(points, key=lambda p: (p[1], p[0], p[2]))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
