@@ -145,6 +145,8 @@ def main() -> None:
         finally:
             ctx.close()
 
+    # the sandbox loads its GraphQL engine on the first query; a forge in service has it
+    api.post(info["api_url"].removesuffix("/v3") + "/graphql", json={"query": "{viewer{login}}"})
     httpx.post(
         info["admin_url"] + "/faults",
         json={"rules": [{"action": "delay", "ms": LATENCY_MS}]},

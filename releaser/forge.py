@@ -63,6 +63,7 @@ class Snapshot:
 
     branch: Branch
     files: dict[str, File | None]
+    message: str = ""  # the head commit's message
 
 
 def _already_exists(exc: HTTPError) -> bool:
@@ -144,8 +145,9 @@ class Forge:
         return result
 
     def snapshot(self, branch: str | None, paths: Sequence[str]) -> Snapshot | None:
-        """The head of ``branch`` (None: the default branch) and the text of ``paths`` in
-        that very commit, in one request (GraphQL); None when the branch does not exist.
+        """The head of ``branch`` (None: the default branch), its message and the text of
+        ``paths`` in that very commit, in one request (GraphQL); None when the branch does not
+        exist.
 
         One read instead of one per file (and one for the repository, one for the branch):
         what makes reading many repositories at once cheap. A binary file is an error.
@@ -156,7 +158,7 @@ class Forge:
                 f"f{i}: file(path: $p{i}) {{ object {{ ... on Blob {{ oid text isBinary }} }} }}"
                 for i in range(len(paths))
             )
-            commit = f"target {{ ... on Commit {{ oid tree {{ oid }} {files} }} }}"
+            commit = f"target {{ ... on Commit {{ oid message tree {{ oid }} {files} }} }}"
             ref = "ref(qualifiedName: $ref)" if branch else "defaultBranchRef"
             params = "".join(f", $p{i}: String!" for i in range(len(paths)))
             params += ", $ref: String!" if branch else ""
@@ -193,7 +195,7 @@ class Forge:
                 found[path] = File(path, str(blob["text"]), str(blob["oid"]))
                 self.memo.put(("forge", self.repo, "file", path, target["oid"]), found[path])
             tip = Branch(str(head["name"]), str(target["oid"]), str(target["tree"]["oid"]))
-            return Snapshot(tip, found)
+            return Snapshot(tip, found, str(target.get("message") or ""))
 
         result: Snapshot | None = self._memo("snapshot", branch, tuple(paths), compute=read)
         return result
@@ -203,6 +205,15 @@ class Forge:
             "commit",
             sha,
             compute=lambda: Commit.from_json(self.api.get_json(f"{self._path}/commits/{sha}")),
+        )
+        return result
+
+    def commit_message(self, sha: str) -> str:
+        """A commit's message (the Git Data API: no file statistics to compute)."""
+        result: str = self._memo(
+            "commit-message",
+            sha,
+            compute=lambda: str(self.api.get_json(f"{self._path}/git/commits/{sha}")["message"]),
         )
         return result
 

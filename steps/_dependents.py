@@ -249,11 +249,15 @@ def _made_for(ctx: StepContext, dep: Dependent, message: str) -> bool:
     )
 
 
-def _holds(ctx: StepContext, forge: Forge, dep: Dependent, sha: str) -> bool:
+def _holds(
+    ctx: StepContext, forge: Forge, dep: Dependent, sha: str, message: str | None = None
+) -> bool:
     """Whether commit ``sha`` of the dependent holds this release's update: it is releaser's
     commit of it (or one made on top of that one); else, without a command whose effect
     can't be read back, every edited file holds the version."""
-    if _made_for(ctx, dep, forge.commit(sha).message):
+    if message is None:
+        message = forge.commit_message(sha)
+    if _made_for(ctx, dep, message):
         return True
     if dep.command:  # a maintainer's commits on top of ours keep the update
         return any(_made_for(ctx, dep, c.message) for c in forge.commits(sha, limit=20))
@@ -277,8 +281,9 @@ def unchanged_key(dep: Dependent) -> str:
 def read_update(ctx: StepContext, dep: Dependent) -> UpdateState:
     """The state of one dependent's update (reads only)."""
     forge = ctx.forge.other(dep.repo)
-    head = forge.branch(dep.branch)
-    current = head is not None and _holds(ctx, forge, dep, head.sha)
+    tip = forge.snapshot(dep.branch, ())  # the PR branch's head and its message: one read
+    head = tip.branch if tip else None
+    current = tip is not None and _holds(ctx, forge, dep, tip.branch.sha, tip.message)
     # the base's head, with the files to edit in it when there is something to commit: one read
     edited = dep.files if dep.edits and not dep.command and not current else ()
     snapshot = forge.snapshot(dep.base, edited)
@@ -296,7 +301,8 @@ def read_update(ctx: StepContext, dep: Dependent) -> UpdateState:
     pull = forge.find_pull(dep.branch, base_name)
     # a merged or closed PR of an earlier release on a reused branch name is not this update's
     if pull is not None and pull.status in ("merged", "closed"):
-        pull = pull if _holds(ctx, forge, dep, pull.head_sha) else None
+        message = tip.message if tip and tip.branch.sha == pull.head_sha else None
+        pull = pull if _holds(ctx, forge, dep, pull.head_sha, message) else None
     make = _maker(dep, base_name, base, head, pull)
     if pull is not None and pull.status == "merged":
         return make(Outcome.done(f"{dep.repo}: PR #{pull.number} merged", pull.html_url), "merged")
@@ -310,7 +316,7 @@ def read_update(ctx: StepContext, dep: Dependent) -> UpdateState:
         )
     todo: list[str] = []
     if head is not None and not current:
-        if not _ours(forge.commit(head.sha).message):
+        if not _ours(tip.message if tip else ""):
             where = f"PR #{pull.number}" if pull else f"branch {dep.branch}"
             return make(
                 Outcome.failed(
