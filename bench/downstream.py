@@ -127,6 +127,7 @@ def main() -> None:
         root / "work", seed, forge, extra=entries + f"\n[engine]\nconcurrency = {REPOS}\n"
     )
     os.environ["XDG_CACHE_HOME"] = str(root / "cache")
+    import steps  # noqa: F401  (imported before timing, as httpx is for the per-file side)
 
     def log() -> list[dict[str, Any]]:
         return list(httpx.get(info["admin_url"] + "/requests", timeout=30).json())

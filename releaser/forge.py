@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -57,13 +57,31 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class Tip:
+    """A branch's head commit and its message."""
+
+    branch: Branch
+    message: str
+
+
+@dataclass(frozen=True)
 class Snapshot:
-    """A branch's head and some of its files, read together: the files are exactly those of
-    that commit (None: not there)."""
+    """A branch's head and some of its files, read together (the files are exactly those of
+    that commit; None: not there), and the heads of other branches (None: no such branch)."""
 
     branch: Branch
     files: dict[str, File | None]
     message: str = ""  # the head commit's message
+    others: dict[str, Tip | None] = field(default_factory=dict)
+
+
+def _tip(ref: Any) -> Tip | None:
+    """A Tip from a GraphQL ``Ref`` with its commit target (None: no such branch)."""
+    target = (ref or {}).get("target") or {}
+    if not target.get("oid"):
+        return None
+    branch = Branch(str(ref["name"]), str(target["oid"]), str(target["tree"]["oid"]))
+    return Tip(branch, str(target.get("message") or ""))
 
 
 def _already_exists(exc: HTTPError) -> bool:
@@ -144,13 +162,15 @@ class Forge:
         result: File | None = self._memo("file", path, ref, compute=read)
         return result
 
-    def snapshot(self, branch: str | None, paths: Sequence[str]) -> Snapshot | None:
+    def snapshot(
+        self, branch: str | None, paths: Sequence[str] = (), also: Sequence[str] = ()
+    ) -> Snapshot | None:
         """The head of ``branch`` (None: the default branch), its message and the text of
-        ``paths`` in that very commit, in one request (GraphQL); None when the branch does not
-        exist.
+        ``paths`` in that very commit, and the heads of the branches in ``also``, in one
+        request (GraphQL); None when ``branch`` does not exist.
 
-        One read instead of one per file (and one for the repository, one for the branch):
-        what makes reading many repositories at once cheap. A binary file is an error.
+        One read instead of one per file, per branch and for the repository: what makes
+        reading many repositories at once cheap. A binary file is an error.
         """
 
         def read() -> Snapshot | None:
@@ -158,17 +178,23 @@ class Forge:
                 f"f{i}: file(path: $p{i}) {{ object {{ ... on Blob {{ oid text isBinary }} }} }}"
                 for i in range(len(paths))
             )
-            commit = f"target {{ ... on Commit {{ oid message tree {{ oid }} {files} }} }}"
+            commit = "target { ... on Commit { oid message tree { oid } %s } }"
             ref = "ref(qualifiedName: $ref)" if branch else "defaultBranchRef"
+            others = " ".join(
+                f"o{i}: ref(qualifiedName: $o{i}) {{ name {commit % ''} }}"
+                for i in range(len(also))
+            )
             params = "".join(f", $p{i}: String!" for i in range(len(paths)))
+            params += "".join(f", $o{i}: String!" for i in range(len(also)))
             params += ", $ref: String!" if branch else ""
             query = (
                 f"query($owner: String!, $name: String!{params}) {{ repository(owner: $owner, "
-                f"name: $name) {{ head: {ref} {{ name {commit} }} }} }}"
+                f"name: $name) {{ head: {ref} {{ name {commit % files} }} {others} }} }}"
             )
             owner, name = self.repo.split("/", 1)
             variables: dict[str, Any] = {"owner": owner, "name": name}
             variables.update({f"p{i}": path for i, path in enumerate(paths)})
+            variables.update({f"o{i}": f"refs/heads/{b}" for i, b in enumerate(also)})
             if branch:
                 variables["ref"] = f"refs/heads/{branch}"
             try:
@@ -180,10 +206,10 @@ class Forge:
             if repository is None:
                 self.repository()
                 return None
-            head = repository.get("head")
-            if head is None or not (head.get("target") or {}).get("oid"):
+            head = _tip(repository.get("head"))
+            if head is None:
                 return None
-            target = head["target"]
+            target = repository["head"]["target"]
             found: dict[str, File | None] = {}
             for i, path in enumerate(paths):
                 blob = (target.get(f"f{i}") or {}).get("object")
@@ -193,11 +219,12 @@ class Forge:
                 if blob.get("isBinary") or blob.get("text") is None:
                     raise RemoteError(f"{self.repo}: {path} is not a text file")
                 found[path] = File(path, str(blob["text"]), str(blob["oid"]))
-                self.memo.put(("forge", self.repo, "file", path, target["oid"]), found[path])
-            tip = Branch(str(head["name"]), str(target["oid"]), str(target["tree"]["oid"]))
-            return Snapshot(tip, found, str(target.get("message") or ""))
+                self.memo.put(("forge", self.repo, "file", path, head.branch.sha), found[path])
+            tips = {b: _tip(repository.get(f"o{i}")) for i, b in enumerate(also)}
+            return Snapshot(head.branch, found, head.message, tips)
 
-        result: Snapshot | None = self._memo("snapshot", branch, tuple(paths), compute=read)
+        key = ("snapshot", branch, tuple(paths), tuple(also))
+        result: Snapshot | None = self._memo(*key, compute=read)
         return result
 
     def commit(self, sha: str) -> Commit:

@@ -281,21 +281,20 @@ def unchanged_key(dep: Dependent) -> str:
 def read_update(ctx: StepContext, dep: Dependent) -> UpdateState:
     """The state of one dependent's update (reads only)."""
     forge = ctx.forge.other(dep.repo)
-    tip = forge.snapshot(dep.branch, ())  # the PR branch's head and its message: one read
-    head = tip.branch if tip else None
-    current = tip is not None and _holds(ctx, forge, dep, tip.branch.sha, tip.message)
-    # the base's head, with the files to edit in it when there is something to commit: one read
-    edited = dep.files if dep.edits and not dep.command and not current else ()
-    snapshot = forge.snapshot(dep.base, edited)
+    # the base's head with the files to edit in it, and the PR branch's head: one read
+    edited = dep.files if dep.edits and not dep.command else ()
+    snapshot = forge.snapshot(dep.base, edited, also=(dep.branch,))
     if snapshot is None:
+        where = f"no branch {dep.base}" if dep.base else "no default branch (it is empty)"
         return UpdateState(
             dep,
-            Outcome.failed(
-                f"{dep.repo} has no branch {dep.base}: fix downstream[{dep.index}].base"
-            ),
+            Outcome.failed(f"{dep.repo} has {where}: fix downstream[{dep.index}].base"),
             str(dep.base),
             board="failed",
         )
+    tip = snapshot.others[dep.branch]
+    head = tip.branch if tip else None
+    current = tip is not None and _holds(ctx, forge, dep, tip.branch.sha, tip.message)
     base = snapshot.branch
     base_name = base.name
     pull = forge.find_pull(dep.branch, base_name)

@@ -350,6 +350,7 @@ class TreeBuilder:
         self._git("read-tree", base_tree or "--empty")
         self._paths: set[str] | None = None  # the index's paths, as staged so far
         self._staged: list[str] = []  # --index-info records not applied yet
+        self._contents: list[tuple[str, bytes, str]] = []  # (path, data, mode) to write
 
     def _git(self, *args: str, input: bytes | None = None) -> str:
         return run(self.forge, self.full_name, *args, input=input, env=self.env)
@@ -370,10 +371,11 @@ class TreeBuilder:
         self._staged.append(f"{mode} {sha}\t{path}\0")
         self._listing().add(path)
 
-    def set_content(self, path: str, data: bytes, mode: str = "100644") -> str:
-        sha = write_blob(self.forge, self.full_name, data)
-        self.set(path, sha, mode)
-        return sha
+    def set_content(self, path: str, data: bytes, mode: str = "100644") -> None:
+        """Stage ``data`` at ``path``; the blobs of a tree are written together at ``write``."""
+        self.remove(path)
+        self._contents.append((path, data, mode))
+        self._listing().add(path)
 
     def add_tree(self, path: str, sha: str) -> None:
         self.remove(path)
@@ -383,12 +385,36 @@ class TreeBuilder:
 
     def remove(self, path: str) -> None:
         """Drop ``path`` (a file, or everything below a directory) from the index."""
+        prefix = path.rstrip("/") + "/"
+        self._contents = [c for c in self._contents if c[0] != path and not c[0].startswith(prefix)]
         listing = self._listing()
         for victim in self.paths_under(path):
             self._staged.append(f"0 {ZERO}\t{victim}\0")
             listing.discard(victim)
 
+    def _write_blobs(self) -> None:
+        """Write the staged contents as blobs in one ``hash-object`` and stage them."""
+        if not self._contents:
+            return
+        contents, self._contents = self._contents, []
+        with tempfile.TemporaryDirectory(dir=self.forge.repo_path(self.full_name)) as tmp:
+            names = []
+            for i, (_, data, _) in enumerate(contents):
+                name = os.path.join(tmp, str(i))
+                Path(name).write_bytes(data)
+                names.append(name)
+            out = self._git(
+                "hash-object",
+                "-w",
+                "--no-filters",
+                "--stdin-paths",
+                input="\n".join(names).encode() + b"\n",
+            )
+        for (path, _, mode), sha in zip(contents, out.split(), strict=True):
+            self._staged.append(f"{mode} {sha}\t{path}\0")
+
     def _flush(self) -> None:
+        self._write_blobs()
         if self._staged:
             records, self._staged = "".join(self._staged), []
             self._git("update-index", "-z", "--index-info", input=records.encode())

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from releaser.sandbox import gitdata, people, render
 from releaser.sandbox.api_pulls import current_shas, merge_tree
+from releaser.sandbox.http import ApiError
 
 if TYPE_CHECKING:
     from releaser.sandbox.forge import Forge
@@ -342,14 +343,46 @@ def tree_obj(forge: Forge, full: str, commit: str, sha: str) -> dict[str, Any]:
     }
 
 
-def blob_obj(forge: Forge, full: str, commit: str, sha: str) -> dict[str, Any]:
-    """A Blob with its text (None when binary: a NUL byte or not UTF-8, as GitHub says)."""
-    proc = subprocess.run(
-        ["git", "--git-dir", str(forge.repo_path(full)), "cat-file", "blob", sha],
-        capture_output=True,
-        env=gitdata.git_env(),
-    )
-    data = proc.stdout
+class BlobReader:
+    """``git cat-file --batch`` for one request: every blob it reads, through one process."""
+
+    def __init__(self, forge: Forge, full: str) -> None:
+        self.proc = subprocess.Popen(
+            ["git", "--git-dir", str(forge.repo_path(full)), "cat-file", "--batch"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=gitdata.git_env(),
+        )
+
+    def read(self, sha: str) -> bytes:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{sha}\n".encode())
+        self.proc.stdin.flush()
+        header = self.proc.stdout.readline().split()
+        if len(header) != 3 or header[1] != b"blob":
+            raise ApiError(404, "Not Found")
+        data = self.proc.stdout.read(int(header[2]))
+        self.proc.stdout.read(1)  # the newline after the object
+        return data
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def blob_obj(
+    forge: Forge, full: str, commit: str, sha: str, readers: dict[str, BlobReader]
+) -> dict[str, Any]:
+    """A Blob with its text (None when binary: a NUL byte or not UTF-8, as GitHub says).
+    ``readers``: the request's ``cat-file --batch`` processes, by repository."""
+    reader = readers.get(full)
+    if reader is None:
+        reader = readers[full] = BlobReader(forge, full)
+    data = reader.read(sha)
     try:
         text: str | None = data.decode("utf-8")
     except UnicodeDecodeError:

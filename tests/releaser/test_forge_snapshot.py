@@ -43,8 +43,12 @@ def test_snapshot_reads_a_branch_and_its_files_at_once(tmp_path: Path) -> None:
         assert forge.file("a.txt", main["sha"]) == snap.files["a.txt"]
         assert len(httpx.get(info["admin_url"] + "/requests", timeout=30).json()) == before + 1
 
-        other = forge.snapshot("other", [])
+        other = forge.snapshot("other", [], also=["main", "gone"])
         assert other is not None and other.branch.name == "other" and other.files == {}
+        tip = other.others["main"]
+        assert tip is not None and tip.branch.sha == main["sha"] and tip.branch.name == "main"
+        assert tip.message == "Initial commit"
+        assert other.others["gone"] is None
         assert forge.snapshot("nope", ["a.txt"]) is None
         with pytest.raises(RemoteError, match="bin is not a text file"):
             forge.snapshot(None, ["bin"])
