@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from releaser.sandbox import shacache
 from releaser.sandbox.forge import git_env
 from releaser.sandbox.http import ApiError, not_found
 
@@ -165,8 +166,11 @@ def get_ref(forge: Forge, full_name: str, name: str) -> Ref | None:
 
 
 def object_type(forge: Forge, full_name: str, sha: str) -> str | None:
-    out = run(forge, full_name, "cat-file", "-t", sha, check=False).strip()
-    return out or None
+    def read() -> str | None:
+        out = run(forge, full_name, "cat-file", "-t", sha, check=False).strip()
+        return out or None
+
+    return shacache.kept((str(forge.repo_path(full_name)), "type", sha), (sha,), read)
 
 
 def is_sha(value: str) -> bool:
