@@ -4,8 +4,14 @@ One update is ONE commit per repository, made through the Git Data API (a tree w
 changed file, a commit on the base branch's head, a ref), then one pull request. The files
 change by ``pattern`` (a regex's ``version`` group), by ``marker`` (the version on each line
 carrying a marker comment) and/or by ``command`` (run in a shallow checkout, without
-credentials). A re-run moves the branch again only while its head is releaser's own commit
-(its ``Releaser-Step`` trailer), and only if it has not moved since it was read.
+credentials). The commit carries trailers: ``Releaser-Step`` (releaser made it),
+``Releaser-Release`` and ``Releaser-Update`` (the release and a fingerprint of the update),
+so a later check recognises it without reading its files back. A re-run moves the branch
+again only while its head is releaser's own commit, and only if it has not moved since it
+was read (a lease).
+
+Each repository is read in one request (``Forge.snapshot``: the base's head, the files to
+edit in it, the PR branch's head) plus the pull request lookup.
 
 Everything here runs in worker threads, one repository each: it uses the forge facade, the
 memo behind it and working trees of its own only (all thread-safe), never the ledger (its
@@ -532,7 +538,12 @@ def write_update(
         pull = forge.update_pull(pull.number, title=dep.title, body=body)
     assert pull is not None
     board.update(dep.label, "PR open", pull.html_url)
-    missing = list(state.missing_reviewers) if state.pull else _missing_reviewers(forge, dep, pull)
+    # a PR opened just now has no reviewers yet: all but its author are missing
+    missing = (
+        list(state.missing_reviewers)
+        if state.pull
+        else [r for r in dep.reviewers if r != pull.user]
+    )
     if missing:
         forge.request_reviewers(pull.number, missing)
     if "auto-merge" in state.todo and not pull.auto_merge:
