@@ -31,6 +31,7 @@ from steps._dependents import (
     UPDATE_STEP,
     Dependent,
     UpdateState,
+    Written,
     commit_message,
     concurrently,
     dependents,
@@ -182,12 +183,13 @@ class UpdateDependents(Step):
         board = ctx.progress(board_title(ctx), [s.dep.label for s in states])
         for state in states:
             if state.outcome.status is not Status.TODO:
-                board.update(state.dep.label, state.board, state.outcome.evidence or "")
+                detail = state.outcome.evidence or state.outcome.detail
+                board.update(state.dep.label, state.board, detail)
         todo = [s for s in states if s.outcome.status is Status.TODO]
         url = _release_url(ctx)
         work = {s.dep.index: (commit_message(ctx, s.dep, url), pr_body(ctx, s.dep)) for s in todo}
 
-        def update(state: UpdateState) -> object:
+        def update(state: UpdateState) -> Written:
             message, body = work[state.dep.index]
             return write_update(ctx, state, message, body, board)
 
@@ -197,9 +199,8 @@ class UpdateDependents(Step):
                 board.update(state.dep.label, "failed", getattr(done, "message", str(done)))
                 errors.append(done)
                 continue
-            unchanged_at = getattr(done, "unchanged_at", None)
-            if unchanged_at:  # the ledger remembers it: the check can't run the command
-                ctx.record_result(unchanged_key(state.dep), unchanged_at)
+            if done.unchanged_at:  # the ledger remembers it: the check can't run the command
+                ctx.record_result(unchanged_key(state.dep), done.unchanged_at)
         _raise_first(errors)
 
 
