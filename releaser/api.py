@@ -18,6 +18,8 @@ A step is a :class:`Step` subclass (the contract: ``applies`` / ``check`` / ``pl
 - ``ctx.secret(NAME)``: an optional credential (never printed);
 - ``ctx.for_version(VERSION)``: the same project for another release (its names, plan and
   checklist: the next release's tracking issue).
+- ``ctx.progress(title, items)``: a board showing each item's state while a step works on
+  several at once (``update(item, state, detail)``; thread-safe).
 
 Steps never print, prompt, sleep or catch the engine's errors: the engine narrates, asks,
 waits and wraps errors around them. ``tests/test_import_rules.py`` keeps ``steps/`` on this
@@ -26,6 +28,7 @@ module.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -102,6 +105,7 @@ __all__ = [
     "Pending",
     "Person",
     "Post",
+    "ProgressView",
     "PullRequest",
     "Ref",
     "Release",
@@ -161,6 +165,17 @@ class StagePlan:
     steps: list[Step]
 
 
+class ProgressView(Protocol):
+    """A progress board (``ctx.progress``): one row per item, its state and a detail.
+
+    States are short words the operator reads ("reading", "committing", "PR open", "tests
+    running", "passed", "failed"); the detail is a URL or a reason. Updating an item to the
+    state it has is free; the board is thread-safe, so workers of one step update it.
+    """
+
+    def update(self, item: str, state: str, detail: str = "") -> None: ...
+
+
 class StepContext(Protocol):
     """What a step may use (the real ``releaser.context.Context`` provides it)."""
 
@@ -218,6 +233,8 @@ class StepContext(Protocol):
     def require_secret(self, name: str, purpose: str) -> str: ...
 
     def debug(self, text: str) -> None: ...
+
+    def progress(self, title: str, items: Sequence[str]) -> ProgressView: ...
 
     def author(self) -> dict[str, str] | None: ...
 

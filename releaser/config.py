@@ -525,8 +525,8 @@ class _Validator:
         table = TABLES_BY_NAME.get(prefix)
         subtables = {leaf(t.name): t for t in children(prefix)}
         keys = {k.name: k for k in table.keys} if table else {}
-        if table and table.kinds:
-            keys.update({k.name: k for k in KIND_KEYS})
+        if table and table.kinds:  # a table's own only / skip (another default) wins
+            keys.update({k.name: k for k in KIND_KEYS if k.name not in keys})
         out: dict[str, Any] = {}
         suggested: set[str] = set()
         for name, value in raw.items():

@@ -49,8 +49,9 @@ REQUIREMENTS: tuple[str, ...] = (
     "`promote.reddit`: `client_id_env`, `client_secret_env`, `username_env` and "
     "`password_env` all, or none (posted by hand).",
     "`downstream[i]` has something to do (`files`, `command` or `workflow`); `files` need "
-    "`pattern` or `command`; `pattern` needs `files`; `format` needs `pattern`; `inputs` "
-    "need `workflow`; `reviewers` need a pull request (`files` or `command`).",
+    "`pattern`, `marker` or `command`; `pattern` and `marker` need `files`; `format` needs "
+    "`pattern` or `marker`; `inputs` and `workflow_ref` need `workflow`; `reviewers`, "
+    "`base` and `auto_merge` need a pull request (`files` or `command`).",
     "`engine.poll_interval` is shorter than `engine.wait_timeout` and `engine.claim_ttl`.",
 )
 
@@ -343,22 +344,29 @@ def _downstream(data: dict[str, Any], raw: dict[str, Any], add: Add) -> None:
         makes_pr = bool(down["files"] or down.get("command"))
         if not (makes_pr or down.get("workflow")):
             add(path, "says nothing to do: set files (+ pattern), command or workflow")
-        if down["files"] and not (down.get("pattern") or down.get("command")):
-            add(f"{path}.files", "files need a pattern (or a command) to update them")
-        if down.get("pattern") and not down["files"]:
-            add(f"{path}.pattern", f"{path}.pattern needs {path}.files (the files it is in)")
+        edits = down.get("pattern") or down.get("marker")
+        if down["files"] and not (edits or down.get("command")):
+            add(f"{path}.files", "files need a pattern, a marker or a command to update them")
+        for key in ("pattern", "marker"):
+            if down.get(key) and not down["files"]:
+                add(f"{path}.{key}", f"{path}.{key} needs {path}.files (the files it is in)")
         raw_items = raw.get("downstream")
         raw_item = raw_items[i] if isinstance(raw_items, list) and i < len(raw_items) else {}
-        if isinstance(raw_item, dict) and "format" in raw_item and not down.get("pattern"):
-            add(f"{path}.format", f"{path}.format needs {path}.pattern (what it replaces)")
-        if down["inputs"] and not down.get("workflow"):
-            add(f"{path}.inputs", f"{path}.inputs needs {path}.workflow (the inputs are its)")
-        if down["reviewers"] and not makes_pr:
+        if isinstance(raw_item, dict) and "format" in raw_item and not edits:
             add(
-                f"{path}.reviewers",
-                f"{path}.reviewers needs a pull request: set {path}.files (+ pattern) or "
-                f"{path}.command",
+                f"{path}.format",
+                f"{path}.format needs {path}.pattern or {path}.marker (what it replaces)",
             )
+        for key in ("inputs", "workflow_ref"):
+            if down.get(key) and not down.get("workflow"):
+                add(f"{path}.{key}", f"{path}.{key} needs {path}.workflow (it is the workflow's)")
+        for key in ("reviewers", "base", "auto_merge"):
+            if down.get(key) and not makes_pr:
+                add(
+                    f"{path}.{key}",
+                    f"{path}.{key} needs a pull request: set {path}.files (+ pattern or "
+                    f"marker) or {path}.command",
+                )
 
 
 def _engine(data: dict[str, Any], add: Add) -> None:

@@ -951,14 +951,29 @@ TABLES: tuple[Table, ...] = (
             Key(
                 "pattern",
                 "version_regex",
-                'Regex in those files whose group "version" becomes the new version.',
+                'Regex in those files whose group "version" becomes the new version (every match).',
                 example='"kubo": "\\^?(?P<version>[^"]+)"',
             ),
-            Key("format", "template", "What the version group becomes.", default="{version}"),
+            Key(
+                "marker",
+                "string",
+                "Text marking the lines of those files that hold the version (a comment such "
+                "as `# releaser: kubo-version`): on each, the first X.Y.Z[-pre] version "
+                "becomes the new version. A file needs no regex.",
+                example="releaser: kubo-version",
+            ),
+            Key(
+                "format",
+                "template",
+                "What the version group (or the marked version) becomes.",
+                default="{version}",
+            ),
             Key(
                 "command",
                 "template",
-                "Shell command run in its checkout instead of or after the pattern.",
+                "Shell command run in a shallow checkout of `base`, after the pattern and "
+                "marker edits; with `files` empty, every file it changes is committed. It gets "
+                "no credentials in its environment.",
                 example="npm install kubo@{version}",
             ),
             Key(
@@ -974,7 +989,20 @@ TABLES: tuple[Table, ...] = (
                 default={},
                 example={"kubo-version": "v{version}"},
             ),
-            Key("branch", "ref", "Branch of the PR.", default="update-to-v{version}"),
+            Key(
+                "branch",
+                "ref",
+                "Branch of the PR (one commit on `base`; a re-run moves it only while its head "
+                "is releaser's own commit).",
+                default="update-to-v{version}",
+            ),
+            Key(
+                "base",
+                "ref",
+                "Branch the PR goes into.",
+                default_doc="the repository's default branch",
+                example="main",
+            ),
             Key(
                 "pr_title",
                 "template",
@@ -988,6 +1016,37 @@ TABLES: tuple[Table, ...] = (
                 "Reviewers requested on the PR.",
                 default=[],
                 example=["alice"],
+            ),
+            Key(
+                "auto_merge",
+                "bool",
+                "Enable auto-merge on the PR (the repository must allow it): it merges once "
+                "its required checks and reviews pass.",
+                default=False,
+            ),
+            Key(
+                "merge_method",
+                "choice",
+                "How auto-merge merges the PR.",
+                default="squash",
+                choices=("merge", "squash", "rebase"),
+            ),
+            Key(
+                "workflow_ref",
+                "ref",
+                "Ref the workflow is dispatched on.",
+                default_doc="the PR's branch when there is a PR (the tests see the update), "
+                "else `base`",
+                example="main",
+            ),
+            Key(
+                "only",
+                "list[kind]",
+                "Release kinds it is for. Dependents follow finals only unless they say so: "
+                '`only = ["rc", "final"]` updates them for release candidates too, and '
+                "`only = []` for every release.",
+                default=["final"],
+                example=["rc", "final"],
             ),
         ),
         array=True,
@@ -1166,7 +1225,7 @@ MACHINERY_TABLES: tuple[str, ...] = (
 # Tables validated, but that no step acts on yet: `plan`, `doctor` and the stage commands say
 # so when one is configured. A step that acts on one removes it from here
 # (tests/releaser/test_config_keys_read.py keeps this list exact).
-NOT_ACTED_ON_YET: tuple[str, ...] = ("downstream",)
+NOT_ACTED_ON_YET: tuple[str, ...] = ()
 
 
 def children(prefix: str) -> list[Table]:

@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -27,7 +27,7 @@ from releaser.step import Pending, Result, Step, skip_reason
 from releaser.ui import UI
 
 if TYPE_CHECKING:
-    from releaser.api import Answer, Intent, StagePlan
+    from releaser.api import Answer, Intent, ProgressView, StagePlan
     from releaser.clients.git import Git
     from releaser.clients.github import GitHubAPI
     from releaser.clients.http import RetryPolicy
@@ -89,6 +89,7 @@ class Context:
     plans: dict[str, list[Step]] = field(default_factory=dict)  # the release process
     stage_help: dict[str, str] = field(default_factory=dict)
     memo: Memo = field(default_factory=Memo)
+    show_progress: bool = False  # the engine drives steps: their progress boards are shown
     # dry run: result -> the planned step that would change it
     _pending: dict[int, str] = field(default_factory=dict, repr=False)
     _local: threading.local = field(default_factory=threading.local, repr=False)
@@ -113,6 +114,16 @@ class Context:
 
     def debug(self, text: str) -> None:
         self.ui.debug(text)
+
+    def progress(self, title: str, items: Sequence[str]) -> ProgressView:
+        """A progress board of ``items`` (repositories...) a step updates as it works: live
+        on a terminal, a plain line per change elsewhere, silent outside the engine
+        (``status``). The same title gives the same board until the stage ends."""
+        if not self.show_progress:
+            from releaser.ui import QuietBoard
+
+            return QuietBoard()
+        return self.ui.board(title, items)
 
     def by_hand(self, text: str) -> str:
         """A step's by-hand text for this release: the version fields, plus the names of this

@@ -76,7 +76,13 @@ def _context(config_path: Path, version: str, ui: UI) -> Context:
 def _seed(base: Path, config_path: Path, ui: UI) -> None:
     import os
 
-    from releaser.sandbox.seed import seed_channels, seed_example_project, write_example_config
+    from releaser.sandbox.seed import (
+        DEPENDENT_CONFIG,
+        seed_channels,
+        seed_dependent,
+        seed_example_project,
+        write_example_config,
+    )
     from releaser.sandbox.server import SandboxServer
 
     ui.print("[bold]1. A sandbox forge[/bold] with an example library: history, PRs, v1.1.0")
@@ -88,6 +94,7 @@ def _seed(base: Path, config_path: Path, ui: UI) -> None:
         )
         pypi_token = _pypi_token(info["admin_url"])
         channels = seed_channels(info)
+        dependent = seed_dependent(info["api_url"], info["token"])
     finally:
         server.stop()
     for value in [*channels.env.values(), pypi_token]:
@@ -98,13 +105,14 @@ def _seed(base: Path, config_path: Path, ui: UI) -> None:
     with os.fdopen(fd, "w") as out:
         out.write(channels.dotenv())
         out.write(f"SANDBOX_PYPI_TOKEN={pypi_token}\n")
-    extra = channels.config + DEMO_ENGINE + demo_pypi(sys.executable)
+    extra = channels.config + DEMO_ENGINE + demo_pypi(sys.executable) + DEPENDENT_CONFIG
     write_example_config(config_path, seed, {"sandbox": "../forge"}, extra=extra)
     ui.print(f"   seeded {seed.full_name}: {len(seed.pulls)} merged PRs since {seed.previous_tag}")
     ui.print(
         f"   and where it is announced: Matrix {channels.room}, a Discourse forum, "
         f"r/{channels.subreddit}, a Discord webhook"
     )
+    ui.print(f"   seeded {dependent}, which depends on it (updated by PR at the final)")
     ui.print(f"   wrote {config_path} (credentials of the sandbox's accounts: {dotenv})")
 
 
@@ -179,6 +187,14 @@ def _summary(ctx: Context, seconds: float, results: list[StepResult]) -> None:
         width = max(len(r.step) for r in posts) + 1
         for result in posts:
             ui.print(f"    {result.step + ':':<{width}} {escape(result.evidence or '')}")
+    for down in ctx.config.downstream:
+        repo = str(down.repo)
+        for item in ctx.api.paginate(f"/repos/{repo}/pulls", {"state": "all"}):
+            pull = PullRequest.from_json(item)
+            ui.print(f"  {repo} PR #{pull.number}: {escape(pull.title)} ({pull.status})")
+        if down.workflow:
+            for run in ctx.forge.other(repo).runs(str(down.workflow), event="workflow_dispatch"):
+                ui.print(f"  {repo} tests on {run.head_branch}: {run.conclusion or run.status}")
     work = ctx.config.root
     ui.print("\nLook around:")
     ui.print(f"  cd {work} && releaser status {ctx.tag}")

@@ -297,7 +297,7 @@ def github_access(ctx: Context) -> Iterator[Row]:
             )
         else:
             yield Row("github token", OK, f"authenticated as {login}; scopes: {shown}")
-    yield from _repo_access(ctx, ctx.repo_name, "repository", need_push=True)
+    yield from _repo_access(ctx, ctx.repo_name, "repository", "tags, branches, releases")
 
 
 @doctor_check("forge")
@@ -338,7 +338,8 @@ def git_access(ctx: Context) -> Iterator[Row]:
     yield Row(check, OK, f"{url}: {len(refs)} refs, {branch} included")
 
 
-def _repo_access(ctx: Context, full_name: str, label: str, need_push: bool) -> Iterator[Row]:
+def _repo_access(ctx: Context, full_name: str, label: str, needs: str) -> Iterator[Row]:
+    """A repository the token must read and push to (``needs``: what needs the push)."""
     from releaser.errors import ReleaserError
 
     check = f"{label} {full_name}"
@@ -347,19 +348,16 @@ def _repo_access(ctx: Context, full_name: str, label: str, need_push: bool) -> I
     except ReleaserError as exc:
         yield Row(check, INVALID, exc.message, exc.hint or "")
         return
-    push = bool(permissions.get("push"))
-    if push:
+    if permissions.get("push"):
         admin = " (admin)" if permissions.get("admin") else ""
         yield Row(check, OK, f"readable; the token can push{admin}")
-    elif need_push:
+    else:
         yield Row(
             check,
             INVALID,
-            "readable, but the token cannot push (tags, branches, releases need write access)",
+            f"readable, but the token cannot push ({needs} need write access)",
             f"ask a maintainer of {full_name} for write access, or use a token that has it",
         )
-    else:
-        yield Row(check, OK, "readable; no push access (updates go through a fork's PR)")
 
 
 @doctor_check("downstream")
@@ -371,7 +369,9 @@ def downstream_access(ctx: Context) -> Iterator[Row]:
         if down.repo in seen:
             continue
         seen.add(down.repo)
-        yield from _repo_access(ctx, str(down.repo), "downstream", need_push=False)
+        # releaser opens no pull requests from forks: it pushes its branch there
+        needs = "the update's branch" if down.files or down.command else "dispatching tests"
+        yield from _repo_access(ctx, str(down.repo), "downstream", needs)
 
 
 @doctor_check("gates")
@@ -610,7 +610,7 @@ def distributions_access(ctx: Context) -> Iterator[Row]:
     if not _forge_token_available(ctx) or LOGIN not in ctx.memo:
         return  # the token row already says why
     repo = str(ctx.config.publish.distributions.repo)
-    yield from _repo_access(ctx, repo, "distributions", need_push=True)
+    yield from _repo_access(ctx, repo, "distributions", "the distributions PR's branch")
 
 
 # -- services without a check yet ---------------------------------------------------------

@@ -37,6 +37,7 @@ STOPPED_AS: dict[type[ReleaserError], Status] = {
     InputNeeded: Status.UNKNOWN,
     StillRunning: Status.RUNNING,
 }
+ACT_AGAIN = 3  # times a step acts again on new work its own effect revealed (a failure to report)
 RETRY_ANSWER = "it did not happen: do it now"
 
 
@@ -65,6 +66,7 @@ class Engine:
         # and the step that stopped it (with when it was taken up and the exit code).
         self.waited = False
         self.stopped: StepResult | None = None
+        ctx.show_progress = True  # steps' progress boards are shown while the engine runs
 
     # -- a whole stage -----------------------------------------------------------------
 
@@ -83,6 +85,7 @@ class Engine:
             for step in steps:
                 results.append(self.run_step(step))
         finally:
+            self.ui.close_boards()
             self.ui.summary(f"{stage} {ctx.tag}", results)
         return results
 
@@ -148,6 +151,8 @@ class Engine:
                 self.ui.outcome("running", outcome.detail, outcome.evidence)
                 return StepResult(step.name, Status.RUNNING, outcome.detail, outcome.evidence)
             outcome = self._wait(step, outcome)
+            if outcome.status is Status.TODO:  # the wait ended with work to do: do it
+                return self._act(step, outcome)
             return self._finish(step, outcome, acted=False)
         if outcome.status is Status.TODO:
             return self._act(step, outcome)
@@ -161,7 +166,7 @@ class Engine:
         except Pending as pending:
             return [Action("act", f"once {pending.by} has run ({step.doc().summary.rstrip('.')})")]
 
-    def _act(self, step: Step, outcome: Outcome) -> StepResult:
+    def _act(self, step: Step, outcome: Outcome, rounds: int = ACT_AGAIN) -> StepResult:
         ctx = self.ctx
         self.ui.outcome("todo", outcome.detail)
         actions = self._plan(step)
@@ -203,7 +208,13 @@ class Engine:
                 raise StepFailed(
                     describe_exception(exc), "re-run the command: it re-checks before writing"
                 ) from exc
-        return self._finish(step, self._settle(step), acted=True, actions=actions)
+        settled = self._settle(step, outcome)
+        if settled.status is Status.TODO and settled.detail != outcome.detail and rounds > 0:
+            # what run() started ended, leaving other work (a failed test run to report)
+            return self._act(step, settled, rounds - 1)
+        if settled.status is Status.TODO:
+            settled = Outcome.failed(f"ran, but the check still finds work to do: {settled.detail}")
+        return self._finish(step, settled, acted=True, actions=actions)
 
     def _recheck(self, step: Step) -> Outcome:
         """Check again, forgetting what this command read before: after a write, or while
@@ -211,18 +222,17 @@ class Engine:
         self.ctx.forget_reads()
         return self._check(step)
 
-    def _settle(self, step: Step) -> Outcome:
-        """Check again after run() until the effect shows (asynchronous writes)."""
+    def _settle(self, step: Step, before: Outcome) -> Outcome:
+        """Check again after run() until the effect shows (asynchronous writes: the same work
+        still to do), waiting on remote work it started."""
         outcome = self._recheck(step)
         for delay in SETTLE_DELAYS:
-            if outcome.status is not Status.TODO:
+            if outcome.status is not Status.TODO or outcome.detail != before.detail:
                 break
             self.sleep(delay)
             outcome = self._recheck(step)
         if outcome.status is Status.RUNNING:
-            outcome = self._wait(step, outcome)
-        if outcome.status is Status.TODO:
-            return Outcome.failed(f"ran, but the check still finds work to do: {outcome.detail}")
+            return self._wait(step, outcome)
         return outcome
 
     def _wait(self, step: Step, outcome: Outcome) -> Outcome:

@@ -15,8 +15,8 @@ pull request is found from its branches.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -91,6 +91,34 @@ _PERMISSION_KEY = {
     "maintain": "maintain",
     "admin": "admin",
 }
+
+
+@dataclass(frozen=True)
+class Tip:
+    """A branch's head commit and its message."""
+
+    branch: Branch
+    message: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A branch's head and some of its files, read together (the files are exactly those of
+    that commit; None: not there), and the heads of other branches (None: no such branch)."""
+
+    branch: Branch
+    files: dict[str, File | None]
+    message: str = ""  # the head commit's message
+    others: dict[str, Tip | None] = field(default_factory=dict)
+
+
+def _tip(ref: Any) -> Tip | None:
+    """A Tip from a GraphQL ``Ref`` with its commit target (None: no such branch)."""
+    target = (ref or {}).get("target") or {}
+    if not target.get("oid"):
+        return None
+    branch = Branch(str(ref["name"]), str(target["oid"]), str(target["tree"]["oid"]))
+    return Tip(branch, str(target.get("message") or ""))
 
 
 def _already_exists(exc: HTTPError) -> bool:
@@ -261,7 +289,11 @@ class Forge:
 
     # -- branches, files, commits ----------------------------------------------------------
 
-    def branch(self, name: str) -> Branch | None:
+    def branch(self, name: str, *, fresh: bool = False) -> Branch | None:
+        """A branch (None when absent); ``fresh``: read it again (right before moving it)."""
+        if fresh:
+            self.memo.drop(("forge", self.repo, "branch", name))
+
         def read() -> Branch | None:
             data = self.api.find_json(f"{self._path}/branches/{quote(name, safe='')}")
             return None if data is None else Branch.from_json(data)
@@ -287,11 +319,85 @@ class Forge:
         result: File | None = self._memo("file", path, ref, compute=read)
         return result
 
+    def snapshot(
+        self, branch: str | None, paths: Sequence[str] = (), also: Sequence[str] = ()
+    ) -> Snapshot | None:
+        """The head of ``branch`` (None: the default branch), its message and the text of
+        ``paths`` in that very commit, and the heads of the branches in ``also``, in one
+        request (GraphQL); None when ``branch`` does not exist.
+
+        One read instead of one per file, per branch and for the repository: what makes
+        reading many repositories at once cheap. A binary file is an error.
+        """
+
+        def read() -> Snapshot | None:
+            files = " ".join(
+                f"f{i}: file(path: $p{i}) {{ object {{ ... on Blob {{ oid text isBinary }} }} }}"
+                for i in range(len(paths))
+            )
+            commit = "target { ... on Commit { oid message tree { oid } %s } }"
+            ref = "ref(qualifiedName: $ref)" if branch else "defaultBranchRef"
+            others = " ".join(
+                f"o{i}: ref(qualifiedName: $o{i}) {{ name {commit % ''} }}"
+                for i in range(len(also))
+            )
+            params = "".join(f", $p{i}: String!" for i in range(len(paths)))
+            params += "".join(f", $o{i}: String!" for i in range(len(also)))
+            params += ", $ref: String!" if branch else ""
+            query = (
+                f"query($owner: String!, $name: String!{params}) {{ repository(owner: $owner, "
+                f"name: $name) {{ head: {ref} {{ name {commit % files} }} {others} }} }}"
+            )
+            owner, name = self.repo.split("/", 1)
+            variables: dict[str, Any] = {"owner": owner, "name": name}
+            variables.update({f"p{i}": path for i, path in enumerate(paths)})
+            variables.update({f"o{i}": f"refs/heads/{b}" for i, b in enumerate(also)})
+            if branch:
+                variables["ref"] = f"refs/heads/{branch}"
+            try:
+                data = self.api.graphql(query, variables) or {}
+            except RemoteError:
+                self.repository()  # a missing repository: the clear error naming it
+                raise
+            repository = data.get("repository")
+            if repository is None:
+                self.repository()
+                return None
+            head = _tip(repository.get("head"))
+            if head is None:
+                return None
+            target = repository["head"]["target"]
+            found: dict[str, File | None] = {}
+            for i, path in enumerate(paths):
+                blob = (target.get(f"f{i}") or {}).get("object")
+                if blob is None:
+                    found[path] = None
+                    continue
+                if blob.get("isBinary") or blob.get("text") is None:
+                    raise RemoteError(f"{self.repo}: {path} is not a text file")
+                found[path] = File(path, str(blob["text"]), str(blob["oid"]))
+                self.memo.put(("forge", self.repo, "file", path, head.branch.sha), found[path])
+            tips = {b: _tip(repository.get(f"o{i}")) for i, b in enumerate(also)}
+            return Snapshot(head.branch, found, head.message, tips)
+
+        key = ("snapshot", branch, tuple(paths), tuple(also))
+        result: Snapshot | None = self._memo(*key, compute=read)
+        return result
+
     def commit(self, sha: str) -> Commit:
         result: Commit = self._memo(
             "commit",
             sha,
             compute=lambda: Commit.from_json(self.api.get_json(f"{self._path}/commits/{sha}")),
+        )
+        return result
+
+    def commit_message(self, sha: str) -> str:
+        """A commit's message (the Git Data API: no file statistics to compute)."""
+        result: str = self._memo(
+            "commit-message",
+            sha,
+            compute=lambda: str(self.api.get_json(f"{self._path}/git/commits/{sha}")["message"]),
         )
         return result
 
@@ -500,6 +606,18 @@ class Forge:
             f"{self._path}/pulls/{number}/requested_reviewers",
             {"reviewers": users, "team_reviewers": list(teams or [])},
         )
+
+    def reviewed_by(self, number: int) -> list[str]:
+        """Who reviewed a pull request (any state), in review order."""
+        result: list[str] = self._memo(
+            "reviewed-by",
+            number,
+            compute=lambda: [
+                str((r.get("user") or {}).get("login") or "")
+                for r in self.api.paginate(f"{self._path}/pulls/{number}/reviews")
+            ],
+        )
+        return result
 
     # -- issues and comments ---------------------------------------------------------------
 

@@ -206,6 +206,8 @@ class PullRequest:
     # clean, blocked (branch protection's reviews or checks missing), dirty, draft, unknown...;
     # "" from listings, which don't say
     mergeable_state: str = ""
+    requested_reviewers: tuple[str, ...] = ()  # users asked to review (GitHub drops a user
+    # from this list once they have reviewed)
 
     @property
     def status(self) -> str:
@@ -238,6 +240,9 @@ class PullRequest:
             mergeable=d.get("mergeable"),
             auto_merge=d.get("auto_merge") is not None,
             mergeable_state=str(d.get("mergeable_state") or ""),
+            requested_reviewers=tuple(
+                _login(u) for u in d.get("requested_reviewers") or [] if _login(u)
+            ),
         )
 
 

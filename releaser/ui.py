@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any
 
@@ -85,6 +86,8 @@ class UI:
             soft_wrap=True,
             width=width,
         )
+        self._boards: dict[str, Board] = {}
+        self._boards_lock = threading.Lock()
 
     # -- plain output ------------------------------------------------------------------
 
@@ -156,6 +159,25 @@ class UI:
             )
         self.console.print(table)
 
+    # -- progress boards ---------------------------------------------------------------
+
+    def board(self, title: str, items: Sequence[str]) -> Board:
+        """The board titled ``title`` (made on first use; later calls add their items)."""
+        with self._boards_lock:
+            board = self._boards.get(title)
+            if board is None:
+                board = self._boards[title] = Board(self, title, items)
+            else:
+                board.add(items)
+            return board
+
+    def close_boards(self) -> None:
+        """Stop every live board (the engine does, at the end of a stage)."""
+        with self._boards_lock:
+            boards, self._boards = list(self._boards.values()), {}
+        for board in boards:
+            board.close()
+
     # -- waiting -----------------------------------------------------------------------
 
     @contextmanager
@@ -201,3 +223,96 @@ class WaitDisplay:
         elif time.monotonic() - self._last_line >= 30:
             self._last_line = time.monotonic()
             self.ui.console.print(f"  [cyan]still waiting[/cyan] ({elapsed:.0f}s) {escape(detail)}")
+
+
+# -- progress boards ------------------------------------------------------------------------
+
+BOARD_STYLES = (  # the first word found in a state picks its colour
+    ("fail", "bold red"),
+    ("error", "bold red"),
+    ("pass", "green"),
+    ("done", "green"),
+    ("up to date", "green"),
+    ("merged", "green"),
+    ("open", "green"),
+    ("running", "cyan"),
+    ("closed", "magenta"),
+)
+
+
+def board_style(state: str) -> str:
+    lowered = state.lower()
+    return next((style for word, style in BOARD_STYLES if word in lowered), "yellow")
+
+
+class Board:
+    """The state of several items of one piece of work, one row each (``ctx.progress``).
+
+    On a terminal it is a live table (rich) that stays on screen, below or above other live
+    displays (the engine's wait); elsewhere each change of an item's state is one plain line,
+    and an update that changes nothing prints nothing. Thread-safe: steps update it from their
+    worker threads.
+    """
+
+    def __init__(self, ui: UI, title: str, items: Sequence[str]) -> None:
+        self.ui = ui
+        self.title = title
+        self._rows: dict[str, tuple[str, str]] = {item: ("waiting", "") for item in items}
+        self._lock = threading.Lock()
+        self._live: Any = None
+        if ui.console.is_terminal:
+            from rich.live import Live
+
+            self._live = Live(
+                get_renderable=self._table,
+                console=ui.console,
+                refresh_per_second=4,
+                transient=False,
+            )
+            self._live.start(refresh=True)
+
+    def add(self, items: Sequence[str]) -> None:
+        with self._lock:
+            for item in items:
+                self._rows.setdefault(item, ("waiting", ""))
+
+    def update(self, item: str, state: str, detail: str = "") -> None:
+        """Set ``item``'s state ("reading", "PR open", "tests running", "failed"...)."""
+        with self._lock:
+            if self._rows.get(item) == (state, detail):
+                return
+            self._rows[item] = (state, detail)
+            if self._live is None:
+                style = board_style(state)
+                tail = f" [dim]{escape(detail)}[/dim]" if detail else ""
+                self.ui.console.print(
+                    f"  [dim]·[/dim] {escape(item)}: [{style}]{escape(state)}[/{style}]{tail}"
+                )
+        if self._live is not None:
+            self._live.refresh()
+
+    def states(self) -> dict[str, tuple[str, str]]:
+        with self._lock:
+            return dict(self._rows)
+
+    def _table(self) -> Table:
+        table = Table(title=self.title, title_justify="left", box=None, padding=(0, 2))
+        table.add_column("")
+        table.add_column("state")
+        table.add_column("", overflow="fold")
+        for item, (state, detail) in self.states().items():
+            style = board_style(state)
+            table.add_row(escape(item), f"[{style}]{escape(state)}[/{style}]", escape(detail))
+        return table
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+
+class QuietBoard:
+    """A board nobody sees (``status`` checks steps without narrating them)."""
+
+    def update(self, item: str, state: str, detail: str = "") -> None:
+        return None

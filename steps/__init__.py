@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from releaser.api import STAGE_HELP, STAGES, Step
 from steps.build import BuildWorkflows
+from steps.downstream import DependentTests, UpdateDependents
 from steps.finish import (
     CloseReleasePR,
     CloseTrackingIssue,
@@ -79,7 +80,10 @@ PLANS: dict[str, list[Step]] = {
         LinkDiscourseTopic(),  # finals: the release notes link the forum topic
         SoakReminder(),  # rc, after its soak time: early testers' reports, on the tracking issue
     ],
-    "downstream": [],
+    "downstream": [
+        UpdateDependents(),  # each dependent: one commit with all its files, one PR (parallel)
+        DependentTests(),  # each dependent's test workflow run on the new version and passed
+    ],
     "merge": [
         MergeBack(),  # the tagged commit reaches the default branch (merge commit, never squash)
         CloseReleasePR(),  # the review-only release PR is closed, linking the merge-back

@@ -39,6 +39,24 @@ ORDER = (
 
 
 @dataclass(frozen=True)
+class WorkflowSpec:
+    """One workflow to find or dispatch for this release, its templates filled in."""
+
+    file: str
+    repo: str
+    on: str  # "tag" (the tag push starts it) or "dispatch" (releaser starts it)
+    ref: str
+    inputs: dict[str, str]
+    timeout: float = 3600.0
+    log_pattern: str | None = None  # a regex (a template) some job log must match
+
+    @property
+    def key(self) -> str:
+        """The ledger key of a dispatch."""
+        return f"dispatch:{self.repo}:{self.file}@{self.ref}"
+
+
+@dataclass(frozen=True)
 class WorkflowState:
     """One configured workflow's state for this release."""
 
@@ -75,13 +93,14 @@ def _tag_time(ctx: StepContext) -> float | None:
     return float(info.tag_time) if info else None
 
 
-def run_outcome(ctx: StepContext, repo: str, file: str, run: WorkflowRun, w: Any) -> Outcome:
+def run_outcome(ctx: StepContext, spec: WorkflowSpec, run: WorkflowRun) -> Outcome:
     """RUNNING / DONE / FAILED for a found run (with the log check on success)."""
     url = run.html_url
-    forge = ctx.forge.other(repo)
+    file = spec.file
+    forge = ctx.forge.other(spec.repo)
     if run.active:
         started = run.run_started_at or run.created_at or datetime.now(UTC)
-        timeout = float(w.get("timeout") or 3600)
+        timeout = spec.timeout
         if ctx.now() - started.timestamp() > timeout:
             return Outcome.failed(
                 f"{file}: still {run.status} after {_elapsed(ctx, started)} (timeout "
@@ -101,9 +120,8 @@ def run_outcome(ctx: StepContext, repo: str, file: str, run: WorkflowRun, w: Any
             f"failed jobs (`gh run rerun {run.id} --failed`), then re-run this command",
             url,
         )
-    pattern = w.get("log_pattern")
-    if pattern:
-        regex = re.compile(ctx.fmt(str(pattern)))
+    if spec.log_pattern:
+        regex = re.compile(ctx.fmt(spec.log_pattern))
         run_jobs = forge.jobs(run.id)
         if not any(regex.search(forge.job_log(job)) for job in run_jobs):
             shown = ", ".join(j.html_url for j in run_jobs) or url
@@ -125,19 +143,22 @@ def aggregate(outcomes: list[Outcome]) -> Outcome:
     return Outcome(worst.status, details, evidence)
 
 
-def _spec(ctx: StepContext, w: Any) -> tuple[str, str, str, str, dict[str, str]]:
-    """(file, repo, on, ref, inputs) of a configured workflow."""
-    file = str(w.file)
-    on = str(w.get("on") or "tag")
-    repo = str(w.get("repo") or ctx.repo_name)
-    ref = ctx.fmt(str(w.ref)) if w.get("ref") else ctx.tag
-    inputs = {str(k): ctx.fmt(str(v)) for k, v in (w.get("inputs") or {}).items()}
-    return file, repo, on, ref, inputs
+def spec_of(ctx: StepContext, w: Any) -> WorkflowSpec:
+    """The spec of a configured ``[[build.workflows]]``."""
+    return WorkflowSpec(
+        file=str(w.file),
+        repo=str(w.get("repo") or ctx.repo_name),
+        on=str(w.get("on") or "tag"),
+        ref=ctx.fmt(str(w.ref)) if w.get("ref") else ctx.tag,
+        inputs={str(k): ctx.fmt(str(v)) for k, v in (w.get("inputs") or {}).items()},
+        timeout=float(w.get("timeout") or 3600),
+        log_pattern=str(w.log_pattern) if w.get("log_pattern") else None,
+    )
 
 
-def workflow_state(ctx: StepContext, step: str, w: Any) -> WorkflowState:
-    """The state of one configured workflow (the tag must exist)."""
-    file, repo, on, ref, inputs = _spec(ctx, w)
+def workflow_state(ctx: StepContext, step: str, spec: WorkflowSpec) -> WorkflowState:
+    """The state of one workflow (a tag-triggered one needs the tag to exist)."""
+    file, repo, on, ref, inputs = spec.file, spec.repo, spec.on, spec.ref, spec.inputs
 
     def make(outcome: Outcome, run: WorkflowRun | None = None) -> WorkflowState:
         return WorkflowState(file, repo, on, ref, inputs, outcome, run)
@@ -159,7 +180,7 @@ def workflow_state(ctx: StepContext, step: str, w: Any) -> WorkflowState:
         ]
         if runs:
             run = max(runs, key=lambda r: r.id)
-            return make(run_outcome(ctx, repo, file, run, w), run)
+            return make(run_outcome(ctx, spec, run), run)
         made = _tag_time(ctx)
         if made is not None and ctx.now() - made < TAG_RUN_GRACE:
             return make(
@@ -180,7 +201,7 @@ def workflow_state(ctx: StepContext, step: str, w: Any) -> WorkflowState:
         run_id = int(match.group(1)) if match else None
     if run_id is not None:
         run = forge.run(run_id)
-        return make(run_outcome(ctx, repo, file, run, w), run)
+        return make(run_outcome(ctx, spec, run), run)
     since = _tag_time(ctx) or 0.0
     runs = [
         r
@@ -189,7 +210,7 @@ def workflow_state(ctx: StepContext, step: str, w: Any) -> WorkflowState:
     ]
     if runs:
         run = max(runs, key=lambda r: r.id)
-        return make(run_outcome(ctx, repo, file, run, w), run)
+        return make(run_outcome(ctx, spec, run), run)
     if intent is None:
         return make(Outcome.todo(f"{file}: to dispatch on {ref}"))
     if _age(ctx, intent.at) < (DISPATCH_GRACE if intent.done else UNSURE_GRACE):
@@ -215,18 +236,29 @@ def _age(ctx: StepContext, at: str) -> float:
 
 
 def workflow_states(ctx: StepContext, step: str, stage: str) -> list[WorkflowState]:
-    return [workflow_state(ctx, step, w) for w in configured(ctx, stage)]
+    return [workflow_state(ctx, step, spec_of(ctx, w)) for w in configured(ctx, stage)]
+
+
+def dispatch_action(spec: WorkflowSpec | WorkflowState) -> Action:
+    """The plan line of a dispatch."""
+    inputs = ", ".join(f"{k}={v}" for k, v in spec.inputs.items()) or "no inputs"
+    return Action("dispatch", f"workflow {spec.file} in {spec.repo} on {spec.ref}", inputs)
+
+
+def dispatch_once(ctx: StepContext, state: WorkflowState) -> str | None:
+    """Dispatch a workflow whose state is TODO: the intent goes in the ledger first, so a
+    crash after the dispatch never dispatches twice (the next check finds the run, or asks);
+    the run's URL when the forge says it."""
+    ctx.record_intent(state.key, f"dispatch {state.file} on {state.ref}")
+    url = ctx.forge.other(state.repo).dispatch(state.file, state.ref, state.inputs)
+    ctx.record_result(state.key, url)
+    return url
 
 
 def planned_dispatches(ctx: StepContext, stage: str) -> list[Action]:
     """Dry run, before the tag exists: every dispatched workflow would be dispatched."""
-    actions = []
-    for w in configured(ctx, stage):
-        file, repo, on, ref, inputs = _spec(ctx, w)
-        if on != "tag":
-            shown = ", ".join(f"{k}={v}" for k, v in inputs.items()) or "no inputs"
-            actions.append(Action("dispatch", f"workflow {file} in {repo} on {ref}", shown))
-    return actions
+    specs = [spec_of(ctx, w) for w in configured(ctx, stage)]
+    return [dispatch_action(spec) for spec in specs if spec.on != "tag"]
 
 
 class WorkflowRuns(Step):
@@ -245,10 +277,10 @@ class WorkflowRuns(Step):
     def preflight(self, ctx: StepContext) -> list[str]:
         problems = []
         for w in configured(ctx, self.stage_key):
-            file, repo, _on, _ref, _inputs = _spec(ctx, w)
-            if ctx.forge.other(repo).workflow(file) is None:
+            spec = spec_of(ctx, w)
+            if ctx.forge.other(spec.repo).workflow(spec.file) is None:
                 problems.append(
-                    f"[[build.workflows]] file = {file!r}: {repo} has no such workflow "
+                    f"[[build.workflows]] file = {spec.file!r}: {spec.repo} has no such workflow "
                     "(its file name under .github/workflows/)"
                 )
         return problems
@@ -266,30 +298,24 @@ class WorkflowRuns(Step):
     def plan(self, ctx: StepContext) -> list[Action]:
         if self.precondition(ctx):
             return planned_dispatches(ctx, self.stage_key)
-        actions = []
-        for s in ctx.need(self.states):
-            if s.on != "tag" and s.outcome.status is Status.TODO:
-                inputs = ", ".join(f"{k}={v}" for k, v in s.inputs.items()) or "no inputs"
-                actions.append(
-                    Action("dispatch", f"workflow {s.file} in {s.repo} on {s.ref}", inputs)
-                )
-        return actions
+        return [
+            dispatch_action(s)
+            for s in ctx.need(self.states)
+            if s.on != "tag" and s.outcome.status is Status.TODO
+        ]
 
     def writes_to(self, ctx: StepContext) -> list[Access]:
         """Dispatching a workflow needs write on its repository and the token's workflow
         scope; tag-triggered ones are only read."""
         out = []
         for w in configured(ctx, self.stage_key):
-            file, repo, on, ref, _ = _spec(ctx, w)
-            if on != "tag":
-                why = f"dispatch {file} on {ref}"
-                out.append(Access(repo, "write", why, scope="workflow"))
+            spec = spec_of(ctx, w)
+            if spec.on != "tag":
+                why = f"dispatch {spec.file} on {spec.ref}"
+                out.append(Access(spec.repo, "write", why, scope="workflow"))
         return out
 
     def run(self, ctx: StepContext) -> None:
         for s in ctx.need(self.states):
-            if s.on == "tag" or s.outcome.status is not Status.TODO:
-                continue
-            ctx.record_intent(s.key, f"dispatch {s.file} on {s.ref}")
-            url = ctx.forge.other(s.repo).dispatch(s.file, s.ref, s.inputs)
-            ctx.record_result(s.key, url)
+            if s.on != "tag" and s.outcome.status is Status.TODO:
+                dispatch_once(ctx, s)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -34,3 +36,15 @@ def test_rerun_bench_shows_a_rerun_makes_no_writes() -> None:
 def test_startup_bench_prints_the_ratio_line() -> None:
     line = last_line("startup.py")
     assert re.fullmatch(r"startup: releaser --help \d+ ms, import typer \d+ ms, ratio [\d.]+", line)
+
+
+@pytest.mark.slow
+def test_downstream_bench_makes_one_commit_per_repository() -> None:
+    line = last_line("downstream.py")
+    m = re.fullmatch(
+        r"downstream: batched ([\d.]+) s, per-file ([\d.]+) s, ratio ([\d.]+), commits (\d+)",
+        line,
+    )
+    assert m, line
+    assert int(m.group(4)) == 10  # ten repositories, five files each: ten commits
+    assert float(m.group(1)) > 0 and float(m.group(2)) > 0

@@ -37,6 +37,10 @@ def test_demo_releases_then_converges_on_a_rerun(tmp_path: Path, monkeypatch) ->
     assert "2 file(s) of example 1.2.0rc1 on the index, each with our sha256" in out
     assert "release-verified" in out  # promote checked the downloads again
     assert "(closed)" in out  # the tracking issue
+    assert "downstream v1.2.0" in out  # the dependent, updated at the final only
+    assert "acme/example-app PR #1: Update example to v1.2.0 (open)" in out
+    assert "acme/example-app tests on update-to-v1.2.0: success" in out
+    assert "acme/example-app: PR open" in out and "acme/example-app: passed" in out  # progress
     assert f"cd {tmp_path / 'work'} && releaser status v1.2.0" in out
     # announced on every channel, and where each message landed
     summary = out.split("Released v1.2.0", 1)[1]

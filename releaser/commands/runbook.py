@@ -151,7 +151,14 @@ def _project_lines(config: Config, samples: list[Sample]) -> list[str]:
     lines += _publish_lines(config, samples)
     lines += _promote_lines(config, samples)
     for down in config.downstream:
-        lines.append(f"- **Downstream:** `{down.repo}` is updated by PR{_kinds(down, samples)}.")
+        what = []
+        if down.files or down.command:
+            what.append("is updated by one commit and a PR")
+        if down.workflow:
+            what.append(f"runs its `{down.workflow}` against the release")
+        lines.append(
+            f"- **Downstream:** `{down.repo}` {' and '.join(what)}{_kinds(down, samples)}."
+        )
     return lines
 
 

@@ -25,6 +25,7 @@ from releaser.sandbox.forge import Forge
 from releaser.sandbox.graphql_schema import (
     SDL,
     Problem,
+    blob_obj,
     connection,
     issue_obj,
     object_obj,
@@ -33,6 +34,8 @@ from releaser.sandbox.graphql_schema import (
     ref_obj,
     release_obj,
     repo_obj,
+    tree_entry_obj,
+    tree_obj,
     user_obj,
 )
 from releaser.sandbox.http import ROUTER, ApiError, Request, Response
@@ -184,6 +187,25 @@ def resolve_ref_target(ref: dict[str, Any], info: GraphQLResolveInfo) -> Any:
 
 def resolve_tag_target(tag: dict[str, Any], info: GraphQLResolveInfo) -> Any:
     return object_obj(_forge(info), tag["_full"], tag["_target"])
+
+
+def resolve_commit_tree(commit: dict[str, Any], info: GraphQLResolveInfo) -> Any:
+    return tree_obj(_forge(info), commit["_full"], commit["oid"], commit["_tree"])
+
+
+def resolve_commit_file(commit: dict[str, Any], info: GraphQLResolveInfo, path: str) -> Any:
+    listings = info.context.setdefault("listings", {})
+    return tree_entry_obj(_forge(info), commit["_full"], commit["oid"], path, listings)
+
+
+def resolve_entry_object(entry: dict[str, Any], info: GraphQLResolveInfo) -> Any:
+    forge, full = _forge(info), entry["_full"]
+    if entry["type"] == "blob":
+        readers = info.context.setdefault("blob_readers", {})
+        return blob_obj(forge, full, entry["_commit"], entry["oid"], readers)
+    if entry["type"] == "tree":
+        return tree_obj(forge, full, entry["_commit"], entry["oid"])
+    return None  # a submodule's commit lives in another repository
 
 
 def resolve_object_repository(obj: dict[str, Any], info: GraphQLResolveInfo) -> Any:
@@ -361,7 +383,14 @@ RESOLVERS: dict[str, dict[str, Any]] = {
     },
     "Ref": {"target": resolve_ref_target, "repository": resolve_object_repository},
     "Tag": {"target": resolve_tag_target, "repository": resolve_object_repository},
-    "Commit": {"repository": resolve_object_repository},
+    "Commit": {
+        "repository": resolve_object_repository,
+        "tree": resolve_commit_tree,
+        "file": resolve_commit_file,
+    },
+    "Tree": {"repository": resolve_object_repository},
+    "Blob": {"repository": resolve_object_repository},
+    "TreeEntry": {"object": resolve_entry_object},
     "PullRequest": {
         "mergeCommit": resolve_merge_commit,
         "labels": resolve_labels,
@@ -406,9 +435,35 @@ def error_json(error: Any) -> dict[str, Any]:
     return out
 
 
+_documents: dict[str, tuple[Any, list[Any]]] = {}  # query text -> (document, errors)
+_documents_lock = threading.Lock()
+MAX_DOCUMENTS = 256
+
+
+def _document(text: str) -> tuple[Any, list[Any]]:
+    """The parsed and validated query (None and the errors when it is not valid), kept by
+    its text: parsing and validating a query costs more than running it, and a client sends
+    the same few queries with other variables."""
+    with _documents_lock:
+        found = _documents.get(text)
+    if found is not None:
+        return found
+    from graphql import GraphQLError, parse, validate
+
+    try:
+        document = parse(text)
+    except GraphQLError as error:
+        return None, [error]
+    found = (document, list(validate(schema(), document)))
+    with _documents_lock:
+        if len(_documents) < MAX_DOCUMENTS:
+            _documents[text] = found
+    return found
+
+
 @ROUTER.route("POST", "/graphql")
 def graphql_endpoint(forge: Forge, req: Request) -> Response:
-    from graphql import graphql_sync
+    from graphql import ExecutionResult, execute_sync
 
     data = req.json()
     if not isinstance(data, dict) or not isinstance(data.get("query"), str):
@@ -417,13 +472,22 @@ def graphql_endpoint(forge: Forge, req: Request) -> Response:
     variables = data.get("variables") or {}
     if not isinstance(variables, dict):
         return Response(200, {"errors": [{"message": "Variables are invalid JSON."}]})
-    result = graphql_sync(
-        schema(),
-        data["query"],
-        variable_values=variables,
-        operation_name=data.get("operationName"),
-        context_value={"forge": forge, "user": req.user or forge.login},
-    )
+    document, errors = _document(data["query"])
+    if document is None or errors:
+        result = ExecutionResult(None, errors)
+    else:
+        context: dict[str, Any] = {"forge": forge, "user": req.user or forge.login}
+        try:
+            result = execute_sync(
+                schema(),
+                document,
+                variable_values=variables,
+                operation_name=data.get("operationName"),
+                context_value=context,
+            )
+        finally:
+            for reader in context.get("blob_readers", {}).values():
+                reader.close()
     body: dict[str, Any] = {}
     if result.data is not None or not result.errors:
         body["data"] = result.data

@@ -16,7 +16,7 @@ import os
 import subprocess
 from typing import Any
 
-from releaser.sandbox import protection, render
+from releaser.sandbox import protection, render, shacache
 from releaser.sandbox.api_issues import edit_issue, get_issue_doc, issue_json, labels_of, new_issue
 from releaser.sandbox.forge import Forge, git_env
 from releaser.sandbox.http import (
@@ -60,13 +60,29 @@ def custom_error(message: str) -> ApiError:
 
 def merge_tree(forge: Forge, full: str, ours: str, theirs: str) -> str | None:
     """The tree of merging ``theirs`` into ``ours``, or None on conflicts."""
-    proc = run_git(forge, full, "merge-tree", "--write-tree", ours, theirs)
-    if proc.returncode != 0:
-        return None
-    return proc.stdout.split("\n", 1)[0].strip()
+
+    def merge() -> str | None:
+        proc = run_git(forge, full, "merge-tree", "--write-tree", ours, theirs)
+        if proc.returncode != 0:
+            return None
+        return proc.stdout.split("\n", 1)[0].strip()
+
+    key = (str(forge.repo_path(full)), "merge", ours, theirs)
+    return shacache.kept(key, (ours, theirs), merge)
 
 
 def diff_stats(forge: Forge, full: str, base: str, head: str) -> dict[str, int]:
+    key = (str(forge.repo_path(full)), "diff", base, head)
+    stats = shacache.kept(
+        key,
+        (base, head),
+        lambda: _diff_stats(forge, full, base, head),
+        keep=lambda s: bool(s["ok"]),
+    )
+    return {k: v for k, v in stats.items() if k != "ok"}  # a failed git (missing commit): not kept
+
+
+def _diff_stats(forge: Forge, full: str, base: str, head: str) -> dict[str, int]:
     commits = run_git(forge, full, "rev-list", "--count", f"{base}..{head}")
     numstat = run_git(forge, full, "diff", "--numstat", f"{base}...{head}")
     additions = deletions = files = 0
@@ -82,6 +98,7 @@ def diff_stats(forge: Forge, full: str, base: str, head: str) -> dict[str, int]:
         "additions": additions,
         "deletions": deletions,
         "changed_files": files,
+        "ok": int(commits.returncode == 0 and numstat.returncode == 0),
     }
 
 

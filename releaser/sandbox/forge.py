@@ -262,7 +262,11 @@ class Forge:
 
     def resolve(self, full_name: str, ref: str) -> str | None:
         """The commit sha a branch, tag, full ref or sha names in the repository, or None."""
-        for candidate in (f"refs/heads/{ref}", f"refs/tags/{ref}", ref):
+        full_sha = len(ref) == 40 and all(c in "0123456789abcdef" for c in ref)
+        # a full ref or a sha names itself: one git process, not three
+        exact = ref.startswith("refs/") or full_sha
+        candidates = (ref,) if exact else (f"refs/heads/{ref}", f"refs/tags/{ref}", ref)
+        for candidate in candidates:
             proc = subprocess.run(
                 [
                     "git",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from releaser.sandbox import shacache
 from releaser.sandbox.forge import git_env
 from releaser.sandbox.http import ApiError, not_found
 
@@ -165,8 +166,11 @@ def get_ref(forge: Forge, full_name: str, name: str) -> Ref | None:
 
 
 def object_type(forge: Forge, full_name: str, sha: str) -> str | None:
-    out = run(forge, full_name, "cat-file", "-t", sha, check=False).strip()
-    return out or None
+    def read() -> str | None:
+        out = run(forge, full_name, "cat-file", "-t", sha, check=False).strip()
+        return out or None
+
+    return shacache.kept((str(forge.repo_path(full_name)), "type", sha), (sha,), read)
 
 
 def is_sha(value: str) -> bool:
@@ -332,7 +336,12 @@ def commit_tree(
 
 
 class TreeBuilder:
-    """Edit a tree through a temporary index: ``set``/``remove``/``add_tree``, then ``write``."""
+    """Edit a tree through a temporary index: ``set``/``remove``/``add_tree``, then ``write``.
+
+    The index is listed once and the edits are staged in memory, then applied by one
+    ``update-index`` (before ``add_tree``'s ``read-tree``, and at ``write``): a tree of many
+    files costs a few git processes more than a tree of one, not several per file.
+    """
 
     def __init__(self, forge: Forge, full_name: str, base_tree: str | None) -> None:
         self.forge = forge
@@ -343,36 +352,80 @@ class TreeBuilder:
         self.index = name
         self.env = {"GIT_INDEX_FILE": name, "GIT_LITERAL_PATHSPECS": "1"}
         self._git("read-tree", base_tree or "--empty")
+        self._paths: set[str] | None = None  # the index's paths, as staged so far
+        self._staged: list[str] = []  # --index-info records not applied yet
+        self._contents: list[tuple[str, bytes, str]] = []  # (path, data, mode) to write
 
     def _git(self, *args: str, input: bytes | None = None) -> str:
         return run(self.forge, self.full_name, *args, input=input, env=self.env)
 
+    def _listing(self) -> set[str]:
+        if self._paths is None:
+            out = self._git("ls-files", "-z")
+            self._paths = {p for p in out.split("\0") if p}
+        return self._paths
+
     def paths_under(self, path: str) -> list[str]:
-        out = self._git("ls-files", "-z", "--", path)
-        return [p for p in out.split("\0") if p]
+        """The index's files at ``path`` or below it (a directory)."""
+        prefix = path.rstrip("/") + "/"
+        return sorted(p for p in self._listing() if p == path or p.startswith(prefix))
 
     def set(self, path: str, sha: str, mode: str = "100644") -> None:
         self.remove(path)
-        self._git("update-index", "--add", "--cacheinfo", f"{mode},{sha},{path}")
+        self._staged.append(f"{mode} {sha}\t{path}\0")
+        self._listing().add(path)
 
-    def set_content(self, path: str, data: bytes, mode: str = "100644") -> str:
-        sha = write_blob(self.forge, self.full_name, data)
-        self.set(path, sha, mode)
-        return sha
+    def set_content(self, path: str, data: bytes, mode: str = "100644") -> None:
+        """Stage ``data`` at ``path``; the blobs of a tree are written together at ``write``."""
+        self.remove(path)
+        self._contents.append((path, data, mode))
+        self._listing().add(path)
 
     def add_tree(self, path: str, sha: str) -> None:
         self.remove(path)
+        self._flush()
         self._git("read-tree", f"--prefix={path.rstrip('/')}/", sha)
+        self._paths = None  # read-tree added files: list again when asked
 
     def remove(self, path: str) -> None:
         """Drop ``path`` (a file, or everything below a directory) from the index."""
-        victims = self.paths_under(path)
-        if victims:
-            lines = "".join(f"0 {ZERO}\t{p}\0" for p in victims)
-            self._git("update-index", "-z", "--index-info", input=lines.encode())
+        prefix = path.rstrip("/") + "/"
+        self._contents = [c for c in self._contents if c[0] != path and not c[0].startswith(prefix)]
+        listing = self._listing()
+        for victim in self.paths_under(path):
+            self._staged.append(f"0 {ZERO}\t{victim}\0")
+            listing.discard(victim)
+
+    def _write_blobs(self) -> None:
+        """Write the staged contents as blobs in one ``hash-object`` and stage them."""
+        if not self._contents:
+            return
+        contents, self._contents = self._contents, []
+        with tempfile.TemporaryDirectory(dir=self.forge.repo_path(self.full_name)) as tmp:
+            names = []
+            for i, (_, data, _) in enumerate(contents):
+                name = os.path.join(tmp, str(i))
+                Path(name).write_bytes(data)
+                names.append(name)
+            out = self._git(
+                "hash-object",
+                "-w",
+                "--no-filters",
+                "--stdin-paths",
+                input="\n".join(names).encode() + b"\n",
+            )
+        for (path, _, mode), sha in zip(contents, out.split(), strict=True):
+            self._staged.append(f"{mode} {sha}\t{path}\0")
+
+    def _flush(self) -> None:
+        self._write_blobs()
+        if self._staged:
+            records, self._staged = "".join(self._staged), []
+            self._git("update-index", "-z", "--index-info", input=records.encode())
 
     def write(self) -> str:
         try:
+            self._flush()
             return self._git("write-tree").strip()
         finally:
             Path(self.index).unlink(missing_ok=True)

@@ -14,10 +14,12 @@ request.
 from __future__ import annotations
 
 import base64
+import subprocess
 from typing import TYPE_CHECKING, Any
 
 from releaser.sandbox import gitdata, people, render
 from releaser.sandbox.api_pulls import current_shas, merge_tree
+from releaser.sandbox.http import ApiError
 
 if TYPE_CHECKING:
     from releaser.sandbox.forge import Forge
@@ -107,6 +109,34 @@ type Commit implements Node & GitObject {
   message: String!
   committedDate: DateTime!
   repository: Repository!
+  tree: Tree!
+  file(path: String!): TreeEntry
+}
+type Tree implements Node & GitObject {
+  id: ID!
+  oid: GitObjectID!
+  abbreviatedOid: String!
+  commitUrl: URI!
+  repository: Repository!
+}
+type Blob implements Node & GitObject {
+  id: ID!
+  oid: GitObjectID!
+  abbreviatedOid: String!
+  commitUrl: URI!
+  repository: Repository!
+  byteSize: Int!
+  isBinary: Boolean
+  isTruncated: Boolean!
+  text: String
+}
+type TreeEntry {
+  name: String!
+  path: String
+  oid: GitObjectID!
+  mode: Int!
+  type: String!
+  object: GitObject
 }
 type Tag implements Node & GitObject {
   id: ID!
@@ -297,8 +327,109 @@ def object_obj(forge: Forge, full: str, sha: str) -> dict[str, Any] | None:
             "url": base["commitUrl"],
             "message": info["message"],
             "committedDate": info["committer"]["date"],
+            "_tree": info["tree"],
         }
     return None
+
+
+def tree_obj(forge: Forge, full: str, commit: str, sha: str) -> dict[str, Any]:
+    return {
+        "__typename": "Tree",
+        "id": f"T_{sha}",
+        "oid": sha,
+        "abbreviatedOid": sha[:7],
+        "commitUrl": f"{forge.repo_html(full)}/commit/{commit}",
+        "_full": full,
+    }
+
+
+class BlobReader:
+    """``git cat-file --batch`` for one request: every blob it reads, through one process."""
+
+    def __init__(self, forge: Forge, full: str) -> None:
+        self.proc = subprocess.Popen(
+            ["git", "--git-dir", str(forge.repo_path(full)), "cat-file", "--batch"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=gitdata.git_env(),
+        )
+
+    def read(self, sha: str) -> bytes:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{sha}\n".encode())
+        self.proc.stdin.flush()
+        header = self.proc.stdout.readline().split()
+        if len(header) != 3 or header[1] != b"blob":
+            raise ApiError(404, "Not Found")
+        data = self.proc.stdout.read(int(header[2]))
+        self.proc.stdout.read(1)  # the newline after the object
+        return data
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def blob_obj(
+    forge: Forge, full: str, commit: str, sha: str, readers: dict[str, BlobReader]
+) -> dict[str, Any]:
+    """A Blob with its text (None when binary: a NUL byte or not UTF-8, as GitHub says).
+    ``readers``: the request's ``cat-file --batch`` processes, by repository."""
+    reader = readers.get(full)
+    if reader is None:
+        reader = readers[full] = BlobReader(forge, full)
+    data = reader.read(sha)
+    try:
+        text: str | None = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    binary = text is None or "\0" in text
+    return {
+        "__typename": "Blob",
+        "id": f"B_{sha}",
+        "oid": sha,
+        "abbreviatedOid": sha[:7],
+        "commitUrl": f"{forge.repo_html(full)}/commit/{commit}",
+        "byteSize": len(data),
+        "isBinary": binary,
+        "isTruncated": False,
+        "text": None if binary else text,
+        "_full": full,
+    }
+
+
+def tree_entry_obj(
+    forge: Forge, full: str, commit: str, path: str, listings: dict[str, Any]
+) -> dict[str, Any] | None:
+    """``Commit.file(path:)``: the entry at ``path`` in that commit's tree, or None. The
+    commit's tree is listed once per request (``listings``: the request's cache)."""
+    key = f"{full}@{commit}"
+    if key not in listings:
+        out = gitdata.run(forge, full, "ls-tree", "-r", "-t", "-z", commit, check=False)
+        entries = {}
+        for item in out.split("\0"):
+            if "\t" in item:
+                meta, name = item.split("\t", 1)
+                entries[name] = meta.split()
+        listings[key] = entries
+    path = path.strip("/")
+    found = listings[key].get(path)
+    if found is None:
+        return None
+    mode, kind, sha = found
+    return {
+        "name": path.rsplit("/", 1)[-1],
+        "path": path,
+        "oid": sha,
+        "mode": int(mode, 8),
+        "type": kind,
+        "_commit": commit,
+        "_full": full,
+    }
 
 
 def ref_obj(forge: Forge, full: str, ref: gitdata.Ref) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from releaser.sandbox import people
+from releaser.sandbox import people, shacache
 from releaser.sandbox.http import not_found
 
 if TYPE_CHECKING:
@@ -161,6 +161,12 @@ def login_for_email(forge: Forge, email: str) -> str | None:
 
 def read_commit(forge: Forge, full_name: str, sha: str) -> dict[str, Any]:
     """The fields of a commit object: sha, tree, parents, author/committer, message; or 404."""
+    key = (str(forge.repo_path(full_name)), "commit", sha)
+    found = shacache.kept(key, (sha,), lambda: _read_commit(forge, full_name, sha))
+    return dict(found)
+
+
+def _read_commit(forge: Forge, full_name: str, sha: str) -> dict[str, Any]:
     fmt = _SEP.join(["%H", "%T", "%P", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%B"])
     try:
         out = forge.git(full_name, "show", "-s", f"--format={fmt}", f"{sha}^{{commit}}", "--")

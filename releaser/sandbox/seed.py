@@ -319,6 +319,79 @@ def seed_example_project(
     return info
 
 
+# -- a dependent -----------------------------------------------------------------------------
+
+DEPENDENT_REPO = "acme/example-app"
+DEPENDENT_WORKFLOW = """\
+name: Tests
+on:
+  workflow_dispatch:
+    inputs:
+      example-version: {required: true, description: "the example release to test against"}
+jobs:
+  e2e:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: pip install -r requirements.txt "example==${{ inputs.example-version }}" && pytest
+x-sandbox:
+  duration: 1
+  conclusion: success
+  log: ["testing example-app against example {inputs.example-version}", "12 passed"]
+"""
+DEPENDENT_FILES = {
+    "requirements.txt": f"example=={PREVIOUS_VERSION}\nrequests==2.32.3\n",
+    "Dockerfile": (
+        "FROM python:3.12-slim\n"
+        f"ARG EXAMPLE_VERSION={PREVIOUS_VERSION}  # releaser: example-version\n"
+        'RUN pip install "example==${EXAMPLE_VERSION}"\n'
+    ),
+    "README.md": "# example-app\n\nAn application built on the example library.\n",
+    ".github/workflows/test.yml": DEPENDENT_WORKFLOW,
+}
+# Its [[downstream]] table: both files in one commit, the test workflow run on the PR's branch.
+DEPENDENT_CONFIG = f"""
+[[downstream]]
+repo = "{DEPENDENT_REPO}"
+files = ["requirements.txt", "Dockerfile"]
+pattern = 'example==(?P<version>[^\\s]+)'
+marker = "releaser: example-version"
+workflow = "test.yml"
+inputs = {{ example-version = "{{version}}" }}
+"""
+
+
+def seed_dependent(api_url: str, token: str, full_name: str = DEPENDENT_REPO) -> str:
+    """Create ``full_name``, an application depending on the example library (it pins
+    example 1.1.0 in two files and has a test workflow), through the REST API."""
+    owner, name = full_name.split("/", 1)
+    headers = {"Authorization": f"token {token}", "Accept": "application/vnd.github+json"}
+    with httpx.Client(base_url=api_url.rstrip("/") + "/", headers=headers, timeout=30) as api:
+        login = _check(api.get("user"), "read the user")["login"]
+        create = "user/repos" if owner == login else f"orgs/{owner}/repos"
+        _check(api.post(create, json={"name": name}), f"create {full_name}")
+        tree = [
+            {"path": path, "mode": "100644", "type": "blob", "content": text}
+            for path, text in DEPENDENT_FILES.items()
+        ]
+        sha = _check(api.post(f"repos/{full_name}/git/trees", json={"tree": tree}), "tree")
+        commit = _check(
+            api.post(
+                f"repos/{full_name}/git/commits",
+                json={"message": "Start example-app", "tree": sha["sha"], "parents": []},
+            ),
+            "commit",
+        )
+        _check(
+            api.post(
+                f"repos/{full_name}/git/refs",
+                json={"ref": "refs/heads/main", "sha": commit["sha"]},
+            ),
+            f"create main in {full_name}",
+        )
+    return full_name
+
+
 # -- releaser.toml --------------------------------------------------------------------------
 
 

@@ -505,3 +505,42 @@ def test_a_stage_stopped_for_an_answer_records_the_question_s_step(harness: Harn
     (entry,) = [e for e in harness.store.doc["entries"] if e["type"] == "stage"]
     assert entry["outcome"] == "failed" and entry["steps"] == {"make-a": "done"}
     assert (entry["stopped"]["step"], entry["stopped"]["status"]) == ("forum-post", "unknown")
+
+
+class RunsTests(Step):
+    """Dispatch a test run, wait for it, report its failure.
+
+    Why: tests work that a wait reveals (a failure to report once the run ends).
+    By hand: run the tests, report a failure.
+    """
+
+    name = "tests"
+
+    def __init__(self, remote: Remote, checks_while_running: int) -> None:
+        self.remote = remote
+        self.left = checks_while_running
+
+    def check(self, ctx: Any) -> Outcome:
+        if "dispatch" not in self.remote.runs:
+            return Outcome.todo("to dispatch")
+        if self.left > 0:
+            self.left -= 1
+            return Outcome.running("tests running", "https://runs/1")
+        if "report" not in self.remote.runs:
+            return Outcome.todo("its failure to report")
+        return Outcome.failed("the tests failed (reported)", "https://runs/1")
+
+    def run(self, ctx: Any) -> None:
+        self.remote.runs.append("dispatch" if "dispatch" not in self.remote.runs else "report")
+
+
+@pytest.mark.parametrize("checks_while_running", [0, 3])
+def test_work_an_effect_reveals_is_done_in_the_same_command(
+    harness: Harness, checks_while_running: int
+) -> None:
+    """The run ends while settling (0) or while waiting (3): its failure is reported now,
+    not by a re-run, and the step fails with the run's outcome."""
+    remote = Remote()
+    with pytest.raises(StepFailed, match="the tests failed"):
+        Engine(harness.context()).run_stage("downstream", [RunsTests(remote, checks_while_running)])
+    assert remote.runs == ["dispatch", "report"]

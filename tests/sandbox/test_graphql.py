@@ -416,3 +416,44 @@ def test_pygithub_mutations_through_graphql(sandbox: SandboxServer, repo: str) -
     enabled = gh_pull.enable_automerge(merge_method="REBASE")
     assert enabled["actor"]["login"] == "release-bot"
     assert sandbox_github(sandbox).get_repo(REPO).get_pull(number).merged is True
+
+
+def test_files_of_a_commit_in_one_query(sandbox: SandboxServer) -> None:
+    """``Commit.file(path:)`` and ``tree`` as on GitHub: the text of several files of exactly
+    the commit a ref points at, in one request; binary files have no text."""
+    make_repo(
+        sandbox,
+        REPO,
+        {"README.md": "# gql\n", "conf/a.env": "A=1\n", "bin/blob": "\0\1binary"},
+    )
+    query = """query($owner: String!, $name: String!) { repository(owner: $owner, name: $name) {
+      defaultBranchRef { name target { oid ... on Commit { tree { oid }
+        readme: file(path: "README.md") { name path mode type object { oid ... on Blob {
+          text byteSize isBinary isTruncated } } }
+        nested: file(path: "conf/a.env") { object { ... on Blob { text } } }
+        binary: file(path: "bin/blob") { object { ... on Blob { text isBinary } } }
+        dir: file(path: "conf") { type object { oid } }
+        missing: file(path: "nope.txt") { path } } } } } }"""
+    head = data(gql(sandbox, query, owner="release-bot", name="gql"))["repository"]
+    target = head["defaultBranchRef"]["target"]
+    commit = rest(sandbox, "GET", f"repos/{REPO}/git/commits/{target['oid']}")
+    assert target["tree"]["oid"] == commit["tree"]["sha"]
+    readme = target["readme"]
+    assert (readme["name"], readme["path"], readme["mode"], readme["type"]) == (
+        "README.md",
+        "README.md",
+        0o100644,
+        "blob",
+    )
+    blob = rest(sandbox, "GET", f"repos/{REPO}/contents/README.md")
+    assert readme["object"] == {
+        "oid": blob["sha"],
+        "text": "# gql\n",
+        "byteSize": 6,
+        "isBinary": False,
+        "isTruncated": False,
+    }
+    assert target["nested"]["object"]["text"] == "A=1\n"
+    assert target["binary"]["object"] == {"text": None, "isBinary": True}
+    assert target["dir"]["type"] == "tree" and target["dir"]["object"]["oid"]
+    assert target["missing"] is None

@@ -413,3 +413,29 @@ def test_parsers() -> None:
     assert keys[0]["fpr"].endswith("AAAABBBBCCCCDDDD")
     assert keys[0]["uids"] == ["Bot <bot@x>"]
     assert keys[0]["subkeys"][0]["fpr"].endswith("EEEEFFFF00001111")
+
+
+def test_a_dependent_the_token_cannot_push_to_is_named(
+    tmp_path: Path, forge: SandboxServer
+) -> None:
+    from releaser.sandbox.admin_client import SandboxAdmin
+
+    with SandboxAdmin(forge.info()["admin_url"]) as admin:
+        carol = admin.create_user("carol")
+    make_repo(forge, "release-bot/app")
+    doctor = Doctor(
+        tmp_path,
+        forge,
+        '\n[[downstream]]\nrepo = "release-bot/app"\nfiles = ["a.txt"]\nmarker = "x"\n'
+        '\n[[downstream]]\nrepo = "release-bot/demo"\nworkflow = "e2e.yml"\n',
+    )
+    ok, rows, output = doctor.run({"DEMO_TOKEN": doctor.token})
+    assert ok, output
+    assert rows["downstream release-bot/app"].status == OK
+    # a token of a user who can only read the public repositories
+    ok, rows, output = doctor.run({"DEMO_TOKEN": carol["token"]})
+    row = rows["downstream release-bot/app"]
+    assert not ok and row.status == INVALID
+    assert "the update's branch need write access" in row.detail
+    assert "release-bot/app" in row.fix
+    assert carol["token"] not in output
