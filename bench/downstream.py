@@ -17,6 +17,7 @@ Last line:
 
 from __future__ import annotations
 
+import atexit
 import base64
 import io
 import json
@@ -109,6 +110,7 @@ def main() -> None:
         stdout=subprocess.PIPE,
         text=True,
     )
+    atexit.register(server.kill)  # a bench that fails leaves no forge behind
     assert server.stdout is not None
     info = json.loads(server.stdout.readline())
     headers = {"Authorization": f"token {info['token']}", "Accept": "application/vnd.github+json"}
@@ -137,7 +139,8 @@ def main() -> None:
         ctx = make_context(
             load_config(config_path),
             Version.parse("v1.2.0"),
-            Options(non_interactive=True, yes=True, driver="bench"),
+            # v1.2.0 is published above, outside releaser: the downstream stage runs adopted
+            Options(non_interactive=True, yes=True, driver="bench", adopt=True),
             ui,
             Secrets(ui.redactor, environ={"SANDBOX_TOKEN": info["token"]}),
         )

@@ -520,13 +520,13 @@ def main(argv: list[str] | None = None) -> None:
     serve(args.root, args.host, args.port)
 
 
-if __name__ == "__main__":
-    main()
-
-
 def _created_ref(body: bytes) -> str | None:
     try:
         ref = json.loads(body or b"{}").get("ref")
     except (ValueError, AttributeError):
         return None
     return ref if isinstance(ref, str) else None
+
+
+if __name__ == "__main__":
+    main()
