@@ -373,7 +373,7 @@ def test_since_shows_three_releases_with_their_ci_figures(history: History) -> N
         for row in [[c.strip() for c in line.strip("│").split("│")]]
     }
     assert list(cells) == ["v1.2.0", PATCH, RC], table
-    figures = ["45m00s", "5m00s", "1m00s", "0s", "0", "5m00s", "1m00s", "100%"]
+    figures = ["45m30s", "5m00s", "1m00s", "0s", "0", "5m00s", "1m00s", "100%"]
     assert cells[PATCH][:8] == figures
     assert cells[RC][:8] == ["49m00s", "4m00s", "48s", "40m00s", "1", "2m00s", "24s", "50%"]
     assert cells[RC][8].count("█") > cells[PATCH][8].count("█") > 0  # bars to scale
