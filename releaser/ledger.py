@@ -372,7 +372,15 @@ class Ledger:
         if self.lost is not None:
             raise taken_over(self.lost)  # taken over: this run writes nothing more
         for attempt in range(CAS_ATTEMPTS):
-            base, doc = self.store.read()
+            # First on top of the tip we know (our last read or write): the compare-and-swap
+            # of the ref refuses it if anyone appended since, and then we read and retry.
+            cached, known = self._cache, self.known_tip
+            optimistic = attempt == 0 and cached is not None and known is not None
+            if optimistic and cached is not None and not self.frozen:
+                base, doc = known, cached
+            else:
+                optimistic = False
+                base, doc = self.store.read()
             validate(doc, self.release, base)
             entries = list(doc.get("entries", []))
             new_entries = change(entries)
@@ -390,6 +398,8 @@ class Ledger:
             except ReleaserError:
                 written = self._landed(new_entries)
                 if written is None:
+                    if optimistic:
+                        continue  # the tip we knew may be gone: read it and retry
                     raise
             if written is not None:
                 self._cache = new

@@ -56,7 +56,7 @@ def check_release(ctx: Context, stages: list[str]) -> tuple[str, ...]:
         if latest is not None and version < latest[0]:
             _older(ctx, latest[1])
         return ()
-    entries = ctx.ledger.entries(refresh=True)
+    entries = ctx.ledger.entries()  # as the stage's claim read it just before
     if any(e.get("type") == "adopt" for e in entries):
         return BEFORE_A_TAG
     if entries:

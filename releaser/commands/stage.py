@@ -137,8 +137,10 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
     engine.gate = gate
     everything: list[StepResult] = []
     pending: dict[str, Any] | None = None  # the last stage run, recorded with the unclaim
+    claim.start()  # reads the ledger (live runs): the checks below use that read
     skipped = check_release(ctx, stages)
-    claim.start()
+    if ctx.ledger.last_base == claim.baseline:  # it recorded an adoption: our own write
+        claim.baseline = ctx.ledger.known_tip
     try:
         for stage in stages:
             if stage in skipped:
