@@ -1185,6 +1185,14 @@ TABLES: tuple[Table, ...] = (
                 default=10,
             ),
             Key(
+                "poll_max_interval",
+                "number",
+                "While waiting, the interval between checks grows by half after each one, from "
+                "`poll_interval` up to this many seconds (reads unchanged since the last check "
+                "are asked with `If-None-Match` and cost no rate limit).",
+                default=120,
+            ),
+            Key(
                 "claim_ttl",
                 "number",
                 "Seconds a driver's claim lasts without renewal.",

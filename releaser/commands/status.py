@@ -1,9 +1,10 @@
 """`releaser status VERSION [--json]`: the live state of a release, from any machine.
 
 Nothing local is consulted: every step that applies to this release is checked (read-only)
-against the forge and the services, concurrently in a bounded pool (``[engine] concurrency``
-workers), and the ledger (``refs/releaser/<tag>``) is read once for operator answers, the
-claim and the last entries. It writes nothing, so it is safe to run any time, anywhere.
+against the forge and the services, every check started at once (with ``[engine]
+concurrency = 1``: one after another), and the ledger (``refs/releaser/<tag>``) is read once
+for operator answers, the claim and the last entries. It writes nothing, so it is safe to
+run any time, anywhere.
 
 ``--json`` prints one JSON object. This docstring is its reference; the format is stable:
 keys are only ever added (``format`` changes if one is renamed or removed)::
@@ -141,6 +142,11 @@ def collect(ctx: Context) -> dict[str, Any]:
         if skip_reason(step, ctx) is None
     ]
     workers = max(1, int(ctx.config.engine.concurrency))
+    if workers > 1:
+        # Every check starts at once: most of them spend their time waiting on a shared
+        # result another check is computing (the memo's lock), not on a request of their own,
+        # so a smaller pool would only queue checks whose inputs are already known.
+        workers = max(workers, len(work) + 1)
     ledger = ctx.ledger
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="status") as pool:
         entries_future: Future[list[dict[str, Any]]] = pool.submit(ledger.snapshot)
