@@ -134,7 +134,7 @@ def _answers(entries: list[dict[str, Any]]) -> dict[str, Answer]:
 def collect(ctx: Context) -> dict[str, Any]:
     """The whole status document (see the module docstring)."""
     plans = ctx.plans
-    ctx.forge.repository()  # connect once, before the pool shares the client
+    forge, ledger, _ = ctx.forge, ctx.ledger, ctx.services  # made before the pool shares them
     work = [
         (stage, step)
         for stage, steps in plans.items()
@@ -146,11 +146,14 @@ def collect(ctx: Context) -> dict[str, Any]:
         # Every check starts at once: most of them spend their time waiting on a shared
         # result another check is computing (the memo's lock), not on a request of their own,
         # so a smaller pool would only queue checks whose inputs are already known.
-        workers = max(workers, len(work) + 1)
-    ledger = ctx.ledger
+        workers = max(workers, len(work) + 2)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="status") as pool:
+        # the repository, the ledger and every check at once: the checks that need the
+        # repository wait for that one read (the memo), the others don't
+        repository = pool.submit(forge.repository)
         entries_future: Future[list[dict[str, Any]]] = pool.submit(ledger.snapshot)
         futures = [pool.submit(_check, ctx, step) for _, step in work]
+        repository.result()  # the forge can't be read at all: the error, not a table of them
         entries = entries_future.result()
         outcomes = [f.result() for f in futures]
     answers = _answers(entries)
