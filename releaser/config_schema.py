@@ -1198,7 +1198,15 @@ TABLES: tuple[Table, ...] = (
                 "Seconds a driver's claim lasts without renewal.",
                 default=900,
             ),
-            Key("concurrency", "int", "Parallel requests for batch reads.", default=8, minimum=1),
+            Key(
+                "concurrency",
+                "int",
+                "Requests in flight to the forge at once (`status` starts every check at once, "
+                "and they share this many), and repositories a step works on in parallel; "
+                "1: `status` checks one step after another.",
+                default=8,
+                minimum=1,
+            ),
             Key(
                 "rate_limit_wait",
                 "number",

@@ -361,6 +361,8 @@ class Context:
             retry=self.retry_policy(),
         )
         api.before_write = self.fence
+        # status starts every check at once: what bounds the forge's load is this
+        api.in_flight = threading.BoundedSemaphore(max(1, int(self.config.engine.concurrency)))
         return api
 
     def fence(self) -> None:

@@ -187,11 +187,18 @@ class Git:
                 else:
                     if _SHA.fullmatch(ref):
                         wanted[ref] = ref
+        self._fetch_objects(wanted)
+        return wanted
+
+    def _fetch_objects(self, wanted: dict[str, str]) -> None:
+        """Fetch the objects of ``wanted`` (ref -> sha) the mirror lacks; point its refs."""
+        from dulwich.objects import ObjectID
+        from dulwich.refs import Ref
+
         missing = sorted({sha for sha in wanted.values() if not self.has_object(sha)})
         if missing:
             client, path = self._transport
             self.ui.debug(f"git fetch {self.url} {' '.join(sorted(wanted))}")
-            from dulwich.objects import ObjectID
 
             def determine_wants(_refs: Any, depth: Any = None) -> list[ObjectID]:
                 return [ObjectID(sha.encode()) for sha in missing]
@@ -204,23 +211,27 @@ class Git:
                 )
             except Exception as exc:
                 raise self._remote_error("fetch", exc) from exc
-        from dulwich.objects import ObjectID
-        from dulwich.refs import Ref
-
         for ref, sha in wanted.items():
             if ref.startswith("refs/"):
                 self.repo.refs[Ref(ref.encode())] = ObjectID(sha.encode())
-        return wanted
 
     def read_tag(self, name: str) -> TagInfo | None:
-        """The remote annotated tag ``name`` read from the mirror (fetched when needed)."""
+        """The remote annotated tag ``name`` read from the mirror (fetched when needed).
+
+        Memoised for the command: several steps read the release tag, and one fetch of the
+        tag object the ls-remote named serves them all."""
+        key = ("git", self.url, "tag", name)
+        info: TagInfo | None = self.memo.get(key, lambda: self._read_tag(name))
+        return info
+
+    def _read_tag(self, name: str) -> TagInfo | None:
         from dulwich.objects import ObjectID, Tag
 
         remote = self.tag_object(name)
         if remote is None or not remote.annotated:
             return None
-        if not self.has_object(remote.sha):
-            self.fetch([f"refs/tags/{name}"])
+        ref = name if name.startswith("refs/tags/") else f"refs/tags/{name}"
+        self._fetch_objects({ref: remote.sha})  # the sha ls-remote named: no second ls-remote
         obj = self.repo.object_store[ObjectID(remote.sha.encode())]
         if not isinstance(obj, Tag):
             return None

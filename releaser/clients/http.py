@@ -26,6 +26,7 @@ error shapes, and :meth:`HTTPClient.rate_limit_wait` for their own rate-limit si
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -122,6 +123,8 @@ class HTTPClient:
         self.before_write: Callable[[], None] | None = None
         self._stats_lock = threading.Lock()
         self._etags: dict[str, _Cached] = {}
+        # At most this many requests in flight at once (None: as many as threads ask for).
+        self.in_flight: threading.Semaphore | None = None
         self._client = httpx.Client(
             headers=dict(headers or {}),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
@@ -175,14 +178,15 @@ class HTTPClient:
         while True:
             started = time.monotonic()
             try:
-                response = self._client.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json_body,
-                    content=content,
-                    headers=send_headers,
-                )
+                with self.in_flight or contextlib.nullcontext():
+                    response = self._client.request(
+                        method,
+                        url,
+                        params=params,
+                        json=json_body,
+                        content=content,
+                        headers=send_headers,
+                    )
             except httpx.ConnectError as exc:  # never reached the server: safe to retry
                 connect_attempt += 1
                 self._narrate(method, url, f"cannot connect ({_reason(exc)})", started)

@@ -1,9 +1,10 @@
 """`releaser status VERSION [--json]`: the live state of a release, from any machine.
 
 Nothing local is consulted: every step that applies to this release is checked (read-only)
-against the forge and the services, every check started at once (with ``[engine]
-concurrency = 1``: one after another), and the ledger (``refs/releaser/<tag>``) is read once
-for operator answers, the claim and the last entries. It writes nothing, so it is safe to
+against the forge and the services, every check started at once (at most ``[engine]
+concurrency`` requests in flight to the forge; with ``concurrency = 1`` one check after
+another), and the ledger (``refs/releaser/<tag>``) is read once for operator answers, the
+claim and the last entries. It writes nothing, so it is safe to
 run any time, anywhere.
 
 ``--json`` prints one JSON object. This docstring is its reference; the format is stable:
