@@ -390,6 +390,7 @@ class Context:
 
         git = Git(self.endpoint, self.repo_name, self.ui, self.work_dir / "git", self.memo)
         git.before_write = self.fence
+        git.tag_reader = lambda sha: self.forge.tag_object(sha)  # a tag: one API read
         return git
 
     @cached_property

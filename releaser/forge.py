@@ -437,6 +437,18 @@ class Forge:
         result: list[Ref] = self._memo("refs", prefix, compute=read)
         return result
 
+    def tag_object(self, sha: str) -> dict[str, Any] | None:
+        """An annotated tag object as the API gives it (``GET git/tags/{sha}``: tag, message,
+        tagger, object, verification), None when there is none. ``Git.read_tag`` reads tags
+        through it: one request instead of fetching a pack."""
+
+        def read() -> dict[str, Any] | None:
+            data = self.api.find_json(f"{self._path}/git/tags/{sha}")
+            return data if isinstance(data, dict) else None
+
+        result: dict[str, Any] | None = self._memo("tag-object", sha, compute=read)
+        return result
+
     def create_branch(self, name: str, sha: str) -> None:
         self._create_ref(f"refs/heads/{name}", sha)
 

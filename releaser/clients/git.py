@@ -77,6 +77,9 @@ class Git:
         self.path = Path(cache_dir) / f"{repo_name.replace('/', '__')}-{digest}.git"
         self.memo = memo  # the command's memo: ls-remote is read once until the engine forgets
         self.before_write: Callable[[], None] | None = None  # the claim's fence
+        # The forge API's tag object by sha (``git/tags/{sha}``): read_tag asks it instead of
+        # fetching a pack when set (one request; None: no such tag object).
+        self.tag_reader: Callable[[str], dict[str, Any] | None] | None = None
         self._key = ("git", self.url, "refs")
 
     # -- plumbing ----------------------------------------------------------------------
@@ -230,6 +233,8 @@ class Git:
         remote = self.tag_object(name)
         if remote is None or not remote.annotated:
             return None
+        if self.tag_reader is not None and not self.has_object(remote.sha):
+            return _tag_info(remote.sha, self.tag_reader(remote.sha))
         ref = name if name.startswith("refs/tags/") else f"refs/tags/{name}"
         self._fetch_objects({ref: remote.sha})  # the sha ls-remote named: no second ls-remote
         obj = self.repo.object_store[ObjectID(remote.sha.encode())]
@@ -426,3 +431,31 @@ class CommandResult:
     returncode: int
     stdout: str
     last_error: str  # the last line of stderr, redacted
+
+
+SIGNATURE = "-----BEGIN PGP SIGNATURE-----"
+
+
+def _tag_info(sha: str, data: dict[str, Any] | None) -> TagInfo | None:
+    """A tag object as the forge's API gives it, as a :class:`TagInfo` (what the mirror's
+    copy would say: the API appends a signature to the message; git keeps it apart)."""
+    if data is None:
+        return None
+    from datetime import datetime
+
+    tagger = data.get("tagger") or {}
+    when = str(tagger.get("date") or "")
+    stamp = int(datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()) if when else 0
+    message = str(data.get("message") or "")
+    signature = (data.get("verification") or {}).get("signature")
+    if SIGNATURE in message:
+        message = message[: message.index(SIGNATURE)]
+    return TagInfo(
+        name=str(data.get("tag") or ""),
+        sha=sha,
+        target=str((data.get("object") or {}).get("sha") or ""),
+        tagger=f"{tagger.get('name', '')} <{tagger.get('email', '')}>",
+        tag_time=stamp,
+        message=message,
+        signed=bool(signature) or SIGNATURE in str(data.get("message") or ""),
+    )
