@@ -267,6 +267,7 @@ class Ledger:
         self.ttl = ttl
         self._redact = redact
         self._cache: dict[str, Any] | None = None
+        self._reading = threading.Lock()  # status's checks ask at once: one read serves all
         self.frozen = False  # `status`: read once, answer every question from that snapshot
         self.held: Claim | None = None
         self.clock = clock  # the forge's time: leases are judged by the clock drivers share
@@ -281,12 +282,13 @@ class Ledger:
     # -- reading -----------------------------------------------------------------------
 
     def entries(self, refresh: bool = False) -> list[dict[str, Any]]:
-        if self._cache is None or (refresh and not self.frozen):
-            tip, doc = self.store.read()
-            validate(doc, self.release, tip)
-            self._cache = doc
-            self.known_tip = tip
-        return list(self._cache.get("entries", []))
+        with self._reading:
+            if self._cache is None or (refresh and not self.frozen):
+                tip, doc = self.store.read()
+                validate(doc, self.release, tip)
+                self._cache = doc
+                self.known_tip = tip
+            return list(self._cache.get("entries", []))
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Read the ledger once; later questions are answered from this read."""

@@ -136,6 +136,7 @@ def collect(ctx: Context) -> dict[str, Any]:
     """The whole status document (see the module docstring)."""
     plans = ctx.plans
     forge, ledger, _ = ctx.forge, ctx.ledger, ctx.services  # made before the pool shares them
+    ledger.frozen = True  # read once, by whichever thread asks first
     work = [
         (stage, step)
         for stage, steps in plans.items()
