@@ -225,9 +225,16 @@ class HTTPClient:
         if response.status_code == 304 and cached is not None:
             with self._stats_lock:
                 self.stats.not_modified += 1
+            # the cached body, with this answer's headers (its Date: the forge's time now;
+            # its rate-limit figures) over the cached ones
+            fresh = {
+                k: v
+                for k, v in response.headers.items()
+                if k.lower() not in ("content-length", "content-type", "content-encoding")
+            }
             return httpx.Response(
                 cached.status,
-                headers=cached.headers,
+                headers={**cached.headers, **fresh},
                 content=cached.content,
                 request=response.request,
             )
