@@ -22,6 +22,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -65,8 +66,9 @@ class Kubo:
         path = self.config
         if concurrency is not None:  # the same file, but for [engine] concurrency
             path = path.with_name(f"releaser-{concurrency}.toml")
+            text = re.sub(r"(?m)^concurrency = \d+$", "", self.config.read_text())
             engine = f"\n[engine]\nconcurrency = {concurrency}\n"
-            path.write_text(self.config.read_text().replace("\n[engine]\n", engine))
+            path.write_text(text.replace("\n[engine]\n", engine))
         config = load_config(path)
         ui = UI(out=io.StringIO(), err=io.StringIO())
         return make_context(

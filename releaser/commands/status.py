@@ -72,8 +72,10 @@ be read at all.
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.markup import escape
 from rich.table import Table
@@ -103,6 +105,7 @@ TOP_KEYS = (
 )
 STEP_KEYS = ("step", "status", "detail", "evidence", "answer")
 RECENT = 10
+T = TypeVar("T")
 
 
 def _check(ctx: Context, step: Step) -> Outcome:
@@ -149,12 +152,23 @@ def collect(ctx: Context) -> dict[str, Any]:
         # result another check is computing (the memo's lock), not on a request of their own,
         # so a smaller pool would only queue checks whose inputs are already known.
         workers = max(workers, len(work) + 2)
+    go = threading.Event()
+
+    def when_all_started(read: Callable[..., T], *args: Any) -> T:
+        go.wait()
+        return read(*args)
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="status") as pool:
         # the repository, the ledger and every check at once: the checks that need the
-        # repository wait for that one read (the memo), the others don't
-        repository = pool.submit(forge.repository)
-        entries_future: Future[list[dict[str, Any]]] = pool.submit(ledger.snapshot)
-        futures = [pool.submit(_check, ctx, step) for _, step in work]
+        # repository wait for that one read (the memo), the others don't. The threads are
+        # all started before any works: a thread started while others run waits for the
+        # interpreter's lock, and the last check would start long after the first.
+        repository = pool.submit(when_all_started, forge.repository)
+        entries_future: Future[list[dict[str, Any]]] = pool.submit(
+            when_all_started, ledger.snapshot
+        )
+        futures = [pool.submit(when_all_started, _check, ctx, step) for _, step in work]
+        go.set()
         repository.result()  # the forge can't be read at all: the error, not a table of them
         entries = entries_future.result()
         outcomes = [f.result() for f in futures]
