@@ -291,7 +291,9 @@ class VerifyArtifacts(Step):
     `[signing] gpg_key` exported from the keyring). Each `[[publish.smoke]]` command then
     runs on the assets it matches, in a clean temporary directory without credentials, and
     must print the release version (`expect`). A failure stops the release here: promote
-    checks it again (`release-verified`) before announcing anything.
+    checks it again (`release-verified`) before announcing anything. Once all passed, the
+    ledger records it for these very assets (ids, sizes, digests) and settings: later checks
+    trust that record and download nothing; a replaced asset (a new id) is verified again.
 
     Why: the release is what users download, not what the build produced: a broken upload,
     a tampered file or a wrong key must be caught before anyone is told to download it.
