@@ -1,75 +1,45 @@
-"""Requests per re-run: a whole release, then the same command again, side by side.
+"""Requests per re-run at Kubo's size: a whole release, then the same command again.
 
-A re-run after success must make zero writes and should cost a fraction of the first run's
-reads. Both runs go against the same sandbox forge in this one process; the request log
-counts them. Last line:
-    rerun: first run N requests (W writes), re-run M requests (0 writes), ratio R
+A re-run after success must make zero writes and should cost about one request per step.
+The Kubo-size project of ``bench/_kubo.py`` (35 steps apply to the final) is released whole,
+then ``releaser release`` runs every stage again in one command from a fresh machine (a new
+Context, an empty cache); the sandbox's request log counts what the re-run asked of the
+forge and its services (the container registry, a separate server, is not counted). Last line:
+    rerun: steps S, requests R, per step X, writes 0
 """
 
 from __future__ import annotations
 
-import io
 import sys
-import tempfile
-from pathlib import Path
+from typing import Any
 
-import httpx
+from _kubo import kubo_release
+
+
+def state(result: Any) -> str:
+    return str(getattr(result.status, "value", result.status))
 
 
 def main() -> None:
-    from releaser.commands import make_context
-    from releaser.commands.stage import run_stages
-    from releaser.config import load_config
-    from releaser.context import Options
-    from releaser.sandbox.seed import seed_example_project, write_example_config
-    from releaser.sandbox.server import SandboxServer
-    from releaser.secrets import Secrets
-    from releaser.ui import UI
-    from releaser.version import Version
-    from steps import STAGES
-
-    root = Path(tempfile.mkdtemp(prefix="bench-rerun-"))
-    server = SandboxServer(root / "forge").start()
-    info = server.info()
-    seed = seed_example_project(info["api_url"], info["git_url"], info["token"], work=root)
-    forge = {"api_url": info["api_url"], "git_url": info["git_url"], "token_env": "SANDBOX_TOKEN"}
-    config_path = write_example_config(
-        root / "work", seed, forge, extra="[engine]\npoll_interval = 0.2\n"
-    )
-
-    def log() -> list[dict[str, object]]:
-        return list(httpx.get(info["admin_url"] + "/requests", timeout=30).json())
-
-    def release() -> None:
-        ui = UI(out=io.StringIO(), err=io.StringIO())
-        ctx = make_context(
-            load_config(config_path),
-            Version.parse("v1.2.0-rc1"),
-            Options(non_interactive=True, yes=True, driver="bench"),
-            ui,
-            Secrets(ui.redactor, environ={"SANDBOX_TOKEN": info["token"]}),
-        )
-        try:
-            run_stages(ctx, list(STAGES))
-        finally:
-            ctx.close()
-
-    start = len(log())
-    release()
-    middle = len(log())
-    release()
-    entries = log()
-    first, again = entries[start:middle], entries[middle:]
-    server.stop()
-    # Polls of a running build are waiting, not work: count them apart.
-    first_writes = sum(1 for e in first if e.get("write"))
-    again_writes = sum(1 for e in again if e.get("write"))
-    ratio = len(again) / len(first)
+    with kubo_release("bench-rerun-") as kubo:
+        first = kubo.release()
+        mark = kubo.log_size()
+        again = kubo.release_again()
+        entries = kubo.requests(mark)
+    steps = {r.step for r in again if state(r) != "skipped"}
+    if any(state(r) != "done" for r in first if state(r) != "skipped"):
+        sys.exit("the release did not complete")
+    acted = [r.step for r in again if r.acted]
+    writes = [f"{e['method']} {e['path']}" for e in entries if e.get("write")]
+    print(f"first run: {len(first)} step results; re-run acted on {acted or 'nothing'}")
+    if writes:
+        print("writes:", *writes, sep="\n  ")
+    per_step = len(entries) / len(steps)
     print(
-        f"rerun: first run {len(first)} requests ({first_writes} writes), "
-        f"re-run {len(again)} requests ({again_writes} writes), ratio {ratio:.2f}"
+        f"rerun: steps {len(steps)}, requests {len(entries)}, per step {per_step:.2f}, "
+        f"writes {len(writes)}"
     )
-    if again_writes:
+    if writes:
         sys.exit(1)
 
 

@@ -1185,12 +1185,28 @@ TABLES: tuple[Table, ...] = (
                 default=10,
             ),
             Key(
+                "poll_max_interval",
+                "number",
+                "While waiting, the interval between checks grows by half after each one, from "
+                "`poll_interval` up to this many seconds (reads unchanged since the last check "
+                "are asked with `If-None-Match` and cost no rate limit).",
+                default=120,
+            ),
+            Key(
                 "claim_ttl",
                 "number",
                 "Seconds a driver's claim lasts without renewal.",
                 default=900,
             ),
-            Key("concurrency", "int", "Parallel requests for batch reads.", default=8, minimum=1),
+            Key(
+                "concurrency",
+                "int",
+                "Requests in flight to the forge at once (`status` starts every check at once, "
+                "and they share this many), and repositories a step works on in parallel; "
+                "1: `status` checks one step after another.",
+                default=8,
+                minimum=1,
+            ),
             Key(
                 "rate_limit_wait",
                 "number",

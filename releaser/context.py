@@ -361,6 +361,8 @@ class Context:
             retry=self.retry_policy(),
         )
         api.before_write = self.fence
+        # status starts every check at once: what bounds the forge's load is this
+        api.in_flight = threading.BoundedSemaphore(max(1, int(self.config.engine.concurrency)))
         return api
 
     def fence(self) -> None:
@@ -388,6 +390,7 @@ class Context:
 
         git = Git(self.endpoint, self.repo_name, self.ui, self.work_dir / "git", self.memo)
         git.before_write = self.fence
+        git.tag_reader = lambda sha: self.forge.tag_object(sha)  # a tag: one API read
         return git
 
     @cached_property

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from releaser.context import Context
 
 SETTLE_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)  # re-checks after run() for asynchronous effects
+POLL_BACKOFF = 1.5  # while waiting, each interval is half as long again as the last
 # How a step that stopped its stage is recorded: waiting on the operator, on remote work, or
 # failed (anything else).
 STOPPED_AS: dict[type[ReleaserError], Status] = {
@@ -245,6 +246,7 @@ class Engine:
         engine_cfg = ctx.config.engine
         timeout = float(engine_cfg.wait_timeout)
         interval = float(step.poll_interval or engine_cfg.poll_interval)
+        longest = max(interval, float(engine_cfg.poll_max_interval))
         if outcome.until is not None and outcome.until - ctx.now() > timeout:
             when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(outcome.until))
             raise StillRunning(
@@ -260,6 +262,7 @@ class Engine:
                         f"still running after {timeout:.0f}s: {outcome.detail}", outcome.evidence
                     )
                 self.sleep(interval)
+                interval = min(longest, interval * POLL_BACKOFF)  # long work: check less often
                 if ctx.ledger.renew_due():  # a third of our lease has passed: extend it
                     ctx.ledger.renew()
                 outcome = self._recheck(step)

@@ -15,6 +15,7 @@ pull request is found from its branches.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -437,6 +438,18 @@ class Forge:
         result: list[Ref] = self._memo("refs", prefix, compute=read)
         return result
 
+    def tag_object(self, sha: str) -> dict[str, Any] | None:
+        """An annotated tag object as the API gives it (``GET git/tags/{sha}``: tag, message,
+        tagger, object, verification), None when there is none. ``Git.read_tag`` reads tags
+        through it: one request instead of fetching a pack."""
+
+        def read() -> dict[str, Any] | None:
+            data = self.api.find_json(f"{self._path}/git/tags/{sha}")
+            return data if isinstance(data, dict) else None
+
+        result: dict[str, Any] | None = self._memo("tag-object", sha, compute=read)
+        return result
+
     def create_branch(self, name: str, sha: str) -> None:
         self._create_ref(f"refs/heads/{name}", sha)
 
@@ -516,12 +529,31 @@ class Forge:
         """Every pull request (open, merged, closed) from branch ``head`` into ``base``."""
 
         def read() -> list[PullRequest]:
-            params = {"state": "all", "head": f"{self.owner}:{head}", "base": base}
+            label = f"{self.owner}:{head}"
+            every, more = self._first_page("/pulls", {"state": "all", "base": base})
+            if not more:  # one page holds every pull request into base: it serves every head
+                return [PullRequest.from_json(p) for p in every if _head_label(p) == label]
+            params = {"state": "all", "head": label, "base": base}
             return [
                 PullRequest.from_json(p) for p in self.api.paginate(self._path + "/pulls", params)
             ]
 
         result: list[PullRequest] = self._memo("pulls", head, base, compute=read)
+        return result
+
+    def _first_page(self, path: str, params: Mapping[str, Any]) -> tuple[list[Any], bool]:
+        """The first page of a listing of the repository (memoised: one read serves every
+        lookup in it) and whether more pages follow."""
+        from releaser.clients.github import PER_PAGE
+
+        def read() -> tuple[list[Any], bool]:
+            query = {"per_page": PER_PAGE, **params}
+            response = self.api.request("GET", self._path + path, params=query)
+            body = response.json()
+            return (body if isinstance(body, list) else []), "next" in response.links
+
+        key = json.dumps(sorted(params.items()))
+        result: tuple[list[Any], bool] = self._memo("first-page", path, key, compute=read)
         return result
 
     def find_pull(self, head: str, base: str) -> PullRequest | None:
@@ -648,9 +680,14 @@ class Forge:
         def read() -> Issue | None:
             recent = {"state": "all", "sort": "created", "direction": "desc"}
             if label:
-                return titled(
-                    self.api.paginate(self._path + "/issues", {**recent, "labels": label})
-                )
+                # the first page is shared by every title looked up (this release's issue,
+                # the next one's); the rest is read only when it isn't there
+                page, more = self._first_page("/issues", {**recent, "labels": label})
+                found = titled(page)
+                if found is None and more:
+                    listing = {**recent, "labels": label}
+                    found = titled(self.api.paginate(self._path + "/issues", listing))
+                return found
             query = f'repo:{self.repo} is:issue in:title "{title}"'
             found = titled(self.api.get_json("/search/issues", params={"q": query})["items"])
             if found is None:
@@ -920,3 +957,9 @@ class Forge:
             url = body.get("html_url") or body.get("run_url")
             return str(url) if url else None
         return None
+
+
+def _head_label(pull: Any) -> str:
+    """``owner:branch`` of a listed pull request's head (what the ``head`` filter matches)."""
+    head = pull.get("head") if isinstance(pull, dict) else None
+    return str(head.get("label") or "") if isinstance(head, dict) else ""

@@ -54,6 +54,7 @@ from releaser.errors import ClaimHeld, MalformedLedger, ReleaserError, RemoteErr
 
 if TYPE_CHECKING:
     from releaser.context import Context
+    from releaser.memo import Memo
 
 CAS_ATTEMPTS = 20
 RECENT = 10  # entries `status` shows
@@ -267,6 +268,11 @@ class Ledger:
         self.ttl = ttl
         self._redact = redact
         self._cache: dict[str, Any] | None = None
+        self._reading = threading.Lock()  # status's checks ask at once: one read serves all
+        # The command's memo: a refresh reads again only once it forgot (after a write, while
+        # waiting), as every other read (None: every refresh reads).
+        self.memo: Memo | None = None
+        self._read_in: int | None = None  # the memo's generation of the last read
         self.frozen = False  # `status`: read once, answer every question from that snapshot
         self.held: Claim | None = None
         self.clock = clock  # the forge's time: leases are judged by the clock drivers share
@@ -281,12 +287,21 @@ class Ledger:
     # -- reading -----------------------------------------------------------------------
 
     def entries(self, refresh: bool = False) -> list[dict[str, Any]]:
-        if self._cache is None or (refresh and not self.frozen):
-            tip, doc = self.store.read()
-            validate(doc, self.release, tip)
-            self._cache = doc
-            self.known_tip = tip
-        return list(self._cache.get("entries", []))
+        with self._reading:
+            if self._cache is None or (refresh and not self.frozen):
+                tip, doc = self.store.read()
+                validate(doc, self.release, tip)
+                self._cache = doc
+                self.known_tip = tip
+                self._read_in = self.memo.generation if self.memo is not None else None
+            return list(self._cache.get("entries", []))
+
+    def _current(self) -> list[dict[str, Any]]:
+        """The entries for a step's question (an intent, an answer): read again only once
+        the command's memo forgot (after a write, while waiting), as every other read of
+        the services. Claims and fences always read again."""
+        moved = self.memo is None or self.memo.generation != self._read_in
+        return self.entries(refresh=moved)
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Read the ledger once; later questions are answered from this read."""
@@ -301,7 +316,7 @@ class Ledger:
     def answer(self, step: str) -> Answer | None:
         """The operator's recorded answer for a step, from any machine (latest wins)."""
         found = None
-        for e in self.entries(refresh=True):
+        for e in self._current():
             if e.get("type") == "answer" and e.get("step") == step:
                 found = Answer(
                     step, e["answer"], e.get("evidence"), e["by"], e["at"], e.get("host", "")
@@ -318,7 +333,7 @@ class Ledger:
     def intent(self, step: str, key: str) -> dict[str, Any] | None:
         """The last intent/result pair recorded for an un-look-up-able write."""
         state: dict[str, Any] | None = None
-        for e in self.entries(refresh=True):
+        for e in self._current():
             if e.get("step") != step:
                 continue
             if e.get("type") == "answer" and e.get("answer") == "retry":
@@ -768,7 +783,7 @@ def open_ledger(ctx: Context) -> Ledger:
     author = None
     if git.author_name and git.author_email:
         author = {"name": str(git.author_name), "email": str(git.author_email)}
-    return Ledger(
+    ledger = Ledger(
         ForgeRefStore(ctx.api, ctx.repo_name, f"releaser/{ctx.tag}", author=author),
         release=ctx.tag,
         driver=driver,
@@ -778,3 +793,5 @@ def open_ledger(ctx: Context) -> Ledger:
         clock=ctx.now,
         login=ctx.forge.login,
     )
+    ledger.memo = ctx.memo
+    return ledger

@@ -36,6 +36,7 @@ class ForgeRefStore:
         self.ref = ref  # e.g. "releaser/v1.2.0" (full ref: refs/releaser/v1.2.0)
         self.author = author
         self._repo = f"/repos/{repo}"
+        self._read: tuple[str, str] | None = None  # (tip, ledger.json) of the last read
 
     def _call(
         self, method: str, path: str, params: dict[str, str] | None = None, body: Any = None
@@ -74,6 +75,15 @@ class ForgeRefStore:
         sha = self.tip()
         if sha is None:
             return None, {"entries": []}
+        if self._read is not None and self._read[0] == sha:
+            # the document at a commit never changes: re-reading the same tip (every stage
+            # of a command does) costs the ref's read only
+            return sha, json.loads(self._read[1])
+        found, doc = self._read_at(sha)
+        self._read = (sha, json.dumps(doc))
+        return found, doc
+
+    def _read_at(self, sha: str) -> tuple[str, dict[str, Any]]:
         status, data = self._call("GET", f"/contents/{FILE}", params={"ref": sha})
         if status != 200 or not isinstance(data, dict):
             raise self._fail("reading", status, data)

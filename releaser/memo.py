@@ -57,5 +57,10 @@ class Memo:
             self._generation += 1
             self._values.clear()
 
+    @property
+    def generation(self) -> int:
+        """How many times it forgot: a reader keeping its own copy re-reads once it moved."""
+        return self._generation
+
     def __contains__(self, key: Hashable) -> bool:
         return key in self._values

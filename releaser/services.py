@@ -32,9 +32,13 @@ class Services:
         self.ctx = ctx
         self._clients: dict[Hashable, Any] = {}
         self._lock = threading.Lock()
+        self._locks: dict[Hashable, threading.Lock] = {}
 
     def _client(self, key: Hashable, make: Callable[[], T]) -> T:
+        # one lock per client: a slow one to make (nio's import) doesn't hold up the others
         with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
             if key not in self._clients:
                 made = make()
                 if hasattr(made, "before_write"):

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from releaser.api import (
     Action,
+    Asset,
     Outcome,
     Result,
     Step,
@@ -67,6 +68,7 @@ class Verification:
     smoke: list[Smoke] = field(default_factory=list)
     smoke_key: str = ""  # the ledger key of this set of smoke tests
     smoke_passed: str | None = None  # the ledger's summary once they all passed
+    verified_key: str = ""  # the ledger key of this whole verification (verified_key())
     url: str | None = None  # the release page
 
 
@@ -106,6 +108,21 @@ def _smoke_tests(ctx: StepContext, files: dict[str, tuple[str, Path]]) -> list[S
                     )
                 )
     return tests
+
+
+def verified_key(ctx: StepContext, assets: dict[str, Asset]) -> str:
+    """One ledger key for a whole verification: the release's assets as the forge lists them
+    (a replaced asset gets a new id) and every setting the verification depends on."""
+    github = _github(ctx)
+    smoke = [
+        [ctx.fmt(str(s.assets)), str(s.command), ctx.fmt(str(s.expect))]
+        for s in ctx.config.publish.smoke
+        if s.applies(ctx.version)
+    ]
+    listed = [[n, a.id, a.size, a.sha256, a.download_url] for n, a in sorted(assets.items())]
+    settings = [str(github.checksums or ""), rel.gpg_key(ctx), bool(github.sign_checksums)]
+    blob = json.dumps([listed, smoke, settings, key_asset(ctx)], default=str).encode()
+    return "verified " + hashlib.sha256(blob).hexdigest()[:24]
 
 
 def _smoke_key(tests: list[Smoke]) -> str:
@@ -158,6 +175,12 @@ def _verify(ctx: StepContext) -> Verification:
     assets = ctx.need(RELEASE_ASSETS)
     if not assets:
         return Verification(blocked="the release has no assets yet (step release-assets)")
+    whole = verified_key(ctx, assets)
+    trusted = ctx.intent(whole, step=VERIFY_STEP)
+    if trusted is not None and trusted.done:
+        # these very assets (ids, sizes, digests) verified and smoke-tested, with these
+        # settings: a re-check doesn't download them again
+        return Verification(checked=[trusted.evidence or "verified"], url=release.html_url)
     web = ctx.services.web()
     folder = _downloads(ctx)
     github = _github(ctx)
@@ -235,6 +258,7 @@ def _verify(ctx: StepContext) -> Verification:
         smoke_key=key,
         smoke_passed=passed,
         url=release.html_url,
+        verified_key=whole,
     )
 
 
@@ -267,7 +291,9 @@ class VerifyArtifacts(Step):
     `[signing] gpg_key` exported from the keyring). Each `[[publish.smoke]]` command then
     runs on the assets it matches, in a clean temporary directory without credentials, and
     must print the release version (`expect`). A failure stops the release here: promote
-    checks it again (`release-verified`) before announcing anything.
+    checks it again (`release-verified`) before announcing anything. Once all passed, the
+    ledger records it for these very assets (ids, sizes, digests) and settings: later checks
+    trust that record and download nothing; a replaced asset (a new id) is verified again.
 
     Why: the release is what users download, not what the build produced: a broken upload,
     a tampered file or a wrong key must be caught before anyone is told to download it.
@@ -315,6 +341,9 @@ class VerifyArtifacts(Step):
         for test in verification.smoke:
             results.append(self._smoke(ctx, test))
         ctx.record_result(verification.smoke_key, "; ".join(results))
+        # every asset matched and every smoke test passed: later checks trust this
+        summary = _summary(verification, "; ".join(results))
+        ctx.record_result(verification.verified_key, summary)
 
     def _smoke(self, ctx: StepContext, test: Smoke) -> str:
         with tempfile.TemporaryDirectory(prefix="releaser-smoke-") as tmp:

@@ -87,9 +87,15 @@ class Discourse(HTTPClient):
 
     def first_post_raw(self, topic_id: int) -> str | None:
         """The raw text of the topic's first post (None if the topic is gone)."""
-        body = self.find_json(f"/t/{topic_id}.json", params={"include_raw": "1"})
-        if body is None:
-            return None
+        body = self._topic_with_raw(topic_id)
+        return None if body is None else self._first_raw(body)
+
+    def _topic_with_raw(self, topic_id: int) -> Any:
+        """The topic with its posts' raw text: what both ``topic`` and ``first_post_raw``
+        read (one request serves both)."""
+        return self.find_json(f"/t/{topic_id}.json", params={"include_raw": "1"})
+
+    def _first_raw(self, body: Any) -> str | None:
         posts = body.get("post_stream", {}).get("posts", [])
         first = next((p for p in posts if p.get("post_number") == 1), None)
         if first is not None and "raw" in first:
@@ -109,9 +115,10 @@ class Discourse(HTTPClient):
             if topic_id in seen:
                 continue
             seen.add(topic_id)
-            raw = self.first_post_raw(topic_id)
+            body = self._topic_with_raw(topic_id)
+            raw = None if body is None else self._first_raw(body)
             if raw is not None and marker in raw:
-                return self.topic(topic_id)
+                return self._topic(body)
         return None
 
     def is_pinned(self, topic_id: int) -> bool:

@@ -77,6 +77,9 @@ class Git:
         self.path = Path(cache_dir) / f"{repo_name.replace('/', '__')}-{digest}.git"
         self.memo = memo  # the command's memo: ls-remote is read once until the engine forgets
         self.before_write: Callable[[], None] | None = None  # the claim's fence
+        # The forge API's tag object by sha (``git/tags/{sha}``): read_tag asks it instead of
+        # fetching a pack when set (one request; None: no such tag object).
+        self.tag_reader: Callable[[str], dict[str, Any] | None] | None = None
         self._key = ("git", self.url, "refs")
 
     # -- plumbing ----------------------------------------------------------------------
@@ -187,11 +190,18 @@ class Git:
                 else:
                     if _SHA.fullmatch(ref):
                         wanted[ref] = ref
+        self._fetch_objects(wanted)
+        return wanted
+
+    def _fetch_objects(self, wanted: dict[str, str]) -> None:
+        """Fetch the objects of ``wanted`` (ref -> sha) the mirror lacks; point its refs."""
+        from dulwich.objects import ObjectID
+        from dulwich.refs import Ref
+
         missing = sorted({sha for sha in wanted.values() if not self.has_object(sha)})
         if missing:
             client, path = self._transport
             self.ui.debug(f"git fetch {self.url} {' '.join(sorted(wanted))}")
-            from dulwich.objects import ObjectID
 
             def determine_wants(_refs: Any, depth: Any = None) -> list[ObjectID]:
                 return [ObjectID(sha.encode()) for sha in missing]
@@ -204,23 +214,29 @@ class Git:
                 )
             except Exception as exc:
                 raise self._remote_error("fetch", exc) from exc
-        from dulwich.objects import ObjectID
-        from dulwich.refs import Ref
-
         for ref, sha in wanted.items():
             if ref.startswith("refs/"):
                 self.repo.refs[Ref(ref.encode())] = ObjectID(sha.encode())
-        return wanted
 
     def read_tag(self, name: str) -> TagInfo | None:
-        """The remote annotated tag ``name`` read from the mirror (fetched when needed)."""
+        """The remote annotated tag ``name`` read from the mirror (fetched when needed).
+
+        Memoised for the command: several steps read the release tag, and one fetch of the
+        tag object the ls-remote named serves them all."""
+        key = ("git", self.url, "tag", name)
+        info: TagInfo | None = self.memo.get(key, lambda: self._read_tag(name))
+        return info
+
+    def _read_tag(self, name: str) -> TagInfo | None:
         from dulwich.objects import ObjectID, Tag
 
         remote = self.tag_object(name)
         if remote is None or not remote.annotated:
             return None
-        if not self.has_object(remote.sha):
-            self.fetch([f"refs/tags/{name}"])
+        if self.tag_reader is not None and not self.has_object(remote.sha):
+            return _tag_info(remote.sha, self.tag_reader(remote.sha))
+        ref = name if name.startswith("refs/tags/") else f"refs/tags/{name}"
+        self._fetch_objects({ref: remote.sha})  # the sha ls-remote named: no second ls-remote
         obj = self.repo.object_store[ObjectID(remote.sha.encode())]
         if not isinstance(obj, Tag):
             return None
@@ -415,3 +431,31 @@ class CommandResult:
     returncode: int
     stdout: str
     last_error: str  # the last line of stderr, redacted
+
+
+SIGNATURE = "-----BEGIN PGP SIGNATURE-----"
+
+
+def _tag_info(sha: str, data: dict[str, Any] | None) -> TagInfo | None:
+    """A tag object as the forge's API gives it, as a :class:`TagInfo` (what the mirror's
+    copy would say: the API appends a signature to the message; git keeps it apart)."""
+    if data is None:
+        return None
+    from datetime import datetime
+
+    tagger = data.get("tagger") or {}
+    when = str(tagger.get("date") or "")
+    stamp = int(datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()) if when else 0
+    message = str(data.get("message") or "")
+    signature = (data.get("verification") or {}).get("signature")
+    if SIGNATURE in message:
+        message = message[: message.index(SIGNATURE)]
+    return TagInfo(
+        name=str(data.get("tag") or ""),
+        sha=sha,
+        target=str((data.get("object") or {}).get("sha") or ""),
+        tagger=f"{tagger.get('name', '')} <{tagger.get('email', '')}>",
+        tag_time=stamp,
+        message=message,
+        signed=bool(signature) or SIGNATURE in str(data.get("message") or ""),
+    )

@@ -26,7 +26,10 @@ error shapes, and :meth:`HTTPClient.rate_limit_wait` for their own rate-limit si
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -92,6 +95,13 @@ class _Cached:
     content: bytes
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every client of the process, as httpx would make each (reading
+    the CA bundle costs 25 ms of CPU, and `status` makes a client per service at once)."""
+    return httpx.create_ssl_context()
+
+
 class HTTPClient:
     """An HTTP client for one service at ``base_url``."""
 
@@ -122,12 +132,15 @@ class HTTPClient:
         self.before_write: Callable[[], None] | None = None
         self._stats_lock = threading.Lock()
         self._etags: dict[str, _Cached] = {}
+        # At most this many requests in flight at once (None: as many as threads ask for).
+        self.in_flight: threading.Semaphore | None = None
         self._client = httpx.Client(
             headers=dict(headers or {}),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             transport=transport,
             follow_redirects=follow_redirects,
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            verify=_tls(),
         )
 
     def close(self) -> None:
@@ -175,14 +188,15 @@ class HTTPClient:
         while True:
             started = time.monotonic()
             try:
-                response = self._client.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json_body,
-                    content=content,
-                    headers=send_headers,
-                )
+                with self.in_flight or contextlib.nullcontext():
+                    response = self._client.request(
+                        method,
+                        url,
+                        params=params,
+                        json=json_body,
+                        content=content,
+                        headers=send_headers,
+                    )
             except httpx.ConnectError as exc:  # never reached the server: safe to retry
                 connect_attempt += 1
                 self._narrate(method, url, f"cannot connect ({_reason(exc)})", started)
@@ -221,9 +235,16 @@ class HTTPClient:
         if response.status_code == 304 and cached is not None:
             with self._stats_lock:
                 self.stats.not_modified += 1
+            # the cached body, with this answer's headers (its Date: the forge's time now;
+            # its rate-limit figures) over the cached ones
+            fresh = {
+                k: v
+                for k, v in response.headers.items()
+                if k.lower() not in ("content-length", "content-type", "content-encoding")
+            }
             return httpx.Response(
                 cached.status,
-                headers=cached.headers,
+                headers={**cached.headers, **fresh},
                 content=cached.content,
                 request=response.request,
             )

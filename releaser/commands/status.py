@@ -1,9 +1,11 @@
 """`releaser status VERSION [--json]`: the live state of a release, from any machine.
 
 Nothing local is consulted: every step that applies to this release is checked (read-only)
-against the forge and the services, concurrently in a bounded pool (``[engine] concurrency``
-workers), and the ledger (``refs/releaser/<tag>``) is read once for operator answers, the
-claim and the last entries. It writes nothing, so it is safe to run any time, anywhere.
+against the forge and the services, every check started at once (at most ``[engine]
+concurrency`` requests in flight to the forge; with ``concurrency = 1`` one check after
+another), and the ledger (``refs/releaser/<tag>``) is read once for operator answers, the
+claim and the last entries. It writes nothing, so it is safe to
+run any time, anywhere.
 
 ``--json`` prints one JSON object. This docstring is its reference; the format is stable:
 keys are only ever added (``format`` changes if one is renamed or removed)::
@@ -70,8 +72,10 @@ be read at all.
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.markup import escape
 from rich.table import Table
@@ -101,6 +105,7 @@ TOP_KEYS = (
 )
 STEP_KEYS = ("step", "status", "detail", "evidence", "answer")
 RECENT = 10
+T = TypeVar("T")
 
 
 def _check(ctx: Context, step: Step) -> Outcome:
@@ -133,7 +138,8 @@ def _answers(entries: list[dict[str, Any]]) -> dict[str, Answer]:
 def collect(ctx: Context) -> dict[str, Any]:
     """The whole status document (see the module docstring)."""
     plans = ctx.plans
-    ctx.forge.repository()  # connect once, before the pool shares the client
+    forge, ledger, _ = ctx.forge, ctx.ledger, ctx.services  # made before the pool shares them
+    ledger.frozen = True  # read once, by whichever thread asks first
     work = [
         (stage, step)
         for stage, steps in plans.items()
@@ -141,10 +147,29 @@ def collect(ctx: Context) -> dict[str, Any]:
         if skip_reason(step, ctx) is None
     ]
     workers = max(1, int(ctx.config.engine.concurrency))
-    ledger = ctx.ledger
+    if workers > 1:
+        # Every check starts at once: most of them spend their time waiting on a shared
+        # result another check is computing (the memo's lock), not on a request of their own,
+        # so a smaller pool would only queue checks whose inputs are already known.
+        workers = max(workers, len(work) + 2)
+    go = threading.Event()
+
+    def when_all_started(read: Callable[..., T], *args: Any) -> T:
+        go.wait()
+        return read(*args)
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="status") as pool:
-        entries_future: Future[list[dict[str, Any]]] = pool.submit(ledger.snapshot)
-        futures = [pool.submit(_check, ctx, step) for _, step in work]
+        # the repository, the ledger and every check at once: the checks that need the
+        # repository wait for that one read (the memo), the others don't. The threads are
+        # all started before any works: a thread started while others run waits for the
+        # interpreter's lock, and the last check would start long after the first.
+        repository = pool.submit(when_all_started, forge.repository)
+        entries_future: Future[list[dict[str, Any]]] = pool.submit(
+            when_all_started, ledger.snapshot
+        )
+        futures = [pool.submit(when_all_started, _check, ctx, step) for _, step in work]
+        go.set()
+        repository.result()  # the forge can't be read at all: the error, not a table of them
         entries = entries_future.result()
         outcomes = [f.result() for f in futures]
     answers = _answers(entries)

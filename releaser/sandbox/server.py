@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import hashlib
 import importlib
 import json
 import re
@@ -99,14 +100,29 @@ class _RateCounter:
         self.reset = 0
         self.used = 0
 
-    def take(self, clock: float) -> tuple[int, int]:
-        """Count one request at sandbox time ``clock``; (used, reset epoch)."""
+    def take(self, clock: float, count: bool = True) -> tuple[int, int]:
+        """Count one request at sandbox time ``clock`` (``count=False``: a 304, which GitHub
+        doesn't count); (used, reset epoch)."""
         with self.lock:
             now = int(clock)
             if now >= self.reset:
                 self.reset, self.used = now + 3600, 0
-            self.used += 1
+            if count:
+                self.used += 1
             return self.used, self.reset
+
+
+def conditional(method: str, path: str, headers: dict[str, str], response: Response) -> Response:
+    """GitHub's conditional GETs: a 200 from the REST API carries an ``ETag`` (of its body),
+    and a GET whose ``If-None-Match`` names the current one is answered 304 with no body."""
+    if method not in ("GET", "HEAD") or response.status != 200 or not path.startswith("/api/v3"):
+        return response
+    etag = 'W/"' + hashlib.sha256(response.encoded()).hexdigest()[:40] + '"'
+    asked = {tag.strip() for tag in headers.get("if-none-match", "").split(",")}
+    if etag in asked or etag.removeprefix("W/") in asked:
+        return Response(304, None, {"ETag": etag})
+    response.headers.setdefault("ETag", etag)
+    return response
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -196,8 +212,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if path.startswith("/api/"):
+            response = conditional(method, path, headers, response)
             scopes = self.identity.scopes if self.identity else None
-            response.headers.update(sandbox.api_headers(response.headers, scopes))
+            counted = response.status != 304
+            response.headers.update(sandbox.api_headers(response.headers, scopes, counted))
         entry["status"] = response.status
         entry["user"] = self.identity.login if self.identity else None  # who made it
         if not is_admin:
@@ -471,10 +489,12 @@ class SandboxServer:
             **services.urls(self.forge.base_url),
         }
 
-    def api_headers(self, existing: dict[str, str], scopes: str | None) -> dict[str, str]:
+    def api_headers(
+        self, existing: dict[str, str], scopes: str | None, counted: bool = True
+    ) -> dict[str, str]:
         """Headers GitHub puts on every API answer (a fault's own rate headers win);
-        ``scopes``: the caller's token's."""
-        used, reset = self.rate.take(self.forge.clock.now())
+        ``scopes``: the caller's token's; ``counted``: False for a 304 (free on GitHub)."""
+        used, reset = self.rate.take(self.forge.clock.now(), counted)
         headers = {
             "X-OAuth-Scopes": scopes or "",
             "X-Accepted-OAuth-Scopes": "repo",
@@ -490,6 +510,14 @@ class SandboxServer:
         if scopes == people.FINE_GRAINED:  # GitHub sends no scopes for fine-grained tokens
             del headers["X-OAuth-Scopes"], headers["X-Accepted-OAuth-Scopes"]
         return {k: v for k, v in headers.items() if k not in existing}
+
+
+def _created_ref(body: bytes) -> str | None:
+    try:
+        ref = json.loads(body or b"{}").get("ref")
+    except (ValueError, AttributeError):
+        return None
+    return ref if isinstance(ref, str) else None
 
 
 def serve(root: Path, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -518,14 +546,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", default=0, type=int)
     args = parser.parse_args(argv)
     serve(args.root, args.host, args.port)
-
-
-def _created_ref(body: bytes) -> str | None:
-    try:
-        ref = json.loads(body or b"{}").get("ref")
-    except (ValueError, AttributeError):
-        return None
-    return ref if isinstance(ref, str) else None
 
 
 if __name__ == "__main__":

@@ -132,3 +132,19 @@ def test_serve_prints_one_json_line_and_stops_on_sigterm(tmp_path: Path) -> None
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_conditional_gets_answer_304_and_cost_no_rate_limit(sandbox: SandboxServer) -> None:
+    """As GitHub: a REST answer carries an ETag; the same GET with ``If-None-Match`` naming
+    it is answered 304 with no body, and isn't counted in ``X-RateLimit-Used``."""
+    with api(sandbox) as client:
+        first = client.get("user")
+        etag = first.headers["ETag"]
+        used = int(first.headers["X-RateLimit-Used"])
+        again = client.get("user", headers={"If-None-Match": etag})
+        assert again.status_code == 304 and again.content == b""
+        assert again.headers["ETag"] == etag
+        assert int(again.headers["X-RateLimit-Used"]) == used  # free
+        other = client.get("user", headers={"If-None-Match": 'W/"something-else"'})
+        assert other.status_code == 200 and other.json() == first.json()
+        assert int(other.headers["X-RateLimit-Used"]) == used + 1

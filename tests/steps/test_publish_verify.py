@@ -40,10 +40,26 @@ def asset_file(project, name: str, tag: str = RC) -> Path:
 
 
 def smoke_records(project, tag: str = RC) -> list[dict]:
-    """The ledger's records of verify-artifacts (its smoke tests' results)."""
+    """The ledger's records of verify-artifacts' smoke tests' results."""
     from tests.machines import ledger_entries
 
-    return [e for e in ledger_entries(project, tag) if e.get("step") == "verify-artifacts"]
+    return [
+        e
+        for e in ledger_entries(project, tag)
+        if e.get("step") == "verify-artifacts" and str(e.get("key")).startswith("smoke ")
+    ]
+
+
+def replace_asset(project, name: str, data: bytes, tag: str = RC) -> None:
+    """Replace an asset through the forge's API, as someone with write access (or a broken
+    re-upload) would: the forge gives it a new id."""
+    release = project.repo.get_release(tag)
+    [asset] = [a for a in release.get_assets() if a.name == name]
+    asset.delete_asset()
+    path = project.root / "replacement" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(data)
+    release.upload_asset(str(path), name=name)
 
 
 def test_assets_verified_then_smoke_tested_once(make_project) -> None:
@@ -69,12 +85,14 @@ def test_assets_verified_then_smoke_tested_once(make_project) -> None:
     smoke = smoke_records(project)
     assert len(smoke) == 1 and smoke[0]["type"] == "result"
 
-    # a re-run downloads and hashes again, but runs no smoke test and writes nothing
+    # a re-run trusts the ledger's record of these very assets (ids, sizes, digests) and
+    # settings: it downloads nothing, runs no smoke test and writes nothing
     mark = len(project.requests())
     again = by_name(project.run_stage(RC, "publish"))
     assert again["verify-artifacts"].status is Status.DONE and not again["verify-artifacts"].acted
+    assert again["verify-artifacts"].detail == verified.detail
     assert project.writes_since(mark) == []
-    assert any("/releases/download/" in e["path"] for e in project.requests()[mark:])
+    assert not any("/releases/download/" in e["path"] for e in project.requests()[mark:])
 
 
 def test_a_tampered_asset_fails_naming_it_and_both_hashes(make_project) -> None:
@@ -82,16 +100,18 @@ def test_a_tampered_asset_fails_naming_it_and_both_hashes(make_project) -> None:
     project.run_stage(RC, "start")
     built(project)
     project.run_stage(RC, "publish")
-    path = asset_file(project, "example-1.2.0-rc1.tar.gz")
-    original = path.read_bytes()
-    tampered = bytes([original[0] ^ 0x01]) + original[1:]  # one byte changed, on the forge
-    path.write_bytes(tampered)
+    original = asset_file(project, "example-1.2.0-rc1.tar.gz").read_bytes()
+    tampered = bytes([original[0] ^ 0x01]) + original[1:]  # one byte changed, same size
+    replace_asset(project, "example-1.2.0-rc1.tar.gz", tampered)
     listed = hashlib.sha256(original).hexdigest()
     actual = hashlib.sha256(tampered).hexdigest()
 
     mark = len(project.requests())
-    with pytest.raises(ReleaserError) as err:
+    with pytest.raises(ReleaserError) as err:  # release-assets sees it differs from the build
         project.run_stage(RC, "publish")
+    assert err.value.message.startswith("release-assets: ")
+    with pytest.raises(ReleaserError) as err:  # and users would download other bytes
+        project.run_stage(RC, "publish", only=("verify-artifacts",))
     message = err.value.message
     assert message.startswith("verify-artifacts: ")
     assert "example-1.2.0-rc1.tar.gz" in message and actual in message and listed in message

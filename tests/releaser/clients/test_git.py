@@ -115,6 +115,36 @@ def test_signed_tag_verified_by_real_git(forge: SandboxServer, tmp_path: Path) -
     assert "Good signature" in proc.stderr
 
 
+def test_a_tag_read_through_the_api_is_the_tag_the_mirror_reads(
+    forge: SandboxServer, tmp_path: Path
+) -> None:
+    """``read_tag`` with a ``tag_reader`` (what a Context wires: one ``git/tags/{sha}`` read)
+    says what a fetched mirror says, signed or not, and fetches nothing."""
+    import httpx
+
+    home = tmp_path / "gnupg"
+    fpr = make_gpg_key(home)
+    git, _ = client(forge, tmp_path)
+    head = git.resolve("main")
+    assert head
+    plain = git.create_tag("v3.0.0", head, "Release 3.0.0", TAGGER)
+    signed = git.create_tag("v3.0.1", head, "Release 3.0.1", TAGGER, gpg_key=fpr, gnupghome=home)
+    git.push_ref("refs/tags/v3.0.0", plain)
+    git.push_ref("refs/tags/v3.0.1", signed)
+    info = forge.info()
+    api = httpx.Client(headers={"Authorization": f"token {info['token']}"}, timeout=30)
+    url = f"{info['api_url']}/repos/release-bot/lib/git/tags/"
+    through_api, _ = client(forge, tmp_path, "api")
+    through_api.tag_reader = lambda sha: api.get(url + sha).raise_for_status().json()
+    mirror, _ = client(forge, tmp_path, "mirror")
+    for name in ("v3.0.0", "v3.0.1"):
+        assert through_api.read_tag(name) == mirror.read_tag(name), name
+    assert through_api.read_tag("v3.0.1").signed  # type: ignore[union-attr]
+    assert not through_api.read_tag("v3.0.0").signed  # type: ignore[union-attr]
+    assert not through_api.has_object(signed)  # no pack was fetched
+    api.close()
+
+
 def test_bad_token_push_is_a_remote_error(forge: SandboxServer, tmp_path: Path) -> None:
     info = forge.info()
     ui = UI(out=io.StringIO(), err=io.StringIO())

@@ -181,6 +181,23 @@ def test_conditional_get_answers_304_from_the_cache(server):
     assert client.stats.not_modified == 1
 
 
+def test_a_304_carries_its_own_headers_over_the_cached_ones(server):
+    """The forge's time is read from each answer's Date, and the rate figures from its
+    X-RateLimit headers: a 304 must not bring back those of the first answer (a waiting
+    driver would never see its lease come due)."""
+    base, script = server
+    script.answers = [
+        (200, {"ETag": '"v1"', "X-RateLimit-Used": "1", "X-First": "yes"}, {"n": 1}),
+        (304, {"ETag": '"v1"', "X-RateLimit-Used": "7"}, None),
+    ]
+    client, _, _ = make(base, conditional=True)
+    client.get_json("/runs")
+    again = client.request("GET", "/runs")
+    assert again.status_code == 200 and again.json() == {"n": 1}
+    assert again.headers["x-ratelimit-used"] == "7"  # the 304's own
+    assert again.headers["x-first"] == "yes"  # the rest as cached
+
+
 def test_verbose_narration_is_one_redacted_line_per_request(server):
     base, _script = server
     client, _, err = make(base, verbose=True)

@@ -122,7 +122,7 @@ class Slow(Step):
         return Outcome.done(self.step_name)
 
 
-def test_checks_run_in_a_bounded_pool_and_agree_with_a_sequential_run(
+def test_checks_start_at_once_and_agree_with_a_sequential_run(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import steps
@@ -155,8 +155,45 @@ def test_checks_run_in_a_bounded_pool_and_agree_with_a_sequential_run(
         data = status_module.collect(ctx)
         results[workers] = (data, time.monotonic() - started, peak[0])
     (parallel, fast, wide), (sequential, slow, narrow) = results[4], results[1]
-    assert wide == 4 and narrow == 1
+    # every check at once (a check waiting on a shared read holds no slot another needs);
+    # `concurrency = 1`: one after another
+    assert wide >= 12 and narrow == 1
     assert fast < slow
     for data in (parallel, sequential):
         data.pop("checked_at")
     assert parallel == sequential
+
+
+def test_requests_in_flight_to_the_forge_are_bounded_by_concurrency(project: Project) -> None:
+    """Checks start at once, but no more than `[engine] concurrency` requests are in flight
+    to the forge: what a rate limit and a forge's load depend on."""
+    machine = Machine(project, "b4", "carol", "laptop-c")
+    toml = machine.work / "releaser.toml"
+    toml.write_text(toml.read_text() + "\n[engine]\nconcurrency = 3\n")
+    ctx = machine.context(VERSION)
+    api = ctx.api
+    in_flight, peak = [0], [0]
+    lock = threading.Lock()
+    send = api._client.request
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        try:
+            time.sleep(0.05)  # long enough for the other threads to pile up behind it
+            return send(*args, **kwargs)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    api._client.request = counting  # type: ignore[method-assign]
+    threads = [
+        threading.Thread(target=api.get_json, args=(f"/repos/{project.seed.full_name}",))
+        for _ in range(12)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert peak[0] == 3
