@@ -577,6 +577,9 @@ app.registered_commands.sort(key=_order)
 
 
 def main() -> None:
+    from releaser.cli_lazy import build_commands_lazily
+
+    build_commands_lazily()
     try:
         app()
     except KeyboardInterrupt:
