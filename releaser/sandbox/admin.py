@@ -5,7 +5,9 @@
 ``POST /_admin/faults``             add rules: ``{"rules": [...]}`` or one rule
 ``GET|DELETE /_admin/faults``       list or clear them
 ``POST /_admin/settings``           ``{name: value}``, e.g. ``{"scopes": "repo"}`` (the default
-                                    token's scopes)
+                                    token's scopes), ``{"log_bodies": true}`` (tests: keep the
+                                    body of every request, for secret scans)
+``GET /_admin/bodies[?since=N]``    the bodies kept: ``{"method", "path", "login", "body"}``
 
 Elsewhere: ``/_admin/clock`` (:mod:`.clock`), ``/_admin/users``, ``/_admin/orgs``,
 ``/_admin/repos/O/R/collaborators`` (:mod:`.api_people`), ``/_admin/actions``
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 
 ACTIONS = ("error", "error_after", "delay", "drop", "drop_after", "rate_limit")
 SETTING_SCOPES = "scopes"  # the default token's scopes (see people.authenticate)
+SETTING_LOG_BODIES = "log_bodies"  # tests only: keep every request's body in bodies.log
 
 
 # ---- request log --------------------------------------------------------------------------
@@ -56,6 +59,17 @@ def read_log(forge: Forge) -> list[dict[str, Any]]:
             return []
         lines = path.read_text().splitlines()
     return [json.loads(line) for line in lines if line.strip()]
+
+
+def log_body(forge: Forge, method: str, path: str, login: bool, body: bytes) -> None:
+    """Keep a request's body when the ``log_bodies`` setting is on (off by default: bodies
+    may be large, and only the secret scans of the tests read them)."""
+    if not body or not forge.setting(SETTING_LOG_BODIES, False):
+        return
+    text = body.decode("utf-8", errors="replace")
+    line = json.dumps({"method": method, "path": path, "login": login, "body": text}) + "\n"
+    with _log_lock, (forge.root / "bodies.log").open("a") as f:
+        f.write(line)
 
 
 # ---- faults -------------------------------------------------------------------------------
@@ -208,6 +222,15 @@ def get_requests(forge: Forge, req: Request) -> Response:
     entries = read_log(forge)
     since = req.int_query("since", 0)
     return Response(200, entries[since:])
+
+
+@ROUTER.route("GET", "/_admin/bodies")
+def get_bodies(forge: Forge, req: Request) -> Response:
+    path = forge.root / "bodies.log"
+    with _log_lock:
+        lines = path.read_text().splitlines() if path.exists() else []
+    since = req.int_query("since", 0)
+    return Response(200, [json.loads(line) for line in lines[since:] if line.strip()])
 
 
 @ROUTER.route("DELETE", "/_admin/requests")

@@ -181,6 +181,8 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "POST" and path.endswith("/git/refs"):
             entry["ref"] = _created_ref(body)  # which ref a creation made (tests tell them apart)
         is_admin = path == "/_admin" or path.startswith("/_admin/")
+        if not is_admin:
+            admin.log_body(forge, method, entry["path"], bool(entry.get("login")), body)
         try:
             try:
                 forge.tick()
