@@ -115,6 +115,13 @@ class _HTTPServer(ThreadingHTTPServer):
     request_queue_size = 128
     sandbox: SandboxServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that closed its connection (a dropped or timed-out request) is not the
+        forge's error: say nothing; anything else is printed as before."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 class _Dropped(Exception):
     """The connection is to be closed without an answer."""

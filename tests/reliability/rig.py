@@ -40,7 +40,9 @@ def full_config(info: dict[str, str]) -> str:
     from releaser.demo import DEMO_ENGINE, demo_pypi
     from releaser.sandbox.seed import DEPENDENT_CONFIG
 
-    pypi = demo_pypi(sys.executable)
+    # Without the demo's smoke test (a venv and a pip install per run: seconds each time,
+    # and tests/steps/test_publish_verify.py covers it): the trials run publish many times.
+    pypi = demo_pypi(sys.executable).split("[[publish.smoke]]")[0]
     pypi = pypi.replace("http://sandbox/pypi/legacy/", info["pypi_upload_url"])
     pypi = pypi.replace('"http://sandbox"', json.dumps(info["pypi_url"]))
     engine = DEMO_ENGINE.split("[engine]")[0]  # the early testers; our own [engine] below
@@ -243,7 +245,7 @@ class Rig:
                 ),
             }
         state["channels"] = self.channel_posts()
-        return state
+        return json.loads(json.dumps(state))  # as stored: lists, not tuples
 
     def channel_posts(self) -> dict[str, list[str]]:
         """What every channel holds: Matrix messages, Discourse topics (and pins), Reddit
@@ -292,6 +294,7 @@ _VARYING = (
     (re.compile(r"\b[0-9a-f]{7,40}\b"), "SHA"),  # commits made at another time
     (re.compile(r"%24[A-Za-z0-9_-]{20,}"), "EVENT"),  # Matrix event ids
     (re.compile(r"\b\d{15,}\b"), "ID"),  # Discord's snowflakes
+    (re.compile(r"/comments/[a-z0-9]+/"), "/comments/ID/"),  # Reddit's base-36 ids
 )
 
 
@@ -301,6 +304,17 @@ def norm(text: Any) -> str:
     for pattern, name in _VARYING:
         out = pattern.sub(name, out)
     return out
+
+
+def discord_links(rig: Rig) -> list[str]:
+    """The link of every message the webhook sent (what an operator copies from Discord)."""
+    hook_id = rig.env["SANDBOX_DISCORD_WEBHOOK_URL"].rstrip("/").split("/")[-2]
+    base = rig.info["api_url"].split("/api/")[0]
+    guild = rig.server.forge.find_one("dw_hook", "", hook_id=hook_id)["guild_id"]
+    return [
+        f"{base}/discord/channels/{guild}/{m['channel_id']}/{m['id']}"
+        for m in rig.admin("GET", f"/discord/webhooks/{hook_id}/messages")
+    ]
 
 
 def basic(user: str, password: str) -> str:
