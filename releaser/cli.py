@@ -31,6 +31,25 @@ sandbox_app = typer.Typer(help="The local GitHub-compatible sandbox forge.", no_
 app.add_typer(sandbox_app, name="sandbox")
 
 
+def _show_usage_error(self: Any, file: Any = None) -> None:
+    """Click's usage errors (an unknown option or command, a missing argument) in releaser's
+    own form: one ``error:`` line, one ``hint:`` naming where the usage is (exit 2)."""
+    from typer._click.utils import echo  # typer vendors click
+
+    where = f"{self.ctx.command_path} --help" if self.ctx is not None else "releaser --help"
+    echo(f"error: {self.format_message()}", file=file, err=True)
+    echo(f"hint: `{where}` shows the usage", file=file, err=True)
+
+
+def _install_usage_errors() -> None:
+    from typer._click.exceptions import UsageError
+
+    UsageError.show = _show_usage_error  # type: ignore[method-assign]
+
+
+_install_usage_errors()
+
+
 # -- arguments and options, declared once each with their help ----------------------------
 
 # The stage commands take these as typed parameters and hand them over as one StageOptions,
@@ -332,10 +351,12 @@ def _context(g: Globals, version: str, ui: Any, stage: StageOptions | None = Non
 def _run_stages(g: Globals, version: str, stages: list[str], stage: StageOptions) -> None:
     ui = _make_ui(g.verbose)
     with handled(ui):
+        from releaser.commands import check_only_in
         from releaser.commands.stage import run_stages
 
         ctx = _context(g, version, ui, stage)
         try:
+            check_only_in(ctx.plans, stages, stage.only)
             run_stages(ctx, stages)
         finally:
             ctx.close()

@@ -20,11 +20,14 @@ first), ``times`` (how many matches it fires on; absent: once with ``nth``, else
 handler, then answer the error), ``delay`` (sleep ``ms``, then proceed), ``drop`` (close the
 connection unanswered), ``drop_after`` (run the handler, then drop), ``rate_limit``
 (``status`` 403 or 429; ``kind`` primary or secondary; ``retry_after`` seconds).
+``chance`` (0..1) with ``seed``: the rule fires on each request it would act on with that
+probability, drawn from a generator seeded with ``seed`` (a reproducible share of faults).
 """
 
 from __future__ import annotations
 
 import json
+import random
 import re
 import threading
 import weakref
@@ -87,9 +90,12 @@ class Fault:
     ms: int = 0
     retry_after: int = 60
     kind: str = "primary"
+    chance: float | None = None
+    seed: int = 0
     seen: int = 0
     fired: int = 0
     regex: re.Pattern[str] = field(default_factory=lambda: re.compile(""))
+    rng: random.Random = field(default_factory=random.Random)
 
     @classmethod
     def parse(cls, raw: Any) -> Fault:
@@ -106,6 +112,8 @@ class Fault:
         if kind not in ("primary", "secondary"):
             raise ApiError(422, "kind is primary or secondary")
         method = raw.get("method")
+        chance = raw.get("chance")
+        seed = int(raw.get("seed", 0))
         return cls(
             action=action,
             path=str(raw.get("path", "")),
@@ -117,13 +125,17 @@ class Fault:
             ms=int(raw.get("ms", 0)),
             retry_after=int(raw.get("retry_after", 60)),
             kind=kind,
+            chance=float(chance) if chance is not None else None,
+            seed=seed,
             regex=regex,
+            rng=random.Random(seed),
         )
 
     def json(self) -> dict[str, Any]:
         keys = ("action", "path", "method", "nth", "times", "status", "body", "ms")
         out = {k: getattr(self, k) for k in keys}
         out.update(retry_after=self.retry_after, kind=self.kind, seen=self.seen, fired=self.fired)
+        out.update(chance=self.chance, seed=self.seed)
         return out
 
     def fires(self, method: str, path: str) -> bool:
@@ -136,6 +148,8 @@ class Fault:
         start = self.nth or 1
         times = self.times if self.times is not None else (1 if self.nth else None)
         if self.seen < start or (times is not None and self.seen >= start + times):
+            return False
+        if self.chance is not None and self.rng.random() >= self.chance:
             return False
         self.fired += 1
         return True

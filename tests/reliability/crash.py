@@ -120,6 +120,7 @@ def reference(root: Path | None = None) -> Reference:
             for method, path, nth in stage_points(stage, rig.requests(mark)):
                 points += [CrashPoint(stage, method, path, nth, v) for v in VARIANTS]
             states[stage] = rig.state()
+        rig.copy(root / "after").stop()
     finally:
         rig.stop()
     ref = Reference(root, list(STAGES), points, states)

@@ -218,7 +218,8 @@ class Rig:
                     for c in self.api(f"{r}/issues/{issue['number']}/comments?per_page=100")
                 ]
                 kind = "pull" if issue.get("pull_request") else "issue"
-                issues.append((kind, issue["title"], issue["state"], norm(issue["body"]), comments))
+                body = norm(issue["body"]).splitlines()
+                issues.append((kind, issue["title"], issue["state"], body, comments))
             state[repo] = {
                 "branches": sorted(b["name"] for b in self.api(f"{r}/branches?per_page=100")),
                 "tags": sorted(t["name"] for t in self.api(f"{r}/tags?per_page=100")),
@@ -228,7 +229,7 @@ class Rig:
                         x["name"],
                         x["prerelease"],
                         x["draft"],
-                        norm(x["body"]),
+                        norm(x["body"]).splitlines(),
                         sorted(a["name"] for a in x["assets"]),
                     )
                     for x in self.api(f"{r}/releases?per_page=100")
