@@ -20,8 +20,9 @@ first), ``times`` (how many matches it fires on; absent: once with ``nth``, else
 handler, then answer the error), ``delay`` (sleep ``ms``, then proceed), ``drop`` (close the
 connection unanswered), ``drop_after`` (run the handler, then drop), ``rate_limit``
 (``status`` 403 or 429; ``kind`` primary or secondary; ``retry_after`` seconds).
-``chance`` (0..1) with ``seed``: the rule fires on each request it would act on with that
-probability, drawn from a generator seeded with ``seed`` (a reproducible share of faults).
+``user``: only requests made with that forge user's token. ``chance`` (0..1) with ``seed``:
+the rule fires on each request it would act on with that probability, drawn from a
+generator seeded with ``seed`` (a reproducible share of faults).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import random
 import re
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +94,7 @@ class Fault:
     kind: str = "primary"
     chance: float | None = None
     seed: int = 0
+    user: str | None = None
     seen: int = 0
     fired: int = 0
     regex: re.Pattern[str] = field(default_factory=lambda: re.compile(""))
@@ -126,6 +129,7 @@ class Fault:
             retry_after=int(raw.get("retry_after", 60)),
             kind=kind,
             chance=float(chance) if chance is not None else None,
+            user=str(raw["user"]) if raw.get("user") else None,
             seed=seed,
             regex=regex,
             rng=random.Random(seed),
@@ -135,12 +139,15 @@ class Fault:
         keys = ("action", "path", "method", "nth", "times", "status", "body", "ms")
         out = {k: getattr(self, k) for k in keys}
         out.update(retry_after=self.retry_after, kind=self.kind, seen=self.seen, fired=self.fired)
-        out.update(chance=self.chance, seed=self.seed)
+        out.update(chance=self.chance, seed=self.seed, user=self.user)
         return out
 
-    def fires(self, method: str, path: str) -> bool:
-        """Count a request against the rule; whether the rule acts on it."""
+    def fires(self, method: str, path: str, user: Callable[[], str | None]) -> bool:
+        """Count a request against the rule; whether the rule acts on it. ``user``: who
+        made the request (asked only by a rule naming one)."""
         if self.method and self.method != method.upper():
+            return False
+        if self.user is not None and self.user != user():
             return False
         if not self.regex.search(path):
             return False
@@ -204,12 +211,14 @@ class FaultSet:
         with self.lock:
             self.rules.clear()
 
-    def match(self, method: str, path: str) -> list[Fault]:
+    def match(
+        self, method: str, path: str, user: Callable[[], str | None] = lambda: None
+    ) -> list[Fault]:
         """The rules acting on this request: every ``delay``, then at most one other."""
         acting: list[Fault] = []
         with self.lock:
             for rule in self.rules:
-                if rule.fires(method, path):
+                if rule.fires(method, path, user):
                     if rule.action != "delay" and any(r.action != "delay" for r in acting):
                         continue
                     acting.append(rule)

@@ -244,7 +244,11 @@ class _Handler(BaseHTTPRequestHandler):
         body: bytes,
         is_admin: bool,
     ) -> Response:
-        acting = [] if is_admin else admin.faults(forge).match(method, path)
+        def user() -> str | None:
+            who = self._authenticate(forge, headers)
+            return who.login if isinstance(who, Identity) else None
+
+        acting = [] if is_admin else admin.faults(forge).match(method, path, user)
         terminal = None
         for rule in acting:
             if rule.action == "delay":

@@ -73,3 +73,54 @@ def _init() -> None:
 
 def scratch(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"reliability-{prefix}-"))
+
+
+# -- the whole trial --------------------------------------------------------------------------
+
+FAULT_TRIALS = 104  # 13 seeds for each of the 8 stages with enough requests to fault
+
+
+def run_all(workers: int = 2, log: Callable[[str], None] = print) -> dict[str, Tally]:
+    """Every category, as ``bench/reliability.py`` prints it."""
+    import shutil
+    import time
+
+    from tests.reliability import bad_inputs, crash, dry_runs, faults, races, secrets_scan
+
+    started = time.monotonic()
+    root = scratch("reference")
+    try:
+        ref = crash.reference(root)
+        log(
+            f"reference release: {len(ref.points)} crash points ({time.monotonic() - started:.0f}s)"
+        )
+        tallies: dict[str, Tally] = {}
+        plan = {
+            "crash points": [(p.id, crash.run_trial_at, (str(root), p)) for p in ref.points],
+            "faults": faults.trials(ref, FAULT_TRIALS),
+            "races": races.race_trials(ref),
+            "take-overs": races.take_over_trials(ref),
+            "bad inputs": bad_inputs.trials(ref),
+            "dry runs": dry_runs.trials(ref),
+        }
+        for name, trials in plan.items():
+            tallies[name] = run(name, trials, workers)
+            log(f"{name}: {tallies[name].figure()} ({time.monotonic() - started:.0f}s)")
+        found = secrets_scan.scan_at(str(root))
+        tallies["secret leaks"] = Tally("secret leaks", passed=0, total=len(found))
+        tallies["secret leaks"].failures = [("leak", f) for f in found]
+        return tallies
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def summary(t: dict[str, Tally]) -> str:
+    """The bench's last line."""
+    dry = t["dry runs"]
+    dry_writes = sum(1 for _, f in dry.failures if "write" in f)
+    return (
+        f"reliability: crash points {t['crash points'].figure()}, faults {t['faults'].figure()}, "
+        f"races {t['races'].figure()}, take-overs {t['take-overs'].figure()}, "
+        f"bad inputs {t['bad inputs'].figure()}, secret leaks {t['secret leaks'].total}, "
+        f"dry-run writes {dry_writes}"
+    )
