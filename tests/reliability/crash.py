@@ -98,15 +98,18 @@ def stage_points(stage: str, entries: list[dict[str, Any]]) -> list[tuple[str, s
     return points
 
 
-_REFERENCE: dict[str, Reference] = {}
+_REFERENCE: dict[str, Reference] = {}  # per process, by the stages it covers
 
 
-def reference(root: Path | None = None) -> Reference:
-    """The clean release (made once per process, kept in ``root`` or a temporary dir)."""
+def reference(root: Path | None = None, stages: tuple[str, ...] | None = None) -> Reference:
+    """The clean release (made once per process, kept in ``root`` or a temporary dir);
+    ``stages``: only the first ones (a quicker reference for the fast tier)."""
     from releaser.stages import STAGES
 
-    if "ref" in _REFERENCE:
-        return _REFERENCE["ref"]
+    key = ",".join(stages or ())
+    if key in _REFERENCE:
+        return _REFERENCE[key]
+    STAGES = stages or STAGES
     root = root or Path(tempfile.mkdtemp(prefix="reliability-ref-"))
     rig = Rig.seeded(root / "clean")
     points: list[CrashPoint] = []
@@ -127,7 +130,7 @@ def reference(root: Path | None = None) -> Reference:
     (root / "reference.json").write_text(
         json.dumps({"stages": ref.stages, "points": [p.__dict__ for p in points], "states": states})
     )
-    _REFERENCE["ref"] = ref
+    _REFERENCE[key] = ref
     return ref
 
 
