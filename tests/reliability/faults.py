@@ -14,6 +14,7 @@ as an operator would after looking at the channel.
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,11 @@ def settled(rig: Rig, stage: str) -> str | None:
 def run_trial_at(root: str, stage: str, seed: int) -> str | None:
     from tests.reliability.trial import scratch
 
-    return run_trial(load_reference(Path(root)), stage, seed, scratch("faults"))
+    work = scratch("faults")
+    try:
+        return run_trial(load_reference(Path(root)), stage, seed, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def trials(ref: Reference, count: int) -> list[tuple[str, Any, tuple[Any, ...]]]:
