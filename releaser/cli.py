@@ -351,12 +351,10 @@ def _context(g: Globals, version: str, ui: Any, stage: StageOptions | None = Non
 def _run_stages(g: Globals, version: str, stages: list[str], stage: StageOptions) -> None:
     ui = _make_ui(g.verbose)
     with handled(ui):
-        from releaser.commands import check_only_in
         from releaser.commands.stage import run_stages
 
         ctx = _context(g, version, ui, stage)
         try:
-            check_only_in(ctx.plans, stages, stage.only)
             run_stages(ctx, stages)
         finally:
             ctx.close()

@@ -63,7 +63,10 @@ def _missing_credentials(ctx: Context, sections: dict[str, str]) -> list[str]:
             continue
         seen.add(name)
         if not ctx.secrets.optional(name):
-            problems.append(f"{step}: {key_path} names {name}, which is not set: set {name}")
+            problems.append(
+                f"{step}: {name} is not set ({key_path} names it): set it in the "
+                "environment or .env (`releaser env` lists them)"
+            )
     return problems
 
 

@@ -208,6 +208,9 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
 def _gates(ctx: Context, stages: list[str]) -> tuple[Preflight, Callable[[Step], None]]:
     """The permission check of the command's writes, and the engine's gate before a step's
     writes: the permissions (once), then the step's approval (``[gates] approve``)."""
+    from releaser.commands import check_only_in
+
+    check_only_in(ctx.plans, stages, ctx.options.only)
     check_names(ctx)
     preflight = Preflight(ctx, stages)
 
