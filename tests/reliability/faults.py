@@ -83,8 +83,10 @@ def run_trial(ref: Reference, stage: str, seed: int, work: Path) -> str | None:
             codes.append(result.exit_code)
             if "Traceback" in result.output:
                 return "a traceback: " + result.output[-2500:]
-            if result.exit_code == 0 and "could not" not in result.output:
-                break  # (a warning that something could not be recorded says: re-run)
+            if result.exit_code == 0:
+                if "could not" not in result.output:
+                    break
+                continue  # a warning that something could not be recorded says: re-run
             if result.exit_code == 3:
                 answer_by_looking(rig, result.output)
             elif result.exit_code not in (1, 4):

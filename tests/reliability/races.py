@@ -113,17 +113,22 @@ def _start(ref: Reference, stage: str, work: Path) -> Rig:
         source.stop()
 
 
-def _converged(rig: Rig, ref: Reference, stage: str, driver: Driver) -> str | None:
-    """A last run of ``stage`` by ``driver`` completes; the state is the clean run's, and one
-    more run writes nothing."""
-    code, said = driver.run("--non-interactive", stage, VERSION, "--yes", "--take-over")
+def _converged(
+    rig: Rig, ref: Reference, stage: str, driver: Driver, command: str | None = None
+) -> str | None:
+    """A last run of ``command`` (default: ``stage``; "release" runs to the end) by
+    ``driver`` completes; the state is the clean run's there, and one more run writes
+    nothing."""
+    command = command or stage
+    code, said = driver.run("--non-interactive", command, VERSION, "--yes", "--take-over")
     if code != 0:
         return f"the last run exited {code}: {said[-2000:]}"
     state = rig.state()
-    if state != ref.states[stage]:
-        return "the state differs from the clean run's:\n" + diff(ref.states[stage], state)
+    want = ref.states[ref.stages[-1] if command == "release" else stage]
+    if state != want:
+        return "the state differs from the clean run's:\n" + diff(want, state)
     mark = rig.mark()
-    code, said = driver.run("--non-interactive", stage, VERSION, "--yes")
+    code, said = driver.run("--non-interactive", command, VERSION, "--yes")
     if code != 0 or rig.writes_since(mark):
         return f"one more run: exit {code}, writes {rig.writes_since(mark)}"
     return None
@@ -159,7 +164,7 @@ def run_race(ref: Reference, stage: str, kind: str, work: Path) -> str | None:
             for code, who in zip(codes, ("alice", "bob"), strict=True):
                 if code == 1 and user_writes(log, who):
                     return f"{who} was stopped yet wrote {user_writes(log, who)}"
-        return _converged(rig, ref, stage, alice)
+        return _converged(rig, ref, stage, alice, command_b)
     finally:
         rig.stop()
 

@@ -296,6 +296,10 @@ _VARYING = (
     (re.compile(r"%24[A-Za-z0-9_-]{20,}"), "EVENT"),  # Matrix event ids
     (re.compile(r"\b\d{15,}\b"), "ID"),  # Discord's snowflakes
     (re.compile(r"/comments/[a-z0-9]+/"), "/comments/ID/"),  # Reddit's base-36 ids
+    # ids another driver's refused or lost attempts may have used up (the lists of comments
+    # and topics themselves are compared, so a duplicate still shows)
+    (re.compile(r"#issuecomment-\d+"), "#issuecomment-ID"),
+    (re.compile(r"(/discourse/t/[a-z0-9-]+)/\d+"), r"\1/ID"),
 )
 
 
