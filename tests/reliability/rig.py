@@ -299,6 +299,7 @@ _VARYING = (
     # ids another driver's refused or lost attempts may have used up (the lists of comments
     # and topics themselves are compared, so a duplicate still shows)
     (re.compile(r"#issuecomment-\d+"), "#issuecomment-ID"),
+    (re.compile(r"/actions/runs/\d+"), "/actions/runs/ID"),  # the dispatched runs are listed
     (re.compile(r"(/discourse/t/[a-z0-9-]+)/\d+"), r"\1/ID"),
 )
 
