@@ -31,6 +31,25 @@ sandbox_app = typer.Typer(help="The local GitHub-compatible sandbox forge.", no_
 app.add_typer(sandbox_app, name="sandbox")
 
 
+def _show_usage_error(self: Any, file: Any = None) -> None:
+    """Click's usage errors (an unknown option or command, a missing argument) in releaser's
+    own form: one ``error:`` line, one ``hint:`` naming where the usage is (exit 2)."""
+    from typer._click.utils import echo  # typer vendors click
+
+    where = f"{self.ctx.command_path} --help" if self.ctx is not None else "releaser --help"
+    echo(f"error: {self.format_message()}", file=file, err=True)
+    echo(f"hint: `{where}` shows the usage", file=file, err=True)
+
+
+def _install_usage_errors() -> None:
+    from typer._click.exceptions import UsageError
+
+    UsageError.show = _show_usage_error  # type: ignore[method-assign]
+
+
+_install_usage_errors()
+
+
 # -- arguments and options, declared once each with their help ----------------------------
 
 # The stage commands take these as typed parameters and hand them over as one StageOptions,

@@ -240,6 +240,20 @@ def last_claim(entries: list[dict[str, Any]]) -> Claim | None:
     return current
 
 
+def claimed_since_mine(entries: list[dict[str, Any]], run: str) -> Claim | None:
+    """Another run's claim after this run's last one (a take-over, released since or not):
+    None when there is none, or this run never claimed."""
+    taker: Claim | None = None
+    for e in reversed(entries):
+        if e.get("type") != "claim":
+            continue
+        claim = Claim.from_entry(e)
+        if claim.run == run:
+            return taker
+        taker = claim
+    return None
+
+
 def live_claim(entries: list[dict[str, Any]], now: datetime | None = None) -> Claim | None:
     """The claim in force after ``entries``: None when released or expired."""
     current = last_claim(entries)
@@ -639,7 +653,12 @@ class Ledger:
             if holder is not None and not self.is_me(holder):
                 self.held, self.lost = None, holder
                 raise taken_over(holder)
-            if holder is None:  # our lease lapsed and nobody took it: claim it again
+            if holder is None:
+                taker = claimed_since_mine(self.entries(), self.run)
+                if taker is not None:  # taken over, and the taker already finished
+                    self.held, self.lost = None, taker
+                    raise taken_over(taker)
+                # our lease lapsed and nobody took it: claim it again
                 self.claim(self.held.stage if self.held else "")
                 return
         if self.renew_due():
@@ -661,6 +680,11 @@ class Ledger:
         stage = self.held.stage if self.held else ""
 
         def change(entries: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+            if self.held is not None:
+                taker = claimed_since_mine(entries, self.run)
+                if taker is not None:  # taken over (its taker may be done): write nothing
+                    self.lost = taker
+                    return None
             new = [last] if last is not None else []
             holder = live_claim(entries, self.now())
             if self.held is not None and holder is not None and self.is_me(holder):

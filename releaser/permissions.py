@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 MAX_NAMED = 5  # people named as having a permission
 
 
+REPO_SCOPES = frozenset({"repo", "public_repo"})
+
+
 class PermissionMissing(UsageError):
     """The token lacks a role or scope the command's writes need (exit 2, nothing written)."""
 
@@ -130,6 +133,13 @@ class Preflight:
                 has = f"{viewer.login or 'the token'} {has}"
                 who = self.who_has(repo, needed)
                 lines.append(f"{needed} on {repo} ({has}), for {why}; {who}")
+            writes = [a for a in accesses if a.permission != "read"]
+            if writes and viewer.scopes is not None and not REPO_SCOPES & set(viewer.scopes):
+                # A classic token writes to no repository without `repo` (`public_repo`
+                # suffices for a public one on GitHub): the forge would refuse the first write.
+                have = ", ".join(sorted(viewer.scopes)) or "none"
+                why = _reasons(a.why for a in writes)
+                lines.append(f"the token scope repo (it has: {have}), for {why} in {repo}")
             for access in accesses:
                 scope = access.scope
                 if scope and viewer.scopes is not None and scope not in viewer.scopes:

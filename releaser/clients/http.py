@@ -47,6 +47,7 @@ from releaser.errors import (
     HTTPError,
     RateLimited,
     Unreachable,
+    UsageError,
 )
 
 if TYPE_CHECKING:
@@ -124,6 +125,7 @@ class HTTPClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.ui = ui
+        timeout = _timeout_override() or timeout
         self.retry = retry or RetryPolicy()
         self.conditional = conditional
         self.sleep = sleep
@@ -361,6 +363,27 @@ def decode_quietly(response: httpx.Response) -> Any:
         return decode(response)
     except ValueError:
         return response.text
+
+
+def _timeout_override() -> float | None:
+    """``RELEASER_HTTP_TIMEOUT``: seconds to wait for an answer instead of the default (a
+    slow network; tests make timeouts quick with it)."""
+    import math
+    import os
+
+    value = os.environ.get("RELEASER_HTTP_TIMEOUT", "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise UsageError(
+            f"RELEASER_HTTP_TIMEOUT is {value!r}, not a number of seconds",
+            hint="set it to a positive number (e.g. 60), or unset it for the default (30)",
+        )
+    return seconds
 
 
 def retry_after(headers: Mapping[str, str], default: float) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -56,4 +56,22 @@ def check_step_names(plans: Mapping[str, list[Step]], config: Config, options: O
         raise UsageError(
             f"{where}: no step is named {name!r}{meant}",
             "`releaser plan VERSION` lists the steps of a release by name",
+        )
+
+
+def check_only_in(plans: Mapping[str, list[Step]], stages: list[str], only: Iterable[str]) -> None:
+    """Every ``--only`` step belongs to a stage the command runs: `releaser tag --only
+    tracking-issue` would otherwise do nothing and say it is done (exit 2, naming the
+    command that runs it)."""
+    from releaser.errors import UsageError
+
+    for name in only:
+        if any(step.name == name for stage in stages for step in plans.get(stage, [])):
+            continue
+        owner = next((s for s, steps in plans.items() if any(x.name == name for x in steps)), None)
+        if owner is None:
+            continue  # an unknown name: check_step_names says so
+        raise UsageError(
+            f"--only {name}: {name} is a step of `{owner}`, which this command doesn't run",
+            f"run `releaser {owner} VERSION --only {name}`",
         )

@@ -29,17 +29,45 @@ def check_remote_config(ctx: Context, stages: list[str]) -> None:
     from releaser.step import skip_reason
 
     problems: list[str] = []
+    sections: dict[str, str] = {}  # a configured table -> the first step acting on it
     for stage in stages:
         for step in ctx.plans.get(stage, []):
             if skip_reason(step, ctx) is None and selected(step, ctx):
+                for section in step.configured_by:
+                    sections.setdefault(section, step.name)
                 with ctx.running(step):
                     problems += [f"{step.name}: {p}" for p in step.preflight(ctx)]
+    if not ctx.options.dry_run and not ctx.options.interactive:
+        problems += _missing_credentials(ctx, sections)
     if problems:
         raise UsageError(
             "the configuration names what the forge or a service doesn't have:\n  "
             + "\n  ".join(problems),
             "fix releaser.toml; `releaser plan VERSION --check` checks it without releasing",
         )
+
+
+def _missing_credentials(ctx: Context, sections: dict[str, str]) -> list[str]:
+    """The credentials the command's steps will need, missing from the environment and
+    .env: found now, before the first write, not at the step that needs one after others
+    wrote (a malformed one raises CredentialError, exit 2, here too). Interactive runs ask
+    for a missing one at its step instead."""
+    import re
+
+    problems = []
+    seen: set[str] = set()
+    for name, key_path, _purpose in ctx.config.secret_envs(include_non_secret=False):
+        table = re.sub(r"\[\d+\]", "", key_path).rsplit(".", 1)[0]
+        step = sections.get(table)
+        if step is None or name in seen:
+            continue
+        seen.add(name)
+        if not ctx.secrets.optional(name):
+            problems.append(
+                f"{step}: {name} is not set ({key_path} names it): set it in the "
+                "environment or .env (`releaser env` lists them)"
+            )
+    return problems
 
 
 def check_release(ctx: Context, stages: list[str]) -> tuple[str, ...]:

@@ -210,6 +210,9 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
 def _gates(ctx: Context, stages: list[str]) -> tuple[Preflight, Callable[[Step], None]]:
     """The permission check of the command's writes, and the engine's gate before a step's
     writes: the permissions (once), then the step's approval (``[gates] approve``)."""
+    from releaser.commands import check_only_in
+
+    check_only_in(ctx.plans, stages, ctx.options.only)
     check_names(ctx)
     preflight = Preflight(ctx, stages)
 
@@ -231,21 +234,44 @@ def _record_stage(ctx: Context, entry: dict[str, Any], claim: StageClaim) -> Non
         ctx.ui.warn(f"could not record the stage run in the ledger: {describe_exception(exc)}")
 
 
+TICK_ATTEMPTS = 4  # a transient failure of the tracking issue's tick is tried again
+
+
 def _tick_checklist(ctx: Context, results: list[StepResult], claim: StageClaim) -> None:
     """Tick the tracking issue's items for steps found done (writes only when a tick is new,
     and only under the claim: a driver stopped by another's claim writes nothing)."""
     if ctx.options.dry_run or not results:
         return
     from releaser.checklist import sync_checklist
+    from releaser.errors import AmbiguousWrite, HTTPError, Unreachable
 
-    try:
-        sync_checklist(ctx, results, before_write=claim)
-    except (ClaimHeld, InputNeeded, Recheck):
-        return  # not ours to write: the stage's own outcome says why
-    except Exception as exc:  # a failed tick must not hide the stage's own outcome
-        from releaser.errors import describe_exception
+    for attempt in range(1, TICK_ATTEMPTS + 1):
+        try:
+            sync_checklist(ctx, results, before_write=claim)
+            return
+        except (ClaimHeld, InputNeeded, Recheck):
+            return  # not ours to write: the stage's own outcome says why
+        except (AmbiguousWrite, HTTPError, Unreachable) as exc:
+            # A tick is a read of the issue, then its whole body written: safe to do again.
+            # Left undone, no later stage would tick this stage's steps.
+            transient = not isinstance(exc, HTTPError) or exc.status >= 500
+            if transient and attempt < TICK_ATTEMPTS:
+                ctx.forget_reads()
+                continue
+            _tick_failed(ctx, exc)
+            return
+        except Exception as exc:  # a failed tick must not hide the stage's own outcome
+            _tick_failed(ctx, exc)
+            return
 
-        ctx.ui.warn(f"could not tick the tracking issue: {describe_exception(exc)}")
+
+def _tick_failed(ctx: Context, exc: BaseException) -> None:
+    from releaser.errors import describe_exception
+
+    ctx.ui.warn(
+        f"could not tick the tracking issue: {describe_exception(exc)}; "
+        "re-run the command to tick it (it is safe)"
+    )
 
 
 def _release_stale_own_claim(ctx: Context, results: list[StepResult]) -> None:

@@ -5,7 +5,9 @@
 ``POST /_admin/faults``             add rules: ``{"rules": [...]}`` or one rule
 ``GET|DELETE /_admin/faults``       list or clear them
 ``POST /_admin/settings``           ``{name: value}``, e.g. ``{"scopes": "repo"}`` (the default
-                                    token's scopes)
+                                    token's scopes), ``{"log_bodies": true}`` (tests: keep the
+                                    body of every request, for secret scans)
+``GET /_admin/bodies[?since=N]``    the bodies kept: ``{"method", "path", "login", "body"}``
 
 Elsewhere: ``/_admin/clock`` (:mod:`.clock`), ``/_admin/users``, ``/_admin/orgs``,
 ``/_admin/repos/O/R/collaborators`` (:mod:`.api_people`), ``/_admin/actions``
@@ -18,14 +20,19 @@ first), ``times`` (how many matches it fires on; absent: once with ``nth``, else
 handler, then answer the error), ``delay`` (sleep ``ms``, then proceed), ``drop`` (close the
 connection unanswered), ``drop_after`` (run the handler, then drop), ``rate_limit``
 (``status`` 403 or 429; ``kind`` primary or secondary; ``retry_after`` seconds).
+``user``: only requests made with that forge user's token. ``chance`` (0..1) with ``seed``:
+the rule fires on each request it would act on with that probability, drawn from a
+generator seeded with ``seed`` (a reproducible share of faults).
 """
 
 from __future__ import annotations
 
 import json
+import random
 import re
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +43,7 @@ if TYPE_CHECKING:
 
 ACTIONS = ("error", "error_after", "delay", "drop", "drop_after", "rate_limit")
 SETTING_SCOPES = "scopes"  # the default token's scopes (see people.authenticate)
+SETTING_LOG_BODIES = "log_bodies"  # tests only: keep every request's body in bodies.log
 
 
 # ---- request log --------------------------------------------------------------------------
@@ -58,6 +66,17 @@ def read_log(forge: Forge) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
+def log_body(forge: Forge, method: str, path: str, login: bool, body: bytes) -> None:
+    """Keep a request's body when the ``log_bodies`` setting is on (off by default: bodies
+    may be large, and only the secret scans of the tests read them)."""
+    if not body or not forge.setting(SETTING_LOG_BODIES, False):
+        return
+    text = body.decode("utf-8", errors="replace")
+    line = json.dumps({"method": method, "path": path, "login": login, "body": text}) + "\n"
+    with _log_lock, (forge.root / "bodies.log").open("a") as f:
+        f.write(line)
+
+
 # ---- faults -------------------------------------------------------------------------------
 
 
@@ -73,9 +92,13 @@ class Fault:
     ms: int = 0
     retry_after: int = 60
     kind: str = "primary"
+    chance: float | None = None
+    seed: int = 0
+    user: str | None = None
     seen: int = 0
     fired: int = 0
     regex: re.Pattern[str] = field(default_factory=lambda: re.compile(""))
+    rng: random.Random = field(default_factory=random.Random)
 
     @classmethod
     def parse(cls, raw: Any) -> Fault:
@@ -92,6 +115,8 @@ class Fault:
         if kind not in ("primary", "secondary"):
             raise ApiError(422, "kind is primary or secondary")
         method = raw.get("method")
+        chance = raw.get("chance")
+        seed = int(raw.get("seed", 0))
         return cls(
             action=action,
             path=str(raw.get("path", "")),
@@ -103,18 +128,26 @@ class Fault:
             ms=int(raw.get("ms", 0)),
             retry_after=int(raw.get("retry_after", 60)),
             kind=kind,
+            chance=float(chance) if chance is not None else None,
+            user=str(raw["user"]) if raw.get("user") else None,
+            seed=seed,
             regex=regex,
+            rng=random.Random(seed),
         )
 
     def json(self) -> dict[str, Any]:
         keys = ("action", "path", "method", "nth", "times", "status", "body", "ms")
         out = {k: getattr(self, k) for k in keys}
         out.update(retry_after=self.retry_after, kind=self.kind, seen=self.seen, fired=self.fired)
+        out.update(chance=self.chance, seed=self.seed, user=self.user)
         return out
 
-    def fires(self, method: str, path: str) -> bool:
-        """Count a request against the rule; whether the rule acts on it."""
+    def fires(self, method: str, path: str, user: Callable[[], str | None]) -> bool:
+        """Count a request against the rule; whether the rule acts on it. ``user``: who
+        made the request (asked only by a rule naming one)."""
         if self.method and self.method != method.upper():
+            return False
+        if self.user is not None and self.user != user():
             return False
         if not self.regex.search(path):
             return False
@@ -122,6 +155,8 @@ class Fault:
         start = self.nth or 1
         times = self.times if self.times is not None else (1 if self.nth else None)
         if self.seen < start or (times is not None and self.seen >= start + times):
+            return False
+        if self.chance is not None and self.rng.random() >= self.chance:
             return False
         self.fired += 1
         return True
@@ -176,12 +211,14 @@ class FaultSet:
         with self.lock:
             self.rules.clear()
 
-    def match(self, method: str, path: str) -> list[Fault]:
+    def match(
+        self, method: str, path: str, user: Callable[[], str | None] = lambda: None
+    ) -> list[Fault]:
         """The rules acting on this request: every ``delay``, then at most one other."""
         acting: list[Fault] = []
         with self.lock:
             for rule in self.rules:
-                if rule.fires(method, path):
+                if rule.fires(method, path, user):
                     if rule.action != "delay" and any(r.action != "delay" for r in acting):
                         continue
                     acting.append(rule)
@@ -208,6 +245,15 @@ def get_requests(forge: Forge, req: Request) -> Response:
     entries = read_log(forge)
     since = req.int_query("since", 0)
     return Response(200, entries[since:])
+
+
+@ROUTER.route("GET", "/_admin/bodies")
+def get_bodies(forge: Forge, req: Request) -> Response:
+    path = forge.root / "bodies.log"
+    with _log_lock:
+        lines = path.read_text().splitlines() if path.exists() else []
+    since = req.int_query("since", 0)
+    return Response(200, [json.loads(line) for line in lines[since:] if line.strip()])
 
 
 @ROUTER.route("DELETE", "/_admin/requests")

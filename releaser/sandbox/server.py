@@ -131,6 +131,13 @@ class _HTTPServer(ThreadingHTTPServer):
     request_queue_size = 128
     sandbox: SandboxServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that closed its connection (a dropped or timed-out request) is not the
+        forge's error: say nothing; anything else is printed as before."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 class _Dropped(Exception):
     """The connection is to be closed without an answer."""
@@ -197,6 +204,8 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "POST" and path.endswith("/git/refs"):
             entry["ref"] = _created_ref(body)  # which ref a creation made (tests tell them apart)
         is_admin = path == "/_admin" or path.startswith("/_admin/")
+        if not is_admin:
+            admin.log_body(forge, method, entry["path"], bool(entry.get("login")), body)
         try:
             try:
                 forge.tick()
@@ -253,7 +262,11 @@ class _Handler(BaseHTTPRequestHandler):
         body: bytes,
         is_admin: bool,
     ) -> Response:
-        acting = [] if is_admin else admin.faults(forge).match(method, path)
+        def user() -> str | None:
+            who = self._authenticate(forge, headers)
+            return who.login if isinstance(who, Identity) else None
+
+        acting = [] if is_admin else admin.faults(forge).match(method, path, user)
         terminal = None
         for rule in acting:
             if rule.action == "delay":

@@ -38,7 +38,13 @@ def test_a_take_over_stops_the_running_driver_within_one_write(
     alice = Machine(project, "a", "alice", "laptop-a")
     bob = Machine(project, "b", "bob", "desk-b")
     # every write of alice's is slow, so bob's take-over lands in the middle of her release
-    project.faults({"method": "(POST|PATCH|PUT)", "path": "/api/", "action": "delay", "ms": 400})
+    # (one rule per method: a rule's method is a name, not a pattern)
+    project.faults(
+        *(
+            {"method": m, "path": "/api/", "action": "delay", "ms": 400}
+            for m in ("POST", "PATCH", "PUT")
+        )
+    )
     mark = len(project.requests())
     proc = alice.spawn("--yes", "release", RC)
     deadline = time.monotonic() + 120
@@ -311,3 +317,31 @@ def test_the_request_log_names_who_made_each_request(project: Project) -> None:
         timeout=30,
     )
     assert project.requests()[mark]["user"] == "release-bot"
+
+
+# -- 12. a driver taken over by one who already finished -------------------------------------
+
+
+def test_a_driver_taken_over_by_one_who_finished_writes_nothing_more(make_project: Any) -> None:
+    """Found by the reliability trial: alice's fence saw the ledger move, found no live claim
+    (bob had taken over, finished and released his) and claimed the release again, writing
+    on; and her stage record was appended after bob's take-over."""
+    from releaser.ledger import claimed_since_mine
+
+    project = make_project(extra=FAST)
+    alice = Machine(project, "a", "alice", "laptop-a")
+    bob = Machine(project, "b", "bob", "desk-b")
+    assert alice.cli("--yes", "start", RC).exit_code == 0
+    ctx = alice.context(RC)
+    ledger = ctx.ledger
+    ledger.claim("prepare")  # alice is in the middle of prepare
+    taken = bob.cli("--yes", "prepare", RC, "--take-over")  # bob takes over and finishes
+    assert taken.exit_code == 0, taken.output[-2000:]
+    entries = ledger_entries(project, RC)
+    assert live_claim(entries) is None  # bob released his claim
+    assert claimed_since_mine(entries, ledger.run) is not None
+    mark = len(project.requests())
+    with pytest.raises(Exception, match="took over this release"):
+        ledger.fence()  # before her next write
+    ledger.release_claim({"type": "stage", "stage": "prepare", "outcome": "done"})
+    assert writes_by(project, mark, "alice") == []  # not even her stage record
