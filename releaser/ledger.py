@@ -412,8 +412,15 @@ class Ledger:
                 base, doc = self.store.read()
             validate(doc, self.release, base)
             entries = list(doc.get("entries", []))
+            if self.held is not None:  # our appends are fenced as every other write
+                holder = live_claim(entries, self.now())
+                if holder is not None and not self.is_me(holder):
+                    self.held, self.lost = None, holder
+                    raise taken_over(holder)
             new_entries = change(entries)
             if new_entries is None:
+                if optimistic:
+                    continue  # judged on what we knew: judge it again on a fresh read
                 self._cache = doc
                 return
             new_entries = redact_value(new_entries, self._redact)

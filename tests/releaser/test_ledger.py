@@ -174,6 +174,26 @@ def test_take_over_is_recorded_and_stops_the_previous_holder() -> None:
     assert b.claim_holder().driver == "bob"  # type: ignore[union-attr]
 
 
+def test_a_taken_over_driver_appends_nothing_more_to_the_ledger() -> None:
+    """Its ledger appends are fenced like its other writes: an intent, an answer or a stage
+    record after the take-over stops it, and the ledger holds nothing more of it."""
+    store = MemoryStore()
+    a, b = ledger(store, "alice", "laptop"), ledger(store, "bob", "desk")
+    a.claim("promote")
+    a.record_intent("post", "matrix", "post the announcement")
+    b.claim("promote", take_over=True)
+    writes = store.writes
+    for append in (
+        lambda: a.record_intent("post", "reddit", "post the announcement"),
+        lambda: a.record_answer("forum-post", "done", None),
+        lambda: a.append({"type": "answer", "step": "x", "answer": "done"}),
+    ):
+        with pytest.raises(TakenOver, match="bob on desk took over"):
+            append()
+    assert store.writes == writes
+    assert [e["by"] for e in b.entries()][-1] == "bob"
+
+
 def test_renewals_extend_the_lease_in_place() -> None:
     store = MemoryStore()
     a = ledger(store, "alice", ttl=60)
