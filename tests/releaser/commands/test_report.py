@@ -123,7 +123,8 @@ def _use_sandbox(config: Path, info: dict[str, str]) -> None:
     text = text.replace('sandbox = "../forge"\n', forge)
     base = info["api_url"].split("/api/")[0]  # the services' URLs on the host `sandbox`
     text = text.replace("http://sandbox", base)
-    text = re.sub(r"poll_interval = .*", "poll_interval = 30", text)
+    # polls every 30 s exactly (no backoff), so the timeline's figures are exact
+    text = re.sub(r"poll_interval = .*", "poll_interval = 30\npoll_max_interval = 30", text)
     text = re.sub(r"wait_timeout = .*", "wait_timeout = 3600", text)
     config.write_text(text)
 
