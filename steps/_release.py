@@ -20,6 +20,7 @@ from releaser.api import (
     RemoteTag,
     Result,
     StepContext,
+    StepFailed,
     Version,
     VersionError,
 )
@@ -40,6 +41,20 @@ def short(sha: str | None) -> str:
 
 def default_branch(ctx: StepContext) -> str:
     return str(ctx.config.project.default_branch)
+
+
+def branch_off_default(ctx: StepContext, branch: str) -> Branch:
+    """``branch`` as it is, or made now from the default branch's head (an interrupted run's
+    branch is reused, never made twice)."""
+    head = ctx.forge.branch(branch)
+    if head is not None:
+        return head
+    default = default_branch(ctx)
+    main = ctx.forge.branch(default)
+    if main is None:
+        raise StepFailed(f"the default branch {default} does not exist")
+    ctx.forge.create_branch(branch, main.sha)
+    return main
 
 
 def release_branch(ctx: StepContext) -> str | None:

@@ -20,7 +20,7 @@ from releaser.api import (
     Version,
     VersionError,
 )
-from steps._release import default_branch, trailer
+from steps._release import branch_off_default, default_branch, trailer
 
 # -- version files --------------------------------------------------------------------------
 
@@ -176,13 +176,7 @@ def open_next_dev_pr(ctx: StepContext, step: str) -> None:
     each part is skipped when an earlier, interrupted run made it."""
     default = default_branch(ctx)
     branch = next_dev_branch(ctx)
-    head = ctx.forge.branch(branch)
-    if head is None:
-        main = ctx.forge.branch(default)
-        if main is None:
-            raise StepFailed(f"the default branch {default} does not exist")
-        ctx.forge.create_branch(branch, main.sha)
-        head = main
+    head = branch_off_default(ctx, branch)
     changes = next_dev_changes(ctx, head.sha)
     if changes:
         message = trailer(f"Start {next_dev(ctx)} development", step)

@@ -529,13 +529,7 @@ class NextChangelog(Step):
     def run(self, ctx: StepContext) -> None:
         default = rel.default_branch(ctx)
         branch = _changelog_branch(ctx)
-        head = ctx.forge.branch(branch)
-        if head is None:
-            main = ctx.forge.branch(default)
-            if main is None:
-                raise StepFailed(f"the default branch {default} does not exist")
-            ctx.forge.create_branch(branch, main.sha)
-            head = main
+        head = rel.branch_off_default(ctx, branch)
         files = changelog_files(ctx, head.sha)
         if files:
             path = ctx.fmt(str(_next_changelog(ctx).path))
