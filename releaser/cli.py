@@ -204,22 +204,16 @@ def plan(
     ] = False,
 ) -> None:
     """Print, offline, every stage and step that applies to VERSION."""
-    g = _globals(ctx)
-    ui = _make_ui(g.verbose)
-    with handled(ui):
+    with _opened(ctx, version) as rctx:
         from releaser.commands.plan import print_plan
 
-        rctx = _context(g, version, ui)
-        try:
-            print_plan(rctx, typed=version)
-            if check:
-                from releaser.commands.preflight import check_remote_config
-                from releaser.stages import STAGES
+        print_plan(rctx, typed=version)
+        if check:
+            from releaser.commands.preflight import check_remote_config
+            from releaser.stages import STAGES
 
-                check_remote_config(rctx, list(STAGES))
-                ui.print("[green]check: the forge and services have what the config names[/green]")
-        finally:
-            rctx.close()
+            check_remote_config(rctx, list(STAGES))
+            rctx.ui.print("[green]check: the forge and services have what the config names[/green]")
 
 
 @app.command()
@@ -315,6 +309,19 @@ class StageOptions:
     replace_assets: bool = False
     allow_older: bool = False
     adopt: bool = False
+
+
+@contextmanager
+def _opened(ctx: typer.Context, version: str) -> Iterator[Any]:
+    """A command's release Context (``handled``: errors as one message), closed after."""
+    g = _globals(ctx)
+    ui = _make_ui(g.verbose)
+    with handled(ui):
+        rctx = _context(g, version, ui)
+        try:
+            yield rctx
+        finally:
+            rctx.close()
 
 
 def _context(g: Globals, version: str, ui: Any, stage: StageOptions | None = None) -> Any:
@@ -441,16 +448,10 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable (stable).")] = False,
 ) -> None:
     """Live state of every step, who holds the claim, and the next command to run."""
-    g = _globals(ctx)
-    ui = _make_ui(g.verbose)
-    with handled(ui):
+    with _opened(ctx, version) as rctx:
         from releaser.commands.status import show_status
 
-        rctx = _context(g, version, ui)
-        try:
-            show_status(rctx, as_json=as_json)
-        finally:
-            rctx.close()
+        show_status(rctx, as_json=as_json)
 
 
 @app.command()
@@ -508,16 +509,10 @@ def confirm(
     ] = False,
 ) -> None:
     """Record a manual step as done (in the release's ledger, for every machine)."""
-    g = _globals(ctx)
-    ui = _make_ui(g.verbose)
-    with handled(ui):
+    with _opened(ctx, version) as rctx:
         from releaser.commands.confirm import confirm_step
 
-        rctx = _context(g, version, ui)
-        try:
-            confirm_step(rctx, step, evidence, retry=retry)
-        finally:
-            rctx.close()
+        confirm_step(rctx, step, evidence, retry=retry)
 
 
 @app.command()
@@ -529,16 +524,10 @@ def approve(
     ],
 ) -> None:
     """Approve what a gated step would do (as someone other than the driver)."""
-    g = _globals(ctx)
-    ui = _make_ui(g.verbose)
-    with handled(ui):
+    with _opened(ctx, version) as rctx:
         from releaser.commands.approve import approve_step
 
-        rctx = _context(g, version, ui)
-        try:
-            approve_step(rctx, step)
-        finally:
-            rctx.close()
+        approve_step(rctx, step)
 
 
 # -- sandbox and demo ----------------------------------------------------------------------
