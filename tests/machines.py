@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -196,3 +197,17 @@ def forge_state(project: Project) -> dict[str, Any]:
             if i.pull_request is None
         ),
     }
+
+
+def ledger_writes(writes: list[dict[str, Any]]) -> set[int]:
+    """Indices, in a list of write requests, of those that make up ledger appends: the tree
+    and commit POSTs, then the creation or move of ``refs/releaser/...``."""
+    skip: set[int] = set()
+    for i, entry in enumerate(writes):
+        ref = entry["path"] + str(entry.get("ref"))
+        if "/git/refs" in entry["path"] and "refs/releaser/" in ref:
+            skip.add(i)
+            for j in (i - 1, i - 2):  # the commit and tree POSTs just before it
+                if j >= 0 and re.search(r"/git/(commits|trees)$", writes[j]["path"]):
+                    skip.add(j)
+    return skip

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.machines import ledger_writes
 from tests.steps.conftest import Project, crash_points, scratch_project
 
 VERSION = "v1.2.0"
@@ -45,18 +46,6 @@ def forge_state(project: Project) -> dict[str, Any]:
     return {"releases": releases, "issues": issues, "pulls": pulls, "refs": refs}
 
 
-def _ledger_writes(writes: list[dict[str, Any]]) -> set[int]:
-    """Indices of the tree/commit/ref requests that make up ledger appends."""
-    skip: set[int] = set()
-    for i, entry in enumerate(writes):
-        if "/git/refs" in entry["path"] and "releaser" in entry["path"] + str(entry.get("query")):
-            skip.add(i)
-            for j in (i - 1, i - 2):  # the commit and tree POSTs just before it
-                if j >= 0 and re.search(r"/git/(commits|trees)$", writes[j]["path"]):
-                    skip.add(j)
-    return skip
-
-
 def _release(project: Project) -> int:
     return project.cli("--non-interactive", "release", VERSION, "--yes").exit_code
 
@@ -71,7 +60,7 @@ def _clean_run() -> dict[str, Any]:
         assert _release(project) == 0, project.output()
         writes = project.writes_since(mark)
         _CLEAN["state"] = forge_state(project)
-    _CLEAN["points"] = crash_points(writes, skip=_ledger_writes(writes))
+    _CLEAN["points"] = crash_points(writes, skip=ledger_writes(writes))
     return _CLEAN
 
 

@@ -28,10 +28,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.machines import ledger_writes
 from tests.sandbox.helpers import make_repo
 from tests.steps.conftest import Project
 from tests.steps.downstream_helpers import APP, add_user, make_app, publish
-from tests.test_crash_matrix import _ledger_writes
 
 VERSION = "v1.2.0"
 EXTRA = (
@@ -136,7 +136,7 @@ def fault_points(entries: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
     ``POST /api/graphql``), sorted: repositories are written concurrently, so every worker
     must list them alike."""
     writes = [e for e in entries if e.get("write")]
-    ledger = {id(writes[i]) for i in _ledger_writes(writes)}
+    ledger = {id(writes[i]) for i in ledger_writes(writes)}
     seen: dict[tuple[str, str], int] = {}
     points = []
     for entry in entries:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.machines import ledger_writes
 from tests.reliability.rig import VERSION, Rig, discord_links
 
 VARIANTS = ("error", "error_after")
@@ -72,19 +73,6 @@ class Reference:
 
     def before(self, stage: str) -> Path:
         return self.root / f"before-{stage}"
-
-
-def ledger_writes(writes: list[dict[str, Any]]) -> set[int]:
-    """Indices of the tree/commit/ref requests that make up ledger appends."""
-    skip: set[int] = set()
-    for i, entry in enumerate(writes):
-        ref = entry["path"] + str(entry.get("ref"))
-        if "/git/refs" in entry["path"] and "refs/releaser/" in ref:
-            skip.add(i)
-            for j in (i - 1, i - 2):  # the commit and tree POSTs just before it
-                if j >= 0 and re.search(r"/git/(commits|trees)$", writes[j]["path"]):
-                    skip.add(j)
-    return skip
 
 
 def stage_points(stage: str, entries: list[dict[str, Any]]) -> list[tuple[str, str, int]]:

@@ -119,7 +119,7 @@ def took_over(output: str) -> bool:
 def settled(rig: Rig, stage: str) -> str | None:
     """One more run makes no release writes (it may release a claim a faulted run left), and
     the one after it no writes at all."""
-    from tests.reliability.crash import ledger_writes
+    from tests.machines import ledger_writes
 
     mark = rig.mark()
     last = rig.stage(stage)

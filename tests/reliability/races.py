@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.machines import RACE_PRELUDE, race
-from tests.reliability.crash import Reference, diff, ledger_writes, load_reference, open_rig
+from tests.machines import RACE_PRELUDE, ledger_writes, race
+from tests.reliability.crash import Reference, diff, load_reference, open_rig
 from tests.reliability.rig import TOKEN_ENV, VERSION, Rig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -157,15 +157,11 @@ class Project:
     def release_writes_since(self, mark: int) -> list[tuple[str, str]]:
         """(method, path) of the writes after ``mark`` other than the ledger's (its claims and
         records: a tree, a commit and the creation or move of ``refs/releaser/...``)."""
-        kept: list[tuple[str, str]] = []
-        for w in self.writes_since(mark):
-            method, path = w["method"], w["path"]
-            if "/git/refs/releaser/" in path or str(w.get("ref")).startswith("refs/releaser/"):
-                while kept and kept[-1][1].endswith(("/git/trees", "/git/commits")):
-                    kept.pop()
-                continue
-            kept.append((method, path))
-        return kept
+        from tests.machines import ledger_writes
+
+        writes = self.writes_since(mark)
+        ledger = ledger_writes(writes)
+        return [(w["method"], w["path"]) for i, w in enumerate(writes) if i not in ledger]
 
     def faults(self, *rules: dict[str, Any]) -> None:
         """Add fault rules (``{"method", "path", "nth", "action", "status"}``)."""
