@@ -175,7 +175,8 @@ class Forge:
         return self.viewer().login
 
     def viewer(self) -> Viewer:
-        """The token's user and its OAuth scopes (one ``GET /user``)."""
+        """The token's user and its OAuth scopes (one ``GET /user`` per command: a write
+        can't change who the token is, so the engine's forgetting keeps it)."""
 
         def read() -> Viewer:
             try:
@@ -191,7 +192,7 @@ class Forge:
                 scopes = frozenset(s.strip() for s in header.split(",") if s.strip())
             return Viewer(str(response.json()["login"]), scopes)
 
-        result: Viewer = self.memo.get(("forge", "viewer"), read)
+        result: Viewer = self.memo.lasting(("forge", "viewer"), read)
         return result
 
     # -- people and permissions ------------------------------------------------------------
@@ -478,7 +479,8 @@ class Forge:
         """A commit on top of ``parent`` writing ``files`` (no ref moves); (sha, tree sha).
 
         A ``str`` is a text file's content, ``bytes`` a binary file's (sent as a blob first),
-        None deletes the file."""
+        None deletes the file. The blob, tree and commit are not fenced: an object no ref
+        points at is invisible, and the ref write that publishes it is fenced."""
         entries: list[dict[str, Any]] = []
         for path, content in files.items():
             entry: dict[str, Any] = {"path": path, "mode": "100644", "type": "blob"}
@@ -489,19 +491,23 @@ class Forge:
                     "POST",
                     f"{self._path}/git/blobs",
                     {"content": base64.b64encode(content).decode(), "encoding": "base64"},
+                    fenced=False,
                 )
                 entry["sha"] = str(blob["sha"])
             else:
                 entry["content"] = content
             entries.append(entry)
         tree = self.api.send_json(
-            "POST", f"{self._path}/git/trees", {"base_tree": parent_tree, "tree": entries}
+            "POST",
+            f"{self._path}/git/trees",
+            {"base_tree": parent_tree, "tree": entries},
+            fenced=False,
         )
         body: dict[str, Any] = {"message": message, "tree": tree["sha"], "parents": [parent]}
         if author:
             body["author"] = dict(author)
             body["committer"] = dict(author)
-        commit = self.api.send_json("POST", f"{self._path}/git/commits", body)
+        commit = self.api.send_json("POST", f"{self._path}/git/commits", body, fenced=False)
         return str(commit["sha"]), str(tree["sha"])
 
     def commit_files(
@@ -530,6 +536,8 @@ class Forge:
 
         def read() -> list[PullRequest]:
             label = f"{self.owner}:{head}"
+            if ("forge", self.repo, "pulls-from", head) in self.memo:  # read whatever the base
+                return [p for p in self.pulls_from(head) if p.base_ref == base]
             every, more = self._first_page("/pulls", {"state": "all", "base": base})
             if not more:  # one page holds every pull request into base: it serves every head
                 return [PullRequest.from_json(p) for p in every if _head_label(p) == label]
@@ -539,6 +547,19 @@ class Forge:
             ]
 
         result: list[PullRequest] = self._memo("pulls", head, base, compute=read)
+        return result
+
+    def pulls_from(self, head: str) -> list[PullRequest]:
+        """Every pull request from branch ``head``, whatever its base: a read that needs no
+        base, so a caller may make it while it learns the base (``pulls`` then uses it)."""
+
+        def read() -> list[PullRequest]:
+            params = {"state": "all", "head": f"{self.owner}:{head}"}
+            return [
+                PullRequest.from_json(p) for p in self.api.paginate(self._path + "/pulls", params)
+            ]
+
+        result: list[PullRequest] = self._memo("pulls-from", head, compute=read)
         return result
 
     def _first_page(self, path: str, params: Mapping[str, Any]) -> tuple[list[Any], bool]:

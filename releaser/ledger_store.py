@@ -2,8 +2,10 @@
 
 Requests, and nothing more (raw REST calls: PyGithub's objects would add lazy GETs):
 
-- read: ``GET git/ref/<ref>`` (the tip; 404: no ledger yet) and
-  ``GET contents/ledger.json?ref=<tip>`` (the document at exactly that commit);
+- read: the first, one GraphQL query (the ref's tip and ``ledger.json`` in that very commit);
+  after that ``GET git/ref/<ref>`` (the tip, conditional: 304 while unmoved; 404: no ledger
+  yet), and only when it moved ``GET contents/ledger.json?ref=<tip>`` (the document at
+  exactly that commit);
 - write: ``POST git/trees`` (the file inline), ``POST git/commits`` (parent: the tip read;
   no GET of it), then ``PATCH git/refs/<ref>`` with ``force: false`` (or ``POST git/refs``
   for the first entry). The forge refuses a non-fast-forward update (422) or a ref that
@@ -18,12 +20,22 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from releaser.errors import HTTPError, RemoteError
+from releaser.errors import HTTPError, RemoteError, Unreachable
 
 if TYPE_CHECKING:
     from releaser.clients.github import GitHubAPI
 
 FILE = "ledger.json"
+# The tip and the document at it, in one round trip (a command's first read of the ledger).
+FIRST_READ = """query($owner: String!, $name: String!, $ref: String!) {
+  repository(owner: $owner, name: $name) {
+    ref(qualifiedName: $ref) {
+      target { oid ... on Commit {
+        file(path: "ledger.json") { object { ... on Blob { text isTruncated } } }
+      } }
+    }
+  }
+}"""  # ledger.json: FILE
 # What a forge says when a compare-and-swap lost (GitHub and the sandbox alike).
 CONFLICTS = ("fast forward", "fast-forward", "already exists", "moved")
 
@@ -72,6 +84,10 @@ class ForgeRefStore:
         return str(data["object"]["sha"])
 
     def read(self) -> tuple[str | None, dict[str, Any]]:
+        if self._read is None:
+            first = self._first_read()
+            if first is not None:
+                return first
         sha = self.tip()
         if sha is None:
             return None, {"entries": []}
@@ -82,6 +98,34 @@ class ForgeRefStore:
         found, doc = self._read_at(sha)
         self._read = (sha, json.dumps(doc))
         return found, doc
+
+    def _first_read(self) -> tuple[str | None, dict[str, Any]] | None:
+        """The tip and the document in one GraphQL query; None when that query can't say
+        (refused, an unexpected shape, a document too large to come inline): the REST reads
+        decide then."""
+        owner, name = self._repo.removeprefix("/repos/").split("/", 1)
+        variables = {"owner": owner, "name": name, "ref": f"refs/{self.ref}"}
+        try:
+            data = self.api.graphql(FIRST_READ, variables) or {}
+        except Unreachable:
+            raise
+        except RemoteError:  # e.g. the repository is invisible: the REST reads say how
+            return None
+        repository = data.get("repository") if isinstance(data, dict) else None
+        if not isinstance(repository, dict):
+            return None
+        ref = repository.get("ref")
+        if ref is None:
+            return None, {"entries": []}
+        target = ref.get("target") or {}
+        blob = (target.get("file") or {}).get("object") or {}
+        text = blob.get("text")
+        sha = target.get("oid")
+        if not isinstance(sha, str) or not isinstance(text, str) or blob.get("isTruncated"):
+            return None
+        doc = self._parse(sha, text.encode())
+        self._read = (sha, json.dumps(doc))
+        return sha, doc
 
     def _read_at(self, sha: str) -> tuple[str, dict[str, Any]]:
         status, data = self._call("GET", f"/contents/{FILE}", params={"ref": sha})
@@ -94,6 +138,9 @@ class ForgeRefStore:
             if status != 200 or not isinstance(blob, dict):
                 raise self._fail("reading", status, blob)
             raw = base64.b64decode(blob["content"])
+        return sha, self._parse(sha, raw)
+
+    def _parse(self, sha: str, raw: bytes) -> dict[str, Any]:
         try:
             doc = json.loads(raw)
         except ValueError as exc:
@@ -101,7 +148,7 @@ class ForgeRefStore:
                 f"the ledger refs/{self.ref} at {sha[:12]} is not valid JSON",
                 "someone edited it by hand: fix or revert that commit",
             ) from exc
-        return sha, doc if isinstance(doc, dict) else {"entries": []}
+        return doc if isinstance(doc, dict) else {"entries": []}
 
     def write(self, base: str | None, doc: dict[str, Any], message: str) -> str | None:
         text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
@@ -132,6 +179,7 @@ class ForgeRefStore:
             )
             ok = status == 200
         if ok:
+            self._read = (str(commit["sha"]), json.dumps(doc))  # what that commit holds
             return str(commit["sha"])
         message_text = str(data.get("message", "")) if isinstance(data, dict) else str(data)
         if status == 409 or (status == 422 and any(c in message_text.lower() for c in CONFLICTS)):

@@ -19,6 +19,7 @@ T = TypeVar("T")
 class Memo:
     def __init__(self) -> None:
         self._values: dict[Hashable, Any] = {}
+        self._kept: dict[Hashable, Any] = {}  # lasting values: forget() keeps them
         self._locks: dict[Hashable, threading.Lock] = {}
         self._guard = threading.Lock()
         self._generation = 0
@@ -40,6 +41,23 @@ class Memo:
                 if generation == self._generation:
                     self._values[key] = value
             return value
+
+    def lasting(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` once for ``key`` for the whole command, kept across :meth:`forget`:
+        for what no write of the command can change (the token's own identity)."""
+        box = ("lasting", key)
+        with self._guard:
+            if box in self._kept:
+                found: T = self._kept[box]
+                return found
+            lock = self._locks.setdefault(box, threading.Lock())
+        with lock:
+            if box not in self._kept:
+                value = compute()
+                with self._guard:
+                    self._kept[box] = value
+            kept: T = self._kept[box]
+            return kept
 
     def put(self, key: Hashable, value: Any) -> None:
         """Remember a value learnt from a write's answer (saves the read that would follow)."""

@@ -15,8 +15,8 @@ with one message naming each repository, the permission, why it is needed and wh
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from releaser.errors import ReleaserError, UsageError
 from releaser.forge import ROLES, at_least, lacks
@@ -118,15 +118,19 @@ class Preflight:
         return found
 
     def find_problem(self) -> str | None:
+        from releaser.parallel import at_once
+
         ctx = self.ctx
-        viewer = ctx.forge.viewer()
         by_repo: dict[str, list[Access]] = {}
         for access in self.needs():
             by_repo.setdefault(access.repo, []).append(access)
+        # who the token is and its role on each repository: read at the same time
+        reads: list[Callable[[], Any]] = [ctx.forge.viewer]
+        reads += [ctx.forge.other(repo).my_role for repo in by_repo]
+        viewer, *roles = at_once(reads, int(ctx.config.engine.concurrency))
         lines = []
-        for repo, accesses in by_repo.items():
+        for (repo, accesses), role in zip(by_repo.items(), roles, strict=True):
             needed = max((a.permission for a in accesses), key=ROLES.index)
-            role = ctx.forge.other(repo).my_role()
             if lacks(role, needed):
                 why = _reasons(a.why for a in accesses if not at_least(role, a.permission))
                 has = f"has {role}" if role else "can't see it"

@@ -137,6 +137,17 @@ def concurrently(
         return list(pool.map(guarded, items))
 
 
+def alongside(ctx: StepContext, work: Callable[[], R], read: Callable[[], object]) -> R:
+    """``work()``, with ``read()`` (a memoised read needed next) made at the same time in
+    another thread when ``[engine] concurrency`` allows; a failed ``read`` is left for its
+    caller to make again."""
+    if int(ctx.config.engine.concurrency) <= 1:
+        return work()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dependents-read") as pool:
+        pool.submit(read)  # waited for on leaving the block; its exception is dropped
+        return work()
+
+
 # -- edits --------------------------------------------------------------------------------------
 
 
@@ -287,9 +298,14 @@ def unchanged_key(dep: Dependent) -> str:
 def read_update(ctx: StepContext, dep: Dependent) -> UpdateState:
     """The state of one dependent's update (reads only)."""
     forge = ctx.forge.other(dep.repo)
-    # the base's head with the files to edit in it, and the PR branch's head: one read
+    # the base's head with the files to edit in it, and the PR branch's head: one read; the
+    # branch's pull requests (whatever their base) at the same time
     edited = dep.files if dep.edits and not dep.command else ()
-    snapshot = forge.snapshot(dep.base, edited, also=(dep.branch,))
+    snapshot = alongside(
+        ctx,
+        lambda: forge.snapshot(dep.base, edited, also=(dep.branch,)),
+        lambda: forge.pulls_from(dep.branch),
+    )
     if snapshot is None:
         where = f"no branch {dep.base}" if dep.base else "no default branch (it is empty)"
         return UpdateState(

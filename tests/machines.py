@@ -199,6 +199,17 @@ def forge_state(project: Project) -> dict[str, Any]:
     }
 
 
+UNREFERENCED = re.compile(r"/git/(blobs|trees|commits)$")
+
+
+def visible(entry: dict[str, Any]) -> bool:
+    """Whether a logged write changed what anyone can see: creating a blob, tree or commit
+    does not (no ref points at it yet; the ref write that publishes it is fenced)."""
+    return bool(entry.get("write")) and not (
+        entry["method"] == "POST" and UNREFERENCED.search(entry["path"])
+    )
+
+
 def ledger_writes(writes: list[dict[str, Any]]) -> set[int]:
     """Indices, in a list of write requests, of those that make up ledger appends: the tree
     and commit POSTs, then the creation or move of ``refs/releaser/...``."""

@@ -89,7 +89,7 @@ def test_read_and_write_make_exactly_the_minimal_requests(forge: Forge) -> None:
     store = forge.store()
     mark = forge.mark()
     assert store.read() == (None, {"entries": []})
-    assert forge.calls(mark) == [f"GET /git/ref/{REF} 404"]
+    assert forge.calls(mark) == ["POST /api/graphql 200"]  # the tip and the document at once
 
     mark = forge.mark()
     assert store.write(None, {"entries": [{"n": 1}]}, "first")
@@ -100,9 +100,14 @@ def test_read_and_write_make_exactly_the_minimal_requests(forge: Forge) -> None:
     ]
 
     mark = forge.mark()
-    base, doc = store.read()
-    assert forge.calls(mark) == [f"GET /git/ref/{REF} 200", f"GET /contents/{FILE} 200"]
+    base, doc = store.read()  # what it wrote is what that commit holds: the tip is enough
+    assert forge.calls(mark) == [f"GET /git/ref/{REF} 200"]
     assert doc["entries"] == [{"n": 1}] and base == forge.tip()
+
+    other = forge.store()  # another command's first read: one GraphQL query
+    mark = forge.mark()
+    assert other.read() == (base, doc)
+    assert forge.calls(mark) == ["POST /api/graphql 200"]
 
     mark = forge.mark()
     assert store.write(base, {"entries": [{"n": 1}, {"n": 2}]}, "second")
@@ -116,6 +121,11 @@ def test_read_and_write_make_exactly_the_minimal_requests(forge: Forge) -> None:
         commit = client.get(f"repos/{REPO}/git/commits/{forge.tip()}").json()
     assert [p["sha"] for p in commit["parents"]] == [base]
     assert commit["message"] == "second"
+
+    tip = forge.tip()
+    mark = forge.mark()  # the other store's tip moved: the tip, then the document at it
+    assert other.read() == (tip, {"entries": [{"n": 1}, {"n": 2}]})
+    assert forge.calls(mark) == [f"GET /git/ref/{REF} 200", f"GET /contents/{FILE} 200"]
 
 
 def test_a_stale_write_is_refused_by_the_forge_and_changes_nothing(forge: Forge) -> None:

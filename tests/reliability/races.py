@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.machines import RACE_PRELUDE, ledger_writes, race
+from tests.machines import RACE_PRELUDE, ledger_writes, race, visible
 from tests.reliability.crash import Reference, diff, load_reference, open_rig
 from tests.reliability.rig import TOKEN_ENV, VERSION, Rig
 
@@ -213,8 +213,8 @@ def run_take_over(ref: Reference, stage: str, after: int, work: Path) -> str | N
         ]
         if not claims:
             return "bob never claimed"
-        # every write of alice's after bob's claim landed, her ledger's included
-        late = [e for e in log[claims[0] + 1 :] if e.get("user") == "alice" and e.get("write")]
+        # every visible write of alice's after bob's claim landed, her ledger's included
+        late = [e for e in log[claims[0] + 1 :] if e.get("user") == "alice" and visible(e)]
         if len(late) > 1:
             return f"alice wrote {len(late)} times after bob's claim: {late}"
         return _converged(rig, ref, stage, bob)
