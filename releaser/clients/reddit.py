@@ -302,7 +302,12 @@ class Reddit:
 
 
 def _same_url(a: str, b: str) -> bool:
-    return a.strip().rstrip("/") == b.strip().rstrip("/")
+    """The same page, whatever the scheme and host say (a forge moved to another address, or
+    http and https): the path and query decide."""
+    from urllib.parse import urlsplit
+
+    one, two = urlsplit(a.strip()), urlsplit(b.strip())
+    return (one.path.rstrip("/"), one.query) == (two.path.rstrip("/"), two.query)
 
 
 def _requestor_class(client: Reddit) -> type:

@@ -159,6 +159,34 @@ def test_every_channel_gets_one_message_and_a_rerun_writes_nothing(make_project)
     assert posted(project) == ONE_EACH
 
 
+def test_the_forum_link_counts_at_the_address_the_forum_had(make_project) -> None:
+    """The notes link the topic at an older address of the forum (it moved, or the sandbox
+    came back on another port): linked, not linked twice; another topic's link is not it."""
+    project = make_project(channels=True)
+    published(project, FINAL)
+    results = by_step(project.run_stage(FINAL, PROMOTE))
+    topic_url = results["announce-on-discourse"].evidence
+    release = project.repo.get_release(FINAL)
+    scheme_host = topic_url.split("/discourse/", 1)[0]
+    moved = release.body.replace(scheme_host, "https://forum.old.example")
+    assert moved != release.body
+    release.update_release(release.name, moved)
+
+    mark = len(project.requests())
+    again = by_step(project.run_stage(FINAL, PROMOTE))
+    assert again["link-discourse-topic"].status is Status.DONE
+    assert project.writes_since(mark) == []
+
+    release = project.repo.get_release(FINAL)
+    release.update_release(
+        release.name, moved.replace(topic_url.rsplit("/", 1)[1] + "\n", "9999\n")
+    )
+    assert "/discourse/t/" in release_body(project, FINAL)  # a link to another topic only
+    after = by_step(project.run_stage(FINAL, PROMOTE))
+    assert after["link-discourse-topic"].acted
+    assert release_body(project, FINAL).count(topic_url) == 1
+
+
 def quote_back(url: str | None) -> str:
     from urllib.parse import unquote
 

@@ -64,6 +64,24 @@ def test_me_find_submit_find(
         assert secret not in text and secret not in log
 
 
+def test_a_link_to_the_same_page_at_another_address_is_found(
+    sandbox: SandboxServer, account: dict[str, str], console: Console
+) -> None:
+    """The forge moved (another host or port, http for https): the post is the same page's,
+    found by path and query, and a neighbouring page's is not."""
+    reddit = client(sandbox, account, console)
+    posted = reddit.submit_link(
+        "ipfs", TITLE, "http://127.0.0.1:41000/ipfs/kubo/releases/tag/v1.2.0"
+    )
+    assert (
+        reddit.find_link("ipfs", "https://forge.example/ipfs/kubo/releases/tag/v1.2.0/") == posted
+    )
+    assert reddit.find_link("ipfs", "https://forge.example/ipfs/kubo/releases/tag/v1.2.01") is None
+    assert (
+        reddit.find_link("ipfs", "https://forge.example/ipfs/kubo/releases/tag/v1.2.0?x=1") is None
+    )
+
+
 def test_unknown_subreddit_is_a_usage_error(
     sandbox: SandboxServer, account: dict[str, str], console: Console
 ) -> None:
