@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from releaser.api import (
+    Access,
     Action,
     Issue,
     Outcome,
@@ -165,6 +166,14 @@ class UpdateDependents(Step):
 
     def applies(self, ctx: StepContext) -> bool:
         return any(d.makes_pr for d in dependents(ctx))
+
+    def writes_to(self, ctx: StepContext) -> list[Access]:
+        """A branch and a pull request in each dependent: write on each."""
+        return [
+            Access(d.repo, "write", f"the update's branch {d.branch} and its PR")
+            for d in dependents(ctx)
+            if d.makes_pr
+        ]
 
     def check(self, ctx: StepContext) -> Outcome:
         if ctx.need(GITHUB_RELEASE) is None:
@@ -346,6 +355,16 @@ class DependentTests(Step):
 
     def applies(self, ctx: StepContext) -> bool:
         return any(d.workflow for d in dependents(ctx))
+
+    def writes_to(self, ctx: StepContext) -> list[Access]:
+        """Dispatching each dependent's test workflow needs write on it and the token's
+        workflow scope; reporting a failure, write on the project (the tracking issue)."""
+        out = [
+            Access(d.repo, "write", f"dispatch {d.workflow}", scope="workflow")
+            for d in dependents(ctx)
+            if d.workflow
+        ]
+        return [*out, Access(ctx.repo_name, "write", "report a failed run on the tracking issue")]
 
     def check(self, ctx: StepContext) -> Outcome:
         if ctx.need(GITHUB_RELEASE) is None:

@@ -239,6 +239,31 @@ def test_a_broken_dependent_does_not_hold_the_others_back(make_project) -> None:
     assert len(list(project.gh.get_repo("acme/app").get_pulls(state="all"))) == 1
 
 
+def test_a_token_that_may_not_write_a_dependent_stops_before_the_first_write(
+    make_project,
+) -> None:
+    """Write on the project but only read on the dependent: the stage stops before writing
+    anything (exit 2), naming the dependent, the permission and why."""
+    from releaser.sandbox.admin_client import SandboxAdmin
+
+    project = make_project(extra=APP + FAST)
+    make_app(project)
+    add_user(project, "alice")
+    released(project, FINAL)
+    with SandboxAdmin(project.info["admin_url"]) as admin:
+        token = str(admin.create_user("carol")["token"])
+        admin.add_collaborator("acme/example", "carol", "write")
+        admin.add_collaborator("acme/app", "carol", "read")
+    mark = len(project.requests())
+    with pytest.raises(ReleaserError) as err:
+        project.run_stage(FINAL, "downstream", token=token)
+    assert err.value.exit_code == 2
+    message = err.value.message
+    assert "write on acme/app (carol has read), for the update's branch" in message, message
+    assert "dispatch test.yml" in message
+    assert project.writes_since(mark) == []
+
+
 def test_failed_tests_are_reported_once_on_the_tracking_issue_and_fail_the_step(
     make_project,
 ) -> None:
