@@ -203,10 +203,14 @@ UNREFERENCED = re.compile(r"/git/(blobs|trees|commits)$")
 
 
 def visible(entry: dict[str, Any]) -> bool:
-    """Whether a logged write changed what anyone can see: creating a blob, tree or commit
-    does not (no ref points at it yet; the ref write that publishes it is fenced)."""
-    return bool(entry.get("write")) and not (
-        entry["method"] == "POST" and UNREFERENCED.search(entry["path"])
+    """Whether a logged write changed what anyone can see: a write the forge refused did
+    not (a ledger append on a stale tip is refused by the compare-and-swap: that is its
+    fence), nor did creating a blob, tree or commit (no ref points at it; the ref write that
+    would publish it is fenced)."""
+    return (
+        bool(entry.get("write"))
+        and (entry.get("status") or 0) < 400
+        and not (entry["method"] == "POST" and UNREFERENCED.search(entry["path"]))
     )
 
 

@@ -213,7 +213,8 @@ def run_take_over(ref: Reference, stage: str, after: int, work: Path) -> str | N
         ]
         if not claims:
             return "bob never claimed"
-        # every visible write of alice's after bob's claim landed, her ledger's included
+        # every write of alice's that changed anything after bob's claim landed, her
+        # ledger's included (tests.machines.visible)
         late = [e for e in log[claims[0] + 1 :] if e.get("user") == "alice" and visible(e)]
         if len(late) > 1:
             return f"alice wrote {len(late)} times after bob's claim: {late}"
