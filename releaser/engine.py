@@ -25,7 +25,16 @@ from releaser.errors import (
     UsageError,
     describe_exception,
 )
-from releaser.step import Action, Outcome, Pending, Status, Step, StepResult, skip_reason
+from releaser.step import (
+    Action,
+    Outcome,
+    Pending,
+    Result,
+    Status,
+    Step,
+    StepResult,
+    skip_reason,
+)
 
 if TYPE_CHECKING:
     from releaser.context import Context
@@ -120,7 +129,30 @@ class Engine:
         result.started_at, result.ended_at = began, ctx.now()
         return result
 
+    def _read_needs(self, step: Step) -> None:
+        """Compute the results ``step`` declares it needs at the same time, before its check
+        asks for them one after the other (each is memoised: the check then finds them). A
+        failure is left for the check to meet, with its own message."""
+        from releaser.parallel import at_once
+
+        needs = [r for r in step.needs if ("result", r.name) not in self.ctx.memo]
+        workers = int(self.ctx.config.engine.concurrency)
+        if len(needs) < 2 or workers < 2:
+            return
+
+        def read(result: Result[object]) -> Callable[[], object]:
+            def compute() -> object:
+                try:
+                    return self.ctx.need(result)
+                except Exception:
+                    return None
+
+            return compute
+
+        at_once([read(r) for r in needs], workers)
+
     def _check(self, step: Step) -> Outcome:
+        self._read_needs(step)
         try:
             outcome = step.check(self.ctx)
         except (ReleaserError, Pending):
