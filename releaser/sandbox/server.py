@@ -131,6 +131,27 @@ class _HTTPServer(ThreadingHTTPServer):
     request_queue_size = 128
     sandbox: SandboxServer
 
+    def server_activate(self) -> None:
+        self._active = 0  # requests being handled (a delayed one outlives its client)
+        self._idle = threading.Condition()
+        super().server_activate()
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        with self._idle:
+            self._active += 1
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` s) for the requests being handled: one its client gave
+        up on (a delay past the client's timeout) still writes to the forge's files."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._active == 0, timeout=timeout)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that closed its connection (a dropped or timed-out request) is not the
         forge's error: say nothing; anything else is printed as before."""
@@ -472,6 +493,7 @@ class SandboxServer:
         if httpd is None:
             return
         httpd.shutdown()
+        httpd.wait_idle(timeout=30)  # then its files may be removed
         httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
