@@ -135,6 +135,7 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
 
     engine.before_write = before_write
     engine.gate = gate
+    engine.noted = preflight.noted
     everything: list[StepResult] = []
     pending: dict[str, Any] | None = None  # the last stage run, recorded with the unclaim
     claim.start()  # reads the ledger (live runs): the checks below use that read
@@ -193,7 +194,7 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
         ctx.ui.print("[blue]dry run: nothing was written.[/blue]")
         problems = engine.dry_run_problems
         if preflight.problem:
-            problems.append(StepResult("permissions", Status.FAILED, preflight.problem))
+            problems.append(StepResult("preflight", Status.FAILED, preflight.problem))
         if problems:
             listed = "; ".join(f"{r.step} {r.status}: {r.detail}" for r in problems)
             raise StepFailed(
