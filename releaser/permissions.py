@@ -76,6 +76,7 @@ class Preflight:
         self.steps: list[Step] = [step for stage in stages for step in ctx.plans.get(stage, [])]
         self.checked = False
         self.problem: str | None = None  # a dry run's finding (a live run raises it)
+        self.stopped_by = ""  # what the dry run's finding is about: permissions, services
         self.passed: set[tuple[str, str]] = set()  # service probes that passed: not again
 
     def next_stage(self) -> None:
@@ -103,6 +104,7 @@ class Preflight:
         problem = "; and ".join(problems)
         if self.ctx.options.dry_run:
             self.problem = problem
+            self.stopped_by = "permissions" if permissions else "services"
             self.ctx.ui.print(f"  [yellow]would stop before the first write:[/yellow] {problem}")
             return
         if permissions:

@@ -197,7 +197,7 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
         ctx.ui.print("[blue]dry run: nothing was written.[/blue]")
         problems = engine.dry_run_problems
         if preflight.problem:
-            problems.append(StepResult("preflight", Status.FAILED, preflight.problem))
+            problems.append(StepResult(preflight.stopped_by, Status.FAILED, preflight.problem))
         if problems:
             listed = "; ".join(f"{r.step} {r.status}: {r.detail}" for r in problems)
             raise StepFailed(
