@@ -218,3 +218,37 @@ def test_the_upload_token_probe_against_pypiserver_stores_nothing(pypiserver: An
     with pytest.raises(UsageError, match="takes no uploads"):
         PyPI(pypiserver.url + "nowhere/", ui, "u", "p").check_upload_token()
     assert pypiserver.stored() == before
+
+
+# -- a real homeserver ----------------------------------------------------------------------
+
+
+def test_plan_check_probes_a_real_synapse(make_project: Any, synapse: Any) -> None:
+    owner = synapse.register(admin=True)
+    _room_id, alias = synapse.create_room(owner)
+    bot = synapse.register()
+    extra = f"""
+[[promote.matrix]]
+homeserver = "{synapse.url}"
+room = "{alias}"
+token_env = "MATRIX_TOKEN"
+message = "{{name}} v{{version}} is out! {{release_url}}"
+"""
+    project = make_project(extra=extra)
+    project.env["MATRIX_TOKEN"] = bot.access_token
+    result = project.cli("plan", FINAL, "--check")
+    assert result.exit_code == 0, result.output
+
+    project.env["MATRIX_TOKEN"] = "syt_wrong_7f3kq9"
+    result = project.cli("plan", FINAL, "--check")
+    assert result.exit_code == 2, result.output
+    assert "announce-on-matrix: " in result.output and "MATRIX_TOKEN" in result.output
+    assert "syt_wrong_7f3kq9" not in result.output and "Traceback" not in result.output
+
+    project.env["MATRIX_TOKEN"] = bot.access_token
+    missing = alias.replace("#", "#nope-", 1)
+    project.config_path.write_text(project.config_path.read_text().replace(alias, missing))
+    result = project.cli("plan", FINAL, "--check")
+    assert result.exit_code == 2, result.output
+    assert f"the room alias {missing} does not exist" in result.output
+    assert bot.access_token not in result.output
