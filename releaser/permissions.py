@@ -105,7 +105,10 @@ class Preflight:
         if self.ctx.options.dry_run:
             self.problem = problem
             self.stopped_by = "permissions" if permissions else "services"
-            self.ctx.ui.print(f"  [yellow]would stop before the first write:[/yellow] {problem}")
+            from rich.markup import escape
+
+            shown = escape(problem)  # "[promote.matrix] room" is text, not markup
+            self.ctx.ui.print(f"  [yellow]would stop before the first write:[/yellow] {shown}")
             return
         if permissions:
             raise PermissionMissing(

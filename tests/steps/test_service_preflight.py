@@ -140,6 +140,14 @@ def test_a_missing_room_or_category_stops_promote_before_any_write(announced_rea
     )
     out = stopped_before_writing(project, PROMOTE, "#nope:sandbox")
     assert "[promote.matrix] room" in out
+    mark = len(project.requests())
+    result = project.cli(*PROMOTE, "--dry-run")
+    shown = " ".join(result.output.split())
+    assert result.exit_code == 1, result.output
+    assert "would stop before the first write:" in shown, shown
+    assert "announce-on-matrix: the room alias #nope:sandbox does not exist" in shown
+    assert "check [promote.matrix] room" in shown  # the key, not swallowed as markup
+    assert project.writes_since(mark) == []
     project.config_path.write_text(text.replace('category = "News"', 'category = "Nope"'))
     out = stopped_before_writing(project, PROMOTE, "'Nope'")
     assert "[promote.discourse] category" in out
