@@ -592,24 +592,25 @@ def pypi_access(ctx: Context) -> Iterator[Row]:
     """The index answers; with the token set, its upload endpoint takes it (nothing sent)."""
     from releaser.errors import ReleaserError
 
+    section = ctx.config.publish.pypi
     for probe in _probes(ctx, "publish.pypi"):
-        if not probe.missing(ctx):
-            yield _service_row(ctx, probe.label, probe.run)
-            continue
-        section = ctx.config.publish.pypi
         try:
             ctx.services.pypi().files(str(section.project), "0")
         except ReleaserError as exc:
+            fix = exc.hint or "check [publish.pypi] index_url"
+            yield Row(probe.label, INVALID, exc.message, fix)
+            continue
+        if probe.missing(ctx):
             yield Row(
-                probe.label, INVALID, exc.message, exc.hint or "check [publish.pypi] index_url"
+                probe.label,
+                OK,
+                f"answers for {section.project}; the upload token is not checked "
+                f"({', '.join(probe.missing(ctx))} not set, see above)",
             )
             continue
-        yield Row(
-            probe.label,
-            OK,
-            f"answers for {section.project}; the upload token is not checked "
-            f"({', '.join(probe.missing(ctx))} not set, see above)",
-        )
+        found = _service_row(ctx, probe.label, probe.run)
+        detail = found.detail if found.failing else f"answers for {section.project}; {found.detail}"
+        yield Row(found.check, found.status, detail, found.fix)
 
 
 @doctor_check("publish.distributions")

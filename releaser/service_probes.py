@@ -11,12 +11,13 @@ writes a step makes:
 - ``[promote.reddit]`` (with its four variables): the script app and the account log in
   (``me``);
 - ``[promote.discord]``: the webhook variable holds a webhook URL, and it answers a GET;
-- ``[publish.pypi]`` (with ``token_env``'s token set): the index answers for the project, and
-  its upload endpoint takes the token: an upload request with no file at all, which no index
-  can store anything from, is refused 401/403 for a wrong, revoked or malformed token and
-  400 (the upload is incomplete) for one the index knows (Warehouse, pypiserver and the
-  sandbox's index alike). Warehouse checks a token's project scope only after the file, so a
-  valid token scoped to another project is found at the upload, as before.
+- ``[publish.pypi]`` (with ``token_env``'s token set): its upload endpoint takes the token
+  (doctor also reads the index for the project). An upload request with no file at all,
+  which no index can store anything from, is refused 401/403 for a wrong, revoked or
+  malformed token and answered 400 (the upload is incomplete) for one the index knows
+  (Warehouse, pypiserver and the sandbox's index alike). Warehouse checks a token's project
+  scope only after the file, so a valid token scoped to another project is found at the
+  upload, as before.
 
 A probe's failure that names something to fix (a refused credential, a missing room or
 category: a :class:`~releaser.errors.UsageError`) is a problem; one that says nothing about
@@ -157,13 +158,8 @@ def _pypi(ctx: Context, section: Any) -> Probe | None:
     variable = str(section.token_env)
 
     def run() -> str:
-        client = ctx.services.pypi()
-        client.files(str(section.project), "0")  # the index answers
-        client.check_upload_token()
-        return (
-            f"answers for {section.project}; the upload endpoint takes the token in {variable} "
-            "(its project scope is checked at the upload)"
-        )
+        ctx.services.pypi().check_upload_token()
+        return f"the upload endpoint takes the token in {variable}"
 
     return Probe("publish.pypi", f"package index {section.index_url}", (variable,), run)
 
