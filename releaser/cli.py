@@ -199,7 +199,7 @@ def plan(
         typer.Option(
             "--check",
             help="Also check, read-only, that the forge and services have what the config "
-            "names (workflows, repositories, rooms).",
+            "names (workflows, repositories, rooms) and take its credentials.",
         ),
     ] = False,
 ) -> None:
@@ -212,7 +212,7 @@ def plan(
             from releaser.commands.preflight import check_remote_config
             from releaser.stages import STAGES
 
-            check_remote_config(rctx, list(STAGES))
+            check_remote_config(rctx, list(STAGES), services=True)
             rctx.ui.print("[green]check: the forge and services have what the config names[/green]")
 
 

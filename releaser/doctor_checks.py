@@ -589,20 +589,28 @@ def npm_access(ctx: Context) -> Iterator[Row]:
 
 @doctor_check("publish.pypi")
 def pypi_access(ctx: Context) -> Iterator[Row]:
+    """The index answers; with the token set, its upload endpoint takes it (nothing sent)."""
     from releaser.errors import ReleaserError
 
     section = ctx.config.publish.pypi
-    check = f"package index {section.index_url}"
-    try:
-        ctx.services.pypi().files(str(section.project), "0")
-    except ReleaserError as exc:
-        yield Row(check, INVALID, exc.message, exc.hint or "check [publish.pypi] index_url")
-        return
-    yield Row(
-        check,
-        OK,
-        f"answers for {section.project}; an upload token can only be proven by an upload",
-    )
+    for probe in _probes(ctx, "publish.pypi"):
+        try:
+            ctx.services.pypi().files(str(section.project), "0")
+        except ReleaserError as exc:
+            fix = exc.hint or "check [publish.pypi] index_url"
+            yield Row(probe.label, INVALID, exc.message, fix)
+            continue
+        if probe.missing(ctx):
+            yield Row(
+                probe.label,
+                OK,
+                f"answers for {section.project}; the upload token is not checked "
+                f"({', '.join(probe.missing(ctx))} not set, see above)",
+            )
+            continue
+        found = _service_row(ctx, probe.label, probe.run)
+        detail = found.detail if found.failing else f"answers for {section.project}; {found.detail}"
+        yield Row(found.check, found.status, detail, found.fix)
 
 
 @doctor_check("publish.distributions")
@@ -648,6 +656,12 @@ def unchecked_services(ctx: Context) -> list[Row]:
 # -- announcement channels ----------------------------------------------------------------
 
 
+def _probes(ctx: Context, section: str) -> list[Any]:
+    from releaser.service_probes import probes
+
+    return probes(ctx, section)
+
+
 def _credential_rows(ctx: Context, check: str, variables: list[str]) -> list[Row]:
     """Nothing to check with when a credential is missing: the credentials rows say which."""
     missing = [v for v in variables if ctx.secrets.source(v) is None]
@@ -665,92 +679,72 @@ def _service_row(ctx: Context, check: str, probe: Callable[[], str]) -> Row:
         return Row(check, INVALID, exc.message, exc.hint or "")
 
 
-@doctor_check("promote.matrix")
-def matrix_access(ctx: Context) -> Iterator[Row]:
-    """Each room's token with whoami (and user_id), and the room's alias resolved."""
-    for room in ctx.config.promote.matrix:
-        check = f"matrix {room.room}"
-        blocked = _credential_rows(ctx, check, [str(room.token_env)])
+def _probe_rows(
+    ctx: Context, section: str, more: Callable[[Any], str] | None = None
+) -> Iterator[Row]:
+    """A row per probe of ``section`` (releaser.service_probes); ``more`` adds to its detail."""
+    for probe in _probes(ctx, section):
+        blocked = _credential_rows(ctx, probe.label, list(probe.variables))
         if blocked:
             yield from blocked
             continue
 
-        def probe(room: Any = room) -> str:
-            client = ctx.services.matrix(room)  # whoami, and user_id when set
-            room_id = client.room_id(str(room.room))
-            joined = "joined" if client.joined(room_id) else "not joined yet (joins when posting)"
-            return f"posting as {client.whoami()} to {room_id}: {joined}"
+        def run(probe: Any = probe) -> str:
+            found = str(probe.run())
+            return found + (more(probe) if more else "")
 
-        yield _service_row(ctx, check, probe)
+        yield _service_row(ctx, probe.label, run)
+
+
+@doctor_check("promote.matrix")
+def matrix_access(ctx: Context) -> Iterator[Row]:
+    """Each room's token with whoami (and user_id), the room's alias resolved, and whether
+    the user is in it."""
+    rooms = {f"matrix {room.room}": room for room in ctx.config.promote.matrix}
+
+    def joined(probe: Any) -> str:
+        room = rooms[probe.label]
+        client = ctx.services.matrix(room)
+        if client.joined(client.room_id(str(room.room))):
+            return ": joined"
+        return ": not joined yet (joins when posting)"
+
+    yield from _probe_rows(ctx, "promote.matrix", joined)
 
 
 @doctor_check("promote.discourse")
 def discourse_access(ctx: Context) -> Iterator[Row]:
     """The API key (whom it acts as) and the category; without one, the manual fallback."""
     section = ctx.config.promote.discourse
-    check = f"discourse {section.url}"
-    variable = section.get("api_key_env")
-    if not variable:
+    if not section.get("api_key_env"):
         yield Row(
-            check,
+            f"discourse {section.url}",
             WARN,
             "no api_key_env: the operator posts the topic and confirms its URL when asked",
             "set [promote.discourse] api_key_env to let releaser post it",
         )
         return
-    blocked = _credential_rows(ctx, check, [str(variable)])
-    if blocked:
-        yield from blocked
-        return
-
-    def probe() -> str:
-        client = ctx.services.discourse(section)
-        assert client is not None
-        user = client.whoami()
-        client.category_id(str(section.category))
-        return f"the key acts as {user}; category {section.category} exists"
-
-    yield _service_row(ctx, check, probe)
+    yield from _probe_rows(ctx, "promote.discourse")
 
 
 @doctor_check("promote.reddit")
 def reddit_access(ctx: Context) -> Iterator[Row]:
     """The script app and account (who they post as); without them, the manual fallback."""
+    from releaser.service_probes import REDDIT_VARIABLES
+
     section = ctx.config.promote.reddit
-    check = f"reddit r/{section.subreddit}"
-    names = ("client_id_env", "client_secret_env", "username_env", "password_env")
-    variables = [section.get(n) for n in names]
-    if not all(variables):
+    if not all(section.get(n) for n in REDDIT_VARIABLES):
         yield Row(
-            check,
+            f"reddit r/{section.subreddit}",
             WARN,
             "no credentials: the operator posts the link and confirms its URL when asked",
-            "set [promote.reddit] " + ", ".join(names) + " to let releaser post it",
+            "set [promote.reddit] " + ", ".join(REDDIT_VARIABLES) + " to let releaser post it",
         )
         return
-    blocked = _credential_rows(ctx, check, [str(v) for v in variables])
-    if blocked:
-        yield from blocked
-        return
-
-    def probe() -> str:
-        client = ctx.services.reddit(section)
-        assert client is not None
-        return f"posting as u/{client.me()}"
-
-    yield _service_row(ctx, check, probe)
+    yield from _probe_rows(ctx, "promote.reddit")
 
 
 @doctor_check("promote.discord")
 def discord_access(ctx: Context) -> Iterator[Row]:
     """The webhook answers (its name; never its URL)."""
-    section = ctx.config.promote.discord
-    variable = str(section.webhook_env)
-    check = "discord webhook"
-    blocked = _credential_rows(ctx, check, [variable])
-    if blocked:
-        yield from blocked
-        return
-    yield _service_row(
-        ctx, check, lambda: f"the webhook in {variable} is {ctx.services.discord(section).info()!r}"
-    )
+    yield from _probe_rows(ctx, "promote.discord")

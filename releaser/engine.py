@@ -69,6 +69,9 @@ class Engine:
         # Called before a step's writes, once its check found work to do (also in a dry run):
         # the gates (permissions, approvals) that may stop the command there.
         self.gate: Callable[[Step], None] = lambda step: None
+        # Whether a dry run reported this error already, before the first write (a refused
+        # credential the step meets again): the dry run goes on past the step.
+        self.noted: Callable[[ReleaserError], bool] = lambda exc: False
         self.last_results: list[StepResult] = []
         self.dry_run_problems: list[StepResult] = []  # blocked / failed steps of a dry run
         self.sleep: Callable[[float], None] = time.sleep
@@ -115,6 +118,10 @@ class Engine:
             with ctx.running(step):
                 result = self._drive(step)
         except ReleaserError as exc:
+            if self.noted(exc):
+                detail = f"would stop before the first write: {exc.message}"
+                self.ui.outcome("failed", detail)
+                return StepResult(step.name, Status.FAILED, detail)
             if not exc.message.startswith(f"{step.name}: "):
                 exc.message = f"{step.name}: {exc.message}"
             self.stopped = StepResult(

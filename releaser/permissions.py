@@ -1,5 +1,5 @@
-"""Permissions, checked before a command's first write, so a stage never stops half-way for
-lack of one.
+"""Permissions and services, checked before a command's first write, so a stage never stops
+half-way for lack of one.
 
 Every step says what its writes need (``Step.writes_to(ctx)``: a role on a repository, and
 an OAuth scope such as ``workflow`` to dispatch); every stage command also writes the
@@ -10,12 +10,21 @@ repository (the ``permissions`` of ``GET /repos/{repo}``), for the step about to
 every step after it in the command (each stage of ``release`` checks again before its own
 first write). Where one is missing it stops, having written nothing,
 with one message naming each repository, the permission, why it is needed and who has it
-(exit 2: credentials, as for a token the forge refuses). A dry run reports it and exits 1.
+(exit 2: credentials, as for a token the forge refuses).
+
+At the same time (the reads and probes at once, at most ``[engine] concurrency``), it probes,
+read-only, every other service those steps write to (the tables they are ``configured_by``:
+:mod:`releaser.service_probes`): the Matrix token and room, the Discourse key and category,
+the Reddit app and account, the Discord webhook, the package index's upload token. A
+credential a service refuses, or a room or category it doesn't have, stops the command the
+same way (:class:`ServiceRefused`, exit 2), one message listing each with the variable or
+key to fix, never a secret's value. A probe that passed is not made again in the command.
+A dry run reports what would stop it ("would stop before the first write: ...") and exits 1.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from releaser.errors import ReleaserError, UsageError
@@ -33,6 +42,11 @@ REPO_SCOPES = frozenset({"repo", "public_repo"})
 
 class PermissionMissing(UsageError):
     """The token lacks a role or scope the command's writes need (exit 2, nothing written)."""
+
+
+class ServiceRefused(UsageError):
+    """A service the command's writes go to refuses its credential, or lacks the room or
+    category the config names (exit 2, nothing written)."""
 
 
 def ledger_access(ctx: Context) -> Access:
@@ -62,6 +76,8 @@ class Preflight:
         self.steps: list[Step] = [step for stage in stages for step in ctx.plans.get(stage, [])]
         self.checked = False
         self.problem: str | None = None  # a dry run's finding (a live run raises it)
+        self.stopped_by = ""  # what the dry run's finding is about: permissions, services
+        self.passed: set[tuple[str, str]] = set()  # service probes that passed: not again
 
     def next_stage(self) -> None:
         """A new stage of the command: it checks again before its own first write (what
@@ -70,27 +86,78 @@ class Preflight:
             self.checked = False
 
     def __call__(self) -> None:
-        """Raise PermissionMissing when a permission is missing (a dry run notes it)."""
+        """Raise PermissionMissing or ServiceRefused when something the writes need is
+        missing (a dry run notes it)."""
         if self.checked:
             return
         self.checked = True
-        problem = self.find_problem()
-        if problem is None:
+        steps = self.remaining()
+        probes = self.service_probes(steps)
+        permissions, found = self.find_problem(steps, [c for _, c in probes])
+        refused = [f"{step}: {p}" for (step, _), p in zip(probes, found, strict=True) if p]
+        services = None
+        if refused:
+            services = "the services this command writes to refuse it:\n  " + "\n  ".join(refused)
+        problems = [p for p in (permissions, services) if p]
+        if not problems:
             return
-        hint = (
-            "use a token of someone who has these permissions (or ask for them), then re-run: "
-            "nothing was written"
-        )
+        problem = "; and ".join(problems)
         if self.ctx.options.dry_run:
             self.problem = problem
-            self.ctx.ui.print(f"  [yellow]would stop before the first write:[/yellow] {problem}")
+            self.stopped_by = "permissions" if permissions else "services"
+            from rich.markup import escape
+
+            shown = escape(problem)  # "[promote.matrix] room" is text, not markup
+            self.ctx.ui.print(f"  [yellow]would stop before the first write:[/yellow] {shown}")
             return
-        raise PermissionMissing(problem, hint)
+        if permissions:
+            raise PermissionMissing(
+                problem,
+                "use a token of someone who has these permissions (or ask for them)"
+                + (", and fix the credentials or keys named" if services else "")
+                + ", then re-run: nothing was written",
+            )
+        raise ServiceRefused(
+            problem,
+            "fix the variables or releaser.toml keys named (`releaser doctor` checks them), "
+            "then re-run: nothing was written",
+        )
+
+    def noted(self, exc: ReleaserError) -> bool:
+        """Whether a dry run already reported ``exc`` (a step meeting the refused credential
+        it found): the dry run goes on, and exits 1 for it at the end."""
+        return (
+            self.ctx.options.dry_run
+            and self.problem is not None
+            and isinstance(exc, UsageError)
+            and exc.message in self.problem
+        )
+
+    def service_probes(self, steps: list[Step]) -> list[tuple[str, Callable[[], str | None]]]:
+        """(the first step writing to it, a probe returning its problem or None) for every
+        service the steps write to, besides the forge; those passed already are left out."""
+        from releaser.service_probes import for_steps, problem
+
+        ctx = self.ctx
+        calls: list[tuple[str, Callable[[], str | None]]] = []
+        for step_name, probe in for_steps(ctx, steps):
+            key = (probe.section, probe.label)
+            if key in self.passed:
+                continue
+
+            def call(probe: Any = probe, key: tuple[str, str] = key) -> str | None:
+                found = problem(ctx, probe)
+                if found is None:
+                    self.passed.add(key)
+                return found
+
+            calls.append((step_name, call))
+        return calls
 
     def allows(self) -> bool:
         """Whether the token has what the command's writes need (read-only; for a record made
         outside any claim, such as a wait's: a reader's run writes nothing at all)."""
-        return self.find_problem() is None
+        return self.find_problem(self.remaining())[0] is None
 
     def remaining(self) -> list[Step]:
         """The step about to write and every step after it that this command would run."""
@@ -101,10 +168,10 @@ class Preflight:
         start = next((i for i, s in enumerate(self.steps) if s is current), 0)
         return [s for s in self.steps[start:] if skip_reason(s, ctx) is None and selected(s, ctx)]
 
-    def needs(self) -> list[Access]:
+    def needs(self, steps: list[Step]) -> list[Access]:
         ctx = self.ctx
         found = [ledger_access(ctx)]
-        for step in self.remaining():
+        for step in steps:
             with ctx.running(step):
                 try:
                     found += step.writes_to(ctx)
@@ -117,17 +184,29 @@ class Preflight:
                     found += Step.writes_to(step, ctx)
         return found
 
-    def find_problem(self) -> str | None:
+    def find_problem(
+        self, steps: list[Step], more: Sequence[Callable[[], str | None]] = ()
+    ) -> tuple[str | None, list[str | None]]:
+        """The permissions ``steps`` lack (None: none), and the results of ``more`` (the
+        service probes), all read at the same time."""
         from releaser.parallel import at_once
 
         ctx = self.ctx
         by_repo: dict[str, list[Access]] = {}
-        for access in self.needs():
+        for access in self.needs(steps):
             by_repo.setdefault(access.repo, []).append(access)
-        # who the token is and its role on each repository: read at the same time
+        # who the token is, its role on each repository and the services: at the same time
         reads: list[Callable[[], Any]] = [ctx.forge.viewer]
         reads += [ctx.forge.other(repo).my_role for repo in by_repo]
-        viewer, *roles = at_once(reads, int(ctx.config.engine.concurrency))
+        reads += more
+        viewer, *answers = at_once(reads, int(ctx.config.engine.concurrency))
+        roles, found = answers[: len(by_repo)], answers[len(by_repo) :]
+        return self._lacking(by_repo, viewer, roles), found
+
+    def _lacking(
+        self, by_repo: dict[str, list[Access]], viewer: Any, roles: list[Any]
+    ) -> str | None:
+        ctx = self.ctx
         lines = []
         for (repo, accesses), role in zip(by_repo.items(), roles, strict=True):
             needed = max((a.permission for a in accesses), key=ROLES.index)

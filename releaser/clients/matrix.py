@@ -140,6 +140,11 @@ class Matrix:
         self._user_id = response.user_id
         return response.user_id
 
+    @property
+    def user_id(self) -> str:
+        """The token's user (read once)."""
+        return self._user_id or self.whoami()
+
     def room_id(self, room: str) -> str:
         """The room id of an alias (``#name:server``) or id (``!id:server``)."""
         from nio import RoomResolveAliasResponse

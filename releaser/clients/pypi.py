@@ -238,6 +238,36 @@ class PyPI(HTTPClient):
             raise self.refusal(response)
         return True
 
+    def check_upload_token(self) -> None:
+        """Whether the upload endpoint takes the token, without uploading: an upload request
+        with no file (nothing an index can store) is refused 401/403 for a token it doesn't
+        know and answered 400 (incomplete upload) for one it does, by Warehouse, pypiserver
+        and the sandbox alike. Warehouse checks the project scope only after the file: a
+        valid token for another project passes here. CredentialError when refused."""
+        self._need_password()
+        response = self.request(
+            "POST",
+            self.upload_url,
+            content=b":action=file_upload&protocol_version=1",
+            headers={**self._auth(), "Content-Type": "application/x-www-form-urlencoded"},
+            ok=(400, 401, 403, 404, 405),
+            retry=True,  # it stores nothing: safe to send again
+            fenced=False,  # not a write: no claim needed
+        )
+        status = response.status_code
+        if status in (401, 403):
+            raise CredentialError(
+                f"{self.service} refused the upload credentials in {self.credential} "
+                f"({status} {self.error_message(response)})",
+                f"set {self.credential} to an API token that may upload to this project",
+            )
+        if status in (404, 405):
+            raise UsageError(
+                f"{self.upload_url} takes no uploads ({status} {self.error_message(response)})",
+                f"set {self.config_key} to the index's upload URL (PyPI's: "
+                "https://upload.pypi.org/legacy/)",
+            )
+
     def _auth(self) -> dict[str, str]:
         if not self.password:
             return {}

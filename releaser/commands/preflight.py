@@ -18,33 +18,52 @@ from releaser.errors import InputNeeded, UsageError
 
 if TYPE_CHECKING:
     from releaser.context import Context
+    from releaser.step import Step
 
 BEFORE_A_TAG = ("prepare", "tag")  # stages an adopted tag skips: it is made already
 
 
-def check_remote_config(ctx: Context, stages: list[str]) -> None:
+def check_remote_config(ctx: Context, stages: list[str], services: bool = False) -> None:
     """The steps' preflights (workflows, rooms, repositories the config names exist),
-    read-only; UsageError (exit 2) listing every problem, before anything is written."""
+    read-only; UsageError (exit 2) listing every problem, before anything is written.
+    ``services`` (``plan --check``): also probe every service the steps write to (a stage
+    command probes them lazily, before its first write: ``Preflight``)."""
     from releaser.engine import selected
     from releaser.step import skip_reason
 
     problems: list[str] = []
     sections: dict[str, str] = {}  # a configured table -> the first step acting on it
+    steps: list[Step] = []
     for stage in stages:
         for step in ctx.plans.get(stage, []):
             if skip_reason(step, ctx) is None and selected(step, ctx):
+                steps.append(step)
                 for section in step.configured_by:
                     sections.setdefault(section, step.name)
                 with ctx.running(step):
                     problems += [f"{step.name}: {p}" for p in step.preflight(ctx)]
     if not ctx.options.dry_run and not ctx.options.interactive:
         problems += _missing_credentials(ctx, sections)
+    if services:
+        problems += _service_problems(ctx, steps)
     if problems:
         raise UsageError(
             "the configuration names what the forge or a service doesn't have:\n  "
             + "\n  ".join(problems),
-            "fix releaser.toml; `releaser plan VERSION --check` checks it without releasing",
+            "fix releaser.toml or the variables named; `releaser plan VERSION --check` checks "
+            "it without releasing",
         )
+
+
+def _service_problems(ctx: Context, steps: list[Step]) -> list[str]:
+    """The services ``steps`` write to, probed read-only at the same time."""
+    from releaser.parallel import at_once
+    from releaser.service_probes import for_steps, problem
+
+    found = for_steps(ctx, steps)
+    calls = [lambda probe=probe: problem(ctx, probe) for _, probe in found]
+    results = at_once(calls, int(ctx.config.engine.concurrency))
+    return [f"{step}: {p}" for (step, _), p in zip(found, results, strict=True) if p]
 
 
 def _missing_credentials(ctx: Context, sections: dict[str, str]) -> list[str]:

@@ -22,7 +22,7 @@ from releaser.commands.preflight import check_release
 from releaser.engine import Engine
 from releaser.errors import ClaimHeld, InputNeeded, ReleaserError, StepFailed
 from releaser.ledger import iso, utcnow
-from releaser.permissions import Preflight
+from releaser.permissions import PermissionMissing, Preflight, ServiceRefused
 from releaser.step import Status, Step, StepResult
 
 if TYPE_CHECKING:
@@ -135,6 +135,7 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
 
     engine.before_write = before_write
     engine.gate = gate
+    engine.noted = preflight.noted
     everything: list[StepResult] = []
     pending: dict[str, Any] | None = None  # the last stage run, recorded with the unclaim
     claim.start()  # reads the ledger (live runs): the checks below use that read
@@ -153,6 +154,7 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
             preflight.next_stage()
             results: list[StepResult] = []
             outcome = "failed"
+            refused = False  # the check before the first write stopped it: nothing written
             try:
                 while True:
                     try:
@@ -165,8 +167,9 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
                             "checking again before writing[/cyan]"
                         )
                 outcome = "done"
-            except ReleaserError:
+            except ReleaserError as exc:
                 results = engine.last_results
+                refused = isinstance(exc, (PermissionMissing, ServiceRefused))
                 raise
             finally:
                 everything += results
@@ -182,7 +185,8 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
                         ctx.ledger.stage_entry(stage, outcome, started, results, engine.stopped),
                         claim,
                     )
-                _tick_checklist(ctx, results, claim)
+                if not refused:
+                    _tick_checklist(ctx, results, claim)
         if not claim.held and not ctx.options.dry_run:
             _release_stale_own_claim(ctx, everything)
     finally:
@@ -193,7 +197,7 @@ def run_stages(ctx: Context, stages: list[str]) -> list[StepResult]:
         ctx.ui.print("[blue]dry run: nothing was written.[/blue]")
         problems = engine.dry_run_problems
         if preflight.problem:
-            problems.append(StepResult("permissions", Status.FAILED, preflight.problem))
+            problems.append(StepResult(preflight.stopped_by, Status.FAILED, preflight.problem))
         if problems:
             listed = "; ".join(f"{r.step} {r.status}: {r.detail}" for r in problems)
             raise StepFailed(

@@ -264,7 +264,7 @@ class _Handler(BaseHTTPRequestHandler):
         return not self.identity.has_scope("repo")
 
     def _is_write(self, method: str, path: str, body: bytes) -> bool:
-        if services.is_login(path):
+        if services.is_login(path) or services.stores_nothing(method, path, body):
             return False
         if path.startswith(git_http.GIT_PREFIX):
             return git_http.is_write(method, path)

@@ -62,7 +62,8 @@ def no_forge_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     from releaser.commands import stage
     from releaser.permissions import Preflight
 
-    monkeypatch.setattr(Preflight, "find_problem", lambda self: None)
+    monkeypatch.setattr(Preflight, "find_problem", lambda self, steps, more=(): (None, []))
+    monkeypatch.setattr(Preflight, "service_probes", lambda self, steps: [])
     monkeypatch.setattr(stage, "check_release", lambda ctx, stages: ())
 
 

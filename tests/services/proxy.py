@@ -28,12 +28,14 @@ class Fault:
     status: int = 502
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    body_contains: bytes = b""  # only requests whose body has this (an upload's file part)
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, body: bytes = b"") -> bool:
         return (
             self.times > 0
             and (self.method is None or self.method == method)
             and self.path_contains in path
+            and self.body_contains in body
         )
 
 
@@ -43,6 +45,7 @@ class Seen:
     path: str
     fault: str | None  # the fault applied, if any
     status: int | None = None  # the upstream server's answer, when forwarded
+    uploads_a_file: bool = False  # a multipart body with a file part (not a token probe)
 
 
 class FlakyProxy:
@@ -98,8 +101,9 @@ class FlakyProxy:
                     return
                 head, body = request
                 method, path = head.split(b"\r\n", 1)[0].decode().split(" ")[:2]
-                fault = self._take(method, path)
+                fault = self._take(method, path, body)
                 seen = Seen(method, path, fault.mode if fault else None)
+                seen.uploads_a_file = b'filename="' in body
                 self.seen.append(seen)
                 if fault is not None and fault.mode == "drop_before":
                     return
@@ -116,10 +120,10 @@ class FlakyProxy:
             except OSError:
                 return
 
-    def _take(self, method: str, path: str) -> Fault | None:
+    def _take(self, method: str, path: str, body: bytes) -> Fault | None:
         with self._lock:
             for fault in self.faults:
-                if fault.matches(method, path):
+                if fault.matches(method, path, body):
                     fault.times -= 1
                     return fault
         return None

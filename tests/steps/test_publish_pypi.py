@@ -66,10 +66,11 @@ def index_files(project, version: str = "1.2.0rc1") -> dict[str, str]:
 
 
 def uploads(project, since: int = 0) -> list[dict]:
+    """The uploads (not the token's probe before the first write: logged as a read)."""
     return [
         e
         for e in project.requests()[since:]
-        if e["method"] == "POST" and e["path"].startswith("/pypi/legacy")
+        if e["method"] == "POST" and e["path"].startswith("/pypi/legacy") and e["write"]
     ]
 
 
@@ -190,7 +191,8 @@ def test_pypiserver_halfway_failure_converges_without_a_duplicate(make_project, 
         dist = project.work / "dist"
         make_wheel(dist, name, "1.2.0rc1")
         make_sdist(dist, name, "1.2.0rc1")
-        proxy.fail("drop_after", "POST", "/")  # the first upload lands, its answer is lost
+        # the first upload lands, its answer is lost
+        proxy.fail("drop_after", "POST", "/", body_contains=b'filename="')
         with pytest.raises(ReleaserError) as err:
             run(project)
         assert "the answer was lost" in err.value.message
@@ -201,8 +203,10 @@ def test_pypiserver_halfway_failure_converges_without_a_duplicate(make_project, 
         assert result.status is Status.DONE
         mine = [f for f in pypiserver.stored() if f.startswith(name.replace("-", "_"))]
         assert len(mine) == 2
-        posts = [s for s in proxy.seen if s.method == "POST"]
+        posts = [s for s in proxy.seen if s.method == "POST" and s.uploads_a_file]
         assert len(posts) == 2  # one per file: nothing sent twice
+        probes = [s for s in proxy.seen if s.method == "POST" and not s.uploads_a_file]
+        assert [s.status for s in probes] == [400, 400]  # the token, before each run's upload
 
         before = len(proxy.seen)
         again = run(project)
@@ -232,6 +236,7 @@ def test_an_index_that_lags_behind_its_uploads_is_waited_for(make_project, pypis
         assert result.status is Status.DONE
         assert "waiting" not in result.detail
         assert "uploaded, but the index doesn't list" in project.output()
-        assert len([s for s in proxy.seen if s.method == "POST"]) == 1  # never sent again
+        sent = [s for s in proxy.seen if s.method == "POST" and s.uploads_a_file]
+        assert len(sent) == 1  # never sent again
     finally:
         proxy.close()

@@ -47,6 +47,7 @@ __all__ = [
     "loggable_path",
     "loggable_query",
     "rate_limited",
+    "stores_nothing",
     "urls",
 ]
 
@@ -61,6 +62,12 @@ def is_login(path: str) -> bool:
     """Whether ``path`` is a service's login (an OAuth token grant): logged as a read."""
     service = _owner(path)
     return service is not None and service.is_login(path)
+
+
+def stores_nothing(method: str, path: str, body: bytes) -> bool:
+    """Whether a request to a service can store nothing (a probe): logged as a read."""
+    service = _owner(path)
+    return service is not None and service.changes_nothing(method, path, body)
 
 
 def _owner(path: str) -> Service | None:

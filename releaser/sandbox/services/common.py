@@ -48,12 +48,19 @@ class Service:
     # paths below the prefix whose POST is a login (an OAuth token grant): it changes nothing
     # anyone sees, so the request log counts it as a read ("login": true), not a write
     logins: tuple[str, ...] = ()
+    # (method, path below the prefix, body) -> whether the request can store nothing (an
+    # upload without a file, as a credential probe sends): logged as a read, not a write
+    stores_nothing: Callable[[str, str, bytes], bool] | None = None
 
     def owns(self, path: str) -> bool:
         return path == self.prefix or path.startswith(self.prefix + "/")
 
     def is_login(self, path: str) -> bool:
         return path[len(self.prefix) :].rstrip("/") in self.logins
+
+    def changes_nothing(self, method: str, path: str, body: bytes) -> bool:
+        below = path[len(self.prefix) :]
+        return self.stores_nothing is not None and self.stores_nothing(method, below, body)
 
     def handle(
         self,

@@ -13,9 +13,11 @@ As on PyPI: uploads need an API token (403 "Invalid or non-existent authenticati
 information", 403 "Invalid API Token: ..." for a token of another project); a file name is
 used once: the same name with the same bytes is answered 200 (nothing stored), with other
 bytes 400 "File already exists (...)"; a ``sha256_digest`` must match the bytes; file names
-start with the normalized project name and version. Error messages are in the status line's
-reason (twine prints it) and the body. ``info.version`` is the newest final version (newest
-pre-release when there is none), in order of upload. Files live in ``ROOT/pypi/``.
+start with the normalized project name and version. An upload request without a file (a
+probe of the token: 403 when refused, 400 when taken) stores nothing and is logged as a
+read. Error messages are in the status line's reason (twine prints it) and the body.
+``info.version`` is the newest final version (newest pre-release when there is none), in
+order of upload. Files live in ``ROOT/pypi/``.
 
 Admin::
 
@@ -67,7 +69,12 @@ def rate_limited(path: str, retry_after: int, kind: str) -> Response:
     return response
 
 
-SERVICE = Service("PyPI", PREFIX, router, error, rate_limited)
+def _no_file(method: str, path: str, body: bytes) -> bool:
+    """An upload request carrying no file (a credential probe): nothing can be stored."""
+    return method == "POST" and path.rstrip("/") == "/legacy" and b"filename=" not in body
+
+
+SERVICE = Service("PyPI", PREFIX, router, error, rate_limited, stores_nothing=_no_file)
 
 
 def normalize(name: str) -> str:

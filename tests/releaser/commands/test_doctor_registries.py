@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from releaser.doctor_checks import INVALID, OK
@@ -75,12 +76,25 @@ def test_npm_pypi_and_distributions_rows(tmp_path: Path, forge: SandboxServer, v
         '\n[publish.distributions]\nrepo = "release-bot/dists"\ncommand = "true"\n'
     )
     doctor = Doctor(tmp_path, forge, extra)
-    env = {"DEMO_TOKEN": doctor.token, "DEMO_PYPI_TOKEN": "pypi-x", "DEMO_NPM_TOKEN": user.token}
+    upload_token = httpx.post(
+        info["admin_url"] + "/pypi/tokens", json={"project": "example"}, timeout=30
+    ).json()["token"]
+    env = {"DEMO_TOKEN": doctor.token, "DEMO_PYPI_TOKEN": upload_token}
+    env["DEMO_NPM_TOKEN"] = user.token
     ok, rows, output = doctor.run(env)
     assert ok, output
     assert rows[f"npm {package}"].status == OK
     assert f"1 versions, latest 1.0.0; the token is {user.name}'s" in rows[f"npm {package}"].detail
-    assert rows[f"package index {info['pypi_url']}"].status == OK
+    index_row = rows[f"package index {info['pypi_url']}"]
+    assert index_row.status == OK and "takes the token in DEMO_PYPI_TOKEN" in index_row.detail
+    assert upload_token not in output
+    # a token the index doesn't know: refused by an upload request that carries no file
+    ok, rows, output = doctor.run({**env, "DEMO_PYPI_TOKEN": "pypi-wrong-7f3kq9"})
+    index_row = rows[f"package index {info['pypi_url']}"]
+    assert not ok and index_row.status == INVALID
+    assert "DEMO_PYPI_TOKEN" in f"{index_row.detail} {index_row.fix}"
+    assert "pypi-wrong-7f3kq9" not in output
+    assert forge.forge.find("py_file", "") == []  # the probes stored nothing
     assert rows["distributions release-bot/dists"].status == OK
     assert "can push" in rows["distributions release-bot/dists"].detail
     assert user.token not in output
