@@ -615,11 +615,25 @@ class Forge:
     def create_pull(
         self, head: str, base: str, title: str, body: str, *, draft: bool = False
     ) -> PullRequest:
-        data = self.api.send_json(
-            "POST",
-            self._path + "/pulls",
-            {"head": head, "base": base, "title": title, "body": body, "draft": draft},
-        )
+        """Open a pull request from ``head`` into ``base``. When the forge says one is open
+        already (another driver's write landed first: a take-over's racing write), that one
+        is the answer: the same branch into the same base is the same change."""
+        try:
+            data = self.api.send_json(
+                "POST",
+                self._path + "/pulls",
+                {"head": head, "base": base, "title": title, "body": body, "draft": draft},
+            )
+        except HTTPError as exc:
+            if not _already_exists(exc):
+                raise
+            params = {"state": "open", "head": f"{self.owner}:{head}", "base": base}
+            found = [
+                PullRequest.from_json(p) for p in self.api.paginate(self._path + "/pulls", params)
+            ]
+            if not found:
+                raise
+            return max(found, key=lambda p: p.number)
         return PullRequest.from_json(data)
 
     def update_pull(self, number: int, **fields: Any) -> PullRequest:

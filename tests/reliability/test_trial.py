@@ -46,7 +46,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             "full_bad": bad_inputs.trials(ref),
             "full_dry": dry_runs.trials(ref),
         }[wanted[0]]
-    metafunc.parametrize(wanted[0], [t[1:] for t in trials], ids=[t[0] for t in trials])
+    metafunc.parametrize(wanted[0], [t[2] for t in trials], ids=[t[0] for t in trials])
 
 
 @pytest.fixture(scope="module")
