@@ -33,6 +33,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -132,15 +133,17 @@ class _HTTPServer(ThreadingHTTPServer):
     sandbox: SandboxServer
 
     def server_activate(self) -> None:
-        self._active = 0  # requests being handled (a delayed one outlives its client)
+        self._active = 0  # requests being served (a delayed one outlives its client)
         self._idle = threading.Condition()
         super().server_activate()
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        """Around one request (not a connection: a kept-alive one idles between requests)."""
         with self._idle:
             self._active += 1
         try:
-            super().process_request_thread(request, client_address)
+            yield
         finally:
             with self._idle:
                 self._active -= 1
@@ -178,7 +181,8 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server.sandbox.forge.clock.http_date()
 
     def do_GET(self) -> None:
-        self._serve()
+        with self.server.serving():
+            self._serve()
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
 
@@ -493,7 +497,7 @@ class SandboxServer:
         if httpd is None:
             return
         httpd.shutdown()
-        httpd.wait_idle(timeout=30)  # then its files may be removed
+        httpd.wait_idle(timeout=10)  # then its files may be removed
         httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
