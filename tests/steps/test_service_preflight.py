@@ -22,6 +22,8 @@ from releaser.ui import UI
 from tests.services.pypiserver import make_sdist, make_wheel
 from tests.steps.test_promote import PROMOTE as PROMOTE_TABLES
 from tests.steps.test_promote import published
+from tests.steps.test_publish_pypi import config as pypi_config
+from tests.steps.test_publish_pypi import sandbox_index
 
 FINAL = "v1.2.0"
 RC = "v1.2.0-rc1"
@@ -156,21 +158,7 @@ def test_a_missing_room_or_category_stops_promote_before_any_write(announced_rea
 # -- the package index ----------------------------------------------------------------------
 
 
-def pypi_config(upload: str, index: str, username: str = "__token__") -> str:
-    return f"""
-[publish.pypi]
-project = "example"
-repository_url = "{upload}"
-index_url = "{index}"
-dist_dir = "dist"
-username = "{username}"
-token_env = "PYPI_TOKEN"
-"""
-
-
 def test_a_refused_upload_token_stops_publish_before_any_write(make_project: Any) -> None:
-    from tests.steps.test_publish_pypi import sandbox_index
-
     project = make_project(python_dists=True)
     upload = sandbox_index(project)
     token = project.env["PYPI_TOKEN"]
