@@ -10,13 +10,12 @@ changes one thing (the config, a credential, the forge) and runs one command.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.reliability.crash import Reference, load_reference, open_rig
+from tests.reliability.crash import Reference, open_rig
 from tests.reliability.rig import VERSION, Rig
 
 RC = "v1.2.0-rc1"
@@ -341,13 +340,9 @@ def run_case(ref: Reference, case: Case, work: Path) -> str | None:
 
 
 def run_case_at(root: str, case: Case) -> str | None:
-    from tests.reliability.trial import scratch
+    from tests.reliability.trial import on_reference
 
-    work = scratch("bad")
-    try:
-        return run_case(load_reference(Path(root)), case, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return on_reference("bad", run_case, root, case)
 
 
 def trials(ref: Reference) -> list[tuple[str, Any, tuple[Any, ...]]]:

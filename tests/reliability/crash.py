@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,10 +205,6 @@ def diff(want: Any, got: Any) -> str:
 
 def run_trial_at(root: str, point: CrashPoint) -> str | None:
     """``run_trial`` in a worker process: the reference read from ``root``."""
-    from tests.reliability.trial import scratch
+    from tests.reliability.trial import on_reference
 
-    work = scratch("crash")
-    try:
-        return run_trial(load_reference(Path(root)), point, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return on_reference("crash", run_trial, root, point)

@@ -14,11 +14,10 @@ as an operator would after looking at the channel.
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
-from tests.reliability.crash import Reference, load_reference, open_rig
+from tests.reliability.crash import Reference, open_rig
 from tests.reliability.rig import VERSION, Rig, discord_links
 
 SHARE = 0.2
@@ -137,13 +136,9 @@ def settled(rig: Rig, stage: str) -> str | None:
 
 
 def run_trial_at(root: str, stage: str, seed: int) -> str | None:
-    from tests.reliability.trial import scratch
+    from tests.reliability.trial import on_reference
 
-    work = scratch("faults")
-    try:
-        return run_trial(load_reference(Path(root)), stage, seed, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return on_reference("faults", run_trial, root, stage, seed)
 
 
 def trials(ref: Reference, count: int) -> list[tuple[str, Any, tuple[Any, ...]]]:

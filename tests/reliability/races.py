@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.machines import RACE_PRELUDE, ledger_writes, race, visible
-from tests.reliability.crash import Reference, diff, load_reference, open_rig
+from tests.reliability.crash import Reference, diff, open_rig
 from tests.reliability.rig import TOKEN_ENV, VERSION, Rig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -224,23 +224,15 @@ def run_take_over(ref: Reference, stage: str, after: int, work: Path) -> str | N
 
 
 def run_race_at(root: str, stage: str, kind: str) -> str | None:
-    from tests.reliability.trial import scratch
+    from tests.reliability.trial import on_reference
 
-    work = scratch("race")
-    try:
-        return run_race(load_reference(Path(root)), stage, kind, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return on_reference("race", run_race, root, stage, kind)
 
 
 def run_take_over_at(root: str, stage: str, after: int) -> str | None:
-    from tests.reliability.trial import scratch
+    from tests.reliability.trial import on_reference
 
-    work = scratch("takeover")
-    try:
-        return run_take_over(load_reference(Path(root)), stage, after, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return on_reference("takeover", run_take_over, root, stage, after)
 
 
 def race_trials(ref: Reference) -> list[tuple[str, Any, tuple[Any, ...]]]:

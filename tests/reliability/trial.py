@@ -75,6 +75,20 @@ def scratch(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"reliability-{prefix}-"))
 
 
+def on_reference(prefix: str, run: Callable[..., Any], root: str, *args: Any) -> Any:
+    """``run(reference, *args, work)`` in a worker process: the reference read from ``root``,
+    ``work`` a scratch directory of its own, removed after."""
+    import shutil
+
+    from tests.reliability.crash import load_reference
+
+    work = scratch(prefix)
+    try:
+        return run(load_reference(Path(root)), *args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 # -- the whole trial --------------------------------------------------------------------------
 
 FAULT_TRIALS = 104  # 13 seeds for each of the 8 stages with enough requests to fault
