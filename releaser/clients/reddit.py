@@ -142,11 +142,14 @@ class Reddit:
     def submit_link(self, subreddit: str, title: str, url: str) -> Submission:
         """Post a link to r/``subreddit``: one POST (a lost answer is AmbiguousWrite)."""
 
-        def submit(r: praw.Reddit) -> Submission:
-            post = r.subreddit(subreddit).submit(title, url=url)
-            return self._submission(post)
-
-        return self._call(f"post to r/{subreddit}", submit, subreddit=subreddit)
+        # Two calls: a rate limit met reading the new post back (praw fetches its permalink)
+        # repeats that read, never the submission.
+        post = self._call(
+            f"post to r/{subreddit}",
+            lambda r: r.subreddit(subreddit).submit(title, url=url),
+            subreddit=subreddit,
+        )
+        return self._call(f"read the new post {post.id}", lambda r: self._submission(post))
 
     # -- praw, lazily -------------------------------------------------------------------
 

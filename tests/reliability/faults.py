@@ -101,8 +101,18 @@ def run_trial(ref: Reference, stage: str, seed: int, work: Path) -> str | None:
         if state != ref.states[stage]:
             from tests.reliability.crash import diff
 
-            return f"runs {codes}, {fired} faults; the state differs:\n" + diff(
-                ref.states[stage], state
+            writes = [
+                f"{w['method']} {w['path']} {w['status']}"
+                for w in rig.requests()
+                if w.get("write") and not w.get("path", "").startswith("/git/")
+            ]
+            return (
+                f"runs {codes}, {fired} faults; the state differs:\n"
+                + diff(ref.states[stage], state)
+                + "\nwrites:\n"
+                + "\n".join(writes[-80:])
+                + "\nlast output:\n"
+                + result.output[-3000:]
             )
         return settled(rig, stage)
     finally:

@@ -17,9 +17,10 @@ per 600 s per token). Errors as Reddit answers them: a bad client is 401 ``{"mes
 "Unauthorized", "error": 401}``, a bad password ``{"error": "invalid_grant"}``, a missing or
 expired bearer token 401; submit errors are 200 ``{"json": {"errors": [[CODE, message,
 field]]}}`` (SUBREDDIT_NOEXIST, NO_TEXT, NO_URL, ALREADY_SUB, RATELIMIT). A ``rate_limit``
-fault answers 429 with ``x-ratelimit-remaining: 0``; with ``"kind": "secondary"`` it answers
-the per-action RATELIMIT error ("Take a break for N seconds/minutes"). The request log counts
-the token grant as a login, not a write (``"login": true``): it changes nothing anyone sees.
+fault answers 429 with ``x-ratelimit-remaining: 0``; with ``"kind": "secondary"`` an action
+(``/api/submit``) is answered the per-action RATELIMIT error ("Take a break for N
+seconds/minutes"), a read still 429. The request log counts the token grant as a login, not
+a write (``"login": true``): it changes nothing anyone sees.
 
 Admin::
 
@@ -75,7 +76,7 @@ def ratelimit_message(seconds: int) -> str:
 
 
 def rate_limited(path: str, retry_after: int, kind: str) -> Response:
-    if kind == "secondary":
+    if kind == "secondary" and _is_action(path):
         body = {"json": {"errors": [["RATELIMIT", ratelimit_message(retry_after), "ratelimit"]]}}
         return Response(200, body)
     response = error(429, "Too Many Requests")
@@ -88,6 +89,12 @@ def rate_limited(path: str, retry_after: int, kind: str) -> Response:
         }
     )
     return response
+
+
+def _is_action(path: str) -> bool:
+    """An action endpoint (``/api/submit``, ...), the only kind Reddit refuses with the
+    RATELIMIT error; reads (listings, a post, ``/api/v1/me``) are limited with a 429."""
+    return path.startswith(PREFIX + "/api/") and not path.startswith(PREFIX + "/api/v1/")
 
 
 def decorate(forge: Forge, req: Request, response: Response) -> None:

@@ -168,3 +168,19 @@ def test_submit_answered_5xx_is_not_resent(
     assert getattr(info.value, "status", None) == 503
     assert len(admin.get("reddit/submissions")) == 1
     assert reddit.find_link("ipfs", LINK) is not None
+
+
+@pytest.mark.parametrize("kind", ["primary", "secondary"])
+def test_a_rate_limit_on_reading_the_new_post_does_not_post_again(
+    sandbox: SandboxServer, admin: Admin, account: dict[str, str], console: Console, kind: str
+) -> None:
+    """praw reads the post back (its permalink) after the submission: a rate limit on that
+    read is waited out and the read repeated, never the submission (a second post)."""
+    slept: list[float] = []
+    reddit = client(sandbox, account, console, sleep=slept.append)
+    reddit.me()
+    admin.fault(method="GET", path="/reddit/comments/", action="rate_limit", kind=kind, nth=1)
+    posted = reddit.submit_link("ipfs", TITLE, LINK)
+    assert slept  # the rate limit was met and waited out
+    assert [s["id"] for s in admin.get("reddit/submissions")] == [posted.id]
+    assert posted.permalink.endswith(f"/r/ipfs/comments/{posted.id}/kubo_v1_2_0_is_out/")
