@@ -15,7 +15,8 @@ with one message naming each repository, the permission, why it is needed and wh
 At the same time (the reads and probes at once, at most ``[engine] concurrency``), it probes,
 read-only, every other service those steps write to (the tables they are ``configured_by``:
 :mod:`releaser.service_probes`): the Matrix token and room, the Discourse key and category,
-the Reddit app and account, the Discord webhook, the package index's upload token. A
+the Reddit app and account, the Discord webhook, a container registry's login, the npm
+token, the package index's upload token. A
 credential a service refuses, or a room or category it doesn't have, stops the command the
 same way (:class:`ServiceRefused`, exit 2), one message listing each with the variable or
 key to fix, never a secret's value. A probe that passed is not made again in the command.

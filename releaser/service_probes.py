@@ -11,6 +11,12 @@ writes a step makes:
 - ``[promote.reddit]`` (with its four variables): the script app and the account log in
   (``me``);
 - ``[promote.discord]``: the webhook variable holds a webhook URL, and it answers a GET;
+- ``[[publish.docker]]`` (with ``password_env``'s password set): the registry takes the login
+  (its token server, or Basic auth, for the image's pull scope), and, where the registry's
+  token lists what it grants (Docker Hub's does), that it grants push; where only an upload
+  could tell, the step finds out;
+- ``[publish.npm]`` (with ``token_env``'s token set): whom the registry says the token is
+  (``npm whoami``'s ``/-/whoami``);
 - ``[publish.pypi]`` (with ``token_env``'s token set): its upload endpoint takes the token
   (doctor also reads the index for the project). An upload request with no file at all,
   which no index can store anything from, is refused 401/403 for a wrong, revoked or
@@ -38,6 +44,8 @@ if TYPE_CHECKING:
 
 # the releaser.toml tables with a probe, in the order their steps run
 PROBED = (
+    "publish.docker",
+    "publish.npm",
     "publish.pypi",
     "promote.matrix",
     "promote.discourse",
@@ -164,7 +172,42 @@ def _pypi(ctx: Context, section: Any) -> Probe | None:
     return Probe("publish.pypi", f"package index {section.index_url}", (variable,), run)
 
 
+def _docker(ctx: Context, section: Any) -> Probe | None:
+    password_env = str(section.password_env) if section.password_env else None
+    if not password_env:
+        return None  # verify only: the step reads the tags anonymously
+    username_env = str(section.username_env) if section.username_env else None
+    registry, image = str(section.registry), str(section.image)
+
+    def run() -> str:
+        from releaser.errors import CredentialError
+
+        client = ctx.services.registry(registry, username_env, password_env)
+        if client.check_login(image) is False:
+            raise CredentialError(
+                f"the login in {password_env} may not push {image} to {registry}",
+                f"give it push access to {image}, or use a token that has it",
+            )
+        return f"{registry} takes the login in {password_env}"
+
+    variables = tuple(v for v in (username_env, password_env) if v)
+    return Probe("publish.docker", f"registry {registry}/{image}", variables, run)
+
+
+def _npm(ctx: Context, section: Any) -> Probe | None:
+    if not section.token_env:
+        return None  # verify only
+    variable = str(section.token_env)
+
+    def run() -> str:
+        return f"the token in {variable} is {ctx.services.npm().whoami()}'s"
+
+    return Probe("publish.npm", f"npm {section.package}", (variable,), run)
+
+
 _MAKERS: dict[str, Callable[[Context, Any], Probe | None]] = {
+    "publish.docker": _docker,
+    "publish.npm": _npm,
     "promote.matrix": _matrix,
     "promote.discourse": _discourse,
     "promote.reddit": _reddit,

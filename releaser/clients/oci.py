@@ -155,6 +155,20 @@ class Registry(HTTPClient):
             path = _next_link(response)
         return found
 
+    def check_login(self, image: str) -> bool | None:
+        """Read-only: the registry takes the credentials (a refused login raises
+        :class:`~releaser.errors.CredentialError`), and whether they may push ``image`` when
+        the registry's token says so (a JWT's ``access`` claim); None when only a write could
+        tell (:meth:`can_push` starts and cancels an upload)."""
+        name = self.repository(image)
+        self.tags(image)  # logs in for pull: a refused login is a CredentialError
+        probe = self.request("GET", "/v2/", ok=(401,))
+        challenge = _challenge(probe.headers.get("www-authenticate", ""))
+        if challenge.get("scheme") != "bearer" or not (self.username and self.password):
+            return None
+        granted = _granted_actions(self._token(challenge, f"repository:{name}:pull,push"), name)
+        return None if granted is None else "push" in granted
+
     def can_push(self, image: str) -> bool | None:
         """Whether the credentials may push to ``image``.
 

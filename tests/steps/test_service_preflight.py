@@ -1,7 +1,7 @@
 """Refused service credentials and missing rooms are found before a command's first write
 (releaser/service_probes.py, through releaser/permissions.py's Preflight), against the
-sandbox's Matrix, Discourse, Reddit, Discord and package index, a real Synapse and a real
-pypiserver.
+sandbox's Matrix, Discourse, Reddit, Discord and package index, a real Synapse, a real
+pypiserver, real docker-registry (Basic and token logins) and a real Verdaccio.
 
 Each bad credential stops ``releaser promote`` / ``publish`` with exit 2, one error naming
 the variable (never its value, even with -v) and no write at all in the forge's request log
@@ -22,6 +22,9 @@ from releaser.ui import UI
 from tests.services.pypiserver import make_sdist, make_wheel
 from tests.steps.test_promote import PROMOTE as PROMOTE_TABLES
 from tests.steps.test_promote import published
+from tests.steps.test_publish_docker import config as docker_config
+from tests.steps.test_publish_docker import image
+from tests.steps.test_publish_npm import config as npm_config
 from tests.steps.test_publish_pypi import config as pypi_config
 from tests.steps.test_publish_pypi import sandbox_index
 
@@ -214,6 +217,59 @@ def test_the_upload_token_probe_against_pypiserver_stores_nothing(pypiserver: An
     with pytest.raises(UsageError, match="takes no uploads"):
         PyPI(pypiserver.url + "nowhere/", ui, "u", "p").check_upload_token()
     assert pypiserver.stored() == before
+
+
+# -- registries: docker-registry and Verdaccio ------------------------------------------------
+
+
+def built_rc(make_project: Any, extra: str) -> Any:
+    """A project whose rc is built, the next stage being ``publish``."""
+    project = make_project(extra=extra)
+    for stage in ("start", "prepare", "tag", "build"):
+        project.run_stage(RC, stage)
+    return project
+
+
+PUBLISH = ("--non-interactive", "publish", RC, "--yes")
+
+
+@pytest.mark.parametrize("login", ["htpasswd", "token"])
+def test_a_refused_registry_login_stops_publish_before_any_write(
+    make_project: Any, request: pytest.FixtureRequest, login: str
+) -> None:
+    registry = request.getfixturevalue(f"oci_registry_{login}")
+    name = image()
+    project = built_rc(make_project, docker_config(registry.host, name, credentials=True))
+    wrong = "pw-wrong-7f3kq9"
+    project.env = {"REGISTRY_USER": registry.username, "REGISTRY_PASSWORD": wrong}
+    out = stopped_before_writing(project, ("-v", *PUBLISH), "REGISTRY_PASSWORD")
+    assert "docker-images: " in out and wrong not in out
+    assert registry.tags(name) == []
+
+
+def test_a_login_that_may_only_pull_stops_publish_before_any_write(
+    make_project: Any, oci_registry_token: Any
+) -> None:
+    """The token server's JWT lists what it grants: a reader's lacks push."""
+    registry = oci_registry_token
+    name = image()
+    project = built_rc(make_project, docker_config(registry.host, name, credentials=True))
+    user, password = registry.reader
+    project.env = {"REGISTRY_USER": user, "REGISTRY_PASSWORD": password}
+    out = stopped_before_writing(project, PUBLISH, "REGISTRY_PASSWORD")
+    assert f"may not push {name}" in out and password not in out
+
+
+def test_a_refused_npm_token_stops_publish_before_any_write(
+    make_project: Any, verdaccio: Any
+) -> None:
+    package = verdaccio.unique("example")
+    verdaccio.publish(verdaccio.add_user(), package, "1.1.0")
+    project = built_rc(make_project, npm_config(verdaccio.url, package, token=True))
+    project.env = {"NPM_TOKEN": "npm_wrong7f3kq9"}
+    out = stopped_before_writing(project, ("-v", *PUBLISH), "NPM_TOKEN")
+    assert "npm-package: " in out and "npm_wrong7f3kq9" not in out
+    assert verdaccio.dist_tags(package) == {"latest": "1.1.0"}
 
 
 # -- a real homeserver ----------------------------------------------------------------------
