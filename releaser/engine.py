@@ -119,8 +119,9 @@ class Engine:
                 result = self._drive(step)
         except ReleaserError as exc:
             if self.noted(exc):
+                # the preflight printed it in full before the first write: not again here
+                self.ui.outcome("failed", "would stop before the first write (said above)")
                 detail = f"would stop before the first write: {exc.message}"
-                self.ui.outcome("failed", detail)
                 return StepResult(step.name, Status.FAILED, detail)
             if not exc.message.startswith(f"{step.name}: "):
                 exc.message = f"{step.name}: {exc.message}"

@@ -92,6 +92,9 @@ def test_each_refused_credential_stops_promote_before_any_write(
     result = project.cli(*PROMOTE, "--dry-run")
     assert result.exit_code == 1, result.output
     assert "would stop before the first write" in result.output
+    # said in full once as it runs (the step meeting it refers to that), then in the summary
+    assert "failed would stop before the first write (said above)" in result.output
+    assert "failed would stop before the first write: " not in result.output
     assert "SANDBOX_MATRIX_TOKEN" in result.output and "syt_wrong_7f3kq9" not in result.output
     assert "Traceback" not in result.output
     assert project.writes_since(mark) == []
