@@ -127,7 +127,8 @@ def _api(info: dict[str, str]) -> httpx.Client:
     return httpx.Client(base_url=info["api_url"] + "/", headers=headers, timeout=60)
 
 
-def _repo(api: httpx.Client, full: str, files: dict[str, str]) -> None:
+def seed_repo(api: httpx.Client, full: str, files: dict[str, str]) -> None:
+    """Create ``full`` (an org's repository) with one commit of ``files`` on main."""
     owner, name = full.split("/")
     api.post(f"orgs/{owner}/repos", json={"name": name}).raise_for_status()
     tree = [{"path": p, "mode": "100644", "type": "blob", "content": t} for p, t in files.items()]
@@ -231,8 +232,8 @@ def kubo_release(prefix: str) -> Iterator[Kubo]:
             channels = seed_channels(info)
             seed_dependent(info["api_url"], info["token"])
             with _api(info) as api:
-                _repo(api, "acme/dists", {"example/versions": "v1.1.0\n"})
-                _repo(api, "acme/infra", {"README.md": "deployments\n"})
+                seed_repo(api, "acme/dists", {"example/versions": "v1.1.0\n"})
+                seed_repo(api, "acme/infra", {"README.md": "deployments\n"})
             pypi = httpx.post(
                 info["admin_url"] + "/pypi/tokens", json={"project": "example"}, timeout=30
             ).json()["token"]

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _kubo import seed_repo
 
 REPOS = 10
 FILES = 5
@@ -45,19 +46,7 @@ def make_repos(api: httpx.Client, prefix: str) -> list[str]:
     names = []
     for i in range(REPOS):
         full = f"acme/{prefix}{i}"
-        api.post("orgs/acme/repos", json={"name": f"{prefix}{i}"}).raise_for_status()
-        tree = [
-            {"path": f"conf/{n}.env", "mode": "100644", "type": "blob", "content": TEXT}
-            for n in range(FILES)
-        ]
-        sha = api.post(f"repos/{full}/git/trees", json={"tree": tree}).raise_for_status().json()
-        commit = api.post(
-            f"repos/{full}/git/commits",
-            json={"message": "Initial commit", "tree": sha["sha"], "parents": []},
-        ).raise_for_status()
-        api.post(
-            f"repos/{full}/git/refs", json={"ref": "refs/heads/main", "sha": commit.json()["sha"]}
-        ).raise_for_status()
+        seed_repo(api, full, {f"conf/{n}.env": TEXT for n in range(FILES)})
         names.append(full)
     return names
 

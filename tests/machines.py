@@ -93,20 +93,7 @@ class Machine:
 
         With ``go``, the process waits for that file before running (see ``race``).
         """
-        env = {**os.environ, **self.env, "PYTHONPATH": str(REPO_ROOT)}
-        log = log or (self.work.parent / f"out-{time.monotonic_ns()}.log")
-        argv = [sys.executable, "-c", RACE_PRELUDE, str(go or ""), *args]
-        with log.open("w") as out:
-            proc = subprocess.Popen(
-                argv,
-                cwd=self.work,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        proc.log = log  # type: ignore[attr-defined]
-        return proc
+        return spawn(self.work, self.env, args, go, log)
 
     def context(self, version: str, **options: Any) -> Any:
         """A Context as this machine's driver (non-interactive, --yes), for threads."""
@@ -135,6 +122,28 @@ class Machine:
         ctx.__dict__["ledger"] = ledger
         ctx.__dict__["out"] = out
         return ctx
+
+
+def spawn(
+    work: Path, env: dict[str, str], args: tuple[str, ...], go: Path | None, log: Path | None
+) -> Any:
+    """``releaser ARGS`` in a subprocess in ``work`` with ``env`` added (its own process
+    group), output to ``log`` (default: a new file beside ``work``), as ``proc.log``. With
+    ``go``, the process waits for that file before running (see ``race``)."""
+    full = {**os.environ, **env, "PYTHONPATH": str(REPO_ROOT)}
+    log = log or (work.parent / f"out-{time.monotonic_ns()}.log")
+    argv = [sys.executable, "-c", RACE_PRELUDE, str(go or ""), *args]
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            argv,
+            cwd=work,
+            env=full,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    proc.log = log  # type: ignore[attr-defined]
+    return proc
 
 
 def _user_token(project: Project, login: str) -> str:

@@ -28,7 +28,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.machines import ledger_writes
 from tests.sandbox.helpers import make_repo
 from tests.steps.conftest import Project
 from tests.steps.downstream_helpers import APP, add_user, make_app, publish
@@ -135,16 +134,9 @@ def fault_points(entries: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
     to that path (a fault rule counts reads too: GraphQL queries and mutations share
     ``POST /api/graphql``), sorted: repositories are written concurrently, so every worker
     must list them alike."""
-    writes = [e for e in entries if e.get("write")]
-    ledger = {id(writes[i]) for i in ledger_writes(writes)}
-    seen: dict[tuple[str, str], int] = {}
-    points = []
-    for entry in entries:
-        key = (entry["method"], entry["path"])
-        seen[key] = seen.get(key, 0) + 1
-        if entry.get("write") and id(entry) not in ledger:
-            points.append((entry["method"], entry["path"], seen[key]))
-    return sorted(points, key=lambda p: (p[1], p[0], p[2]))
+    from tests.reliability.crash import write_points
+
+    return sorted(write_points(entries), key=lambda p: (p[1], p[0], p[2]))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.reliability.crash import Reference, open_rig
+from tests.reliability.crash import Reference, copy_of
 from tests.reliability.rig import VERSION, Rig
 
 RC = "v1.2.0-rc1"
@@ -317,11 +317,7 @@ def judge(case: Case, output: str, code: int, writes: list[dict[str, Any]]) -> s
 
 
 def run_case(ref: Reference, case: Case, work: Path) -> str | None:
-    source = open_rig(snapshot(ref, case.at))
-    try:
-        rig = source.copy(work)
-    finally:
-        source.stop()
+    rig = copy_of(snapshot(ref, case.at), work)
     try:
         if case.setup:
             SETUPS[case.setup](rig)

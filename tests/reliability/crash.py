@@ -74,9 +74,10 @@ class Reference:
         return self.root / f"before-{stage}"
 
 
-def stage_points(stage: str, entries: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
-    """``(method, path, nth)`` of every write of a stage but the ledger's; nth counts every
-    request with that method and path (GraphQL queries and mutations share one path)."""
+def write_points(entries: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
+    """``(method, path, nth)`` of every write in the request log ``entries`` but the
+    ledger's; nth counts every request with that method and path (GraphQL queries and
+    mutations share one path)."""
     writes = [e for e in entries if e.get("write")]
     ledger = {id(writes[i]) for i in ledger_writes(writes)}
     seen: dict[tuple[str, str], int] = {}
@@ -111,7 +112,7 @@ def reference(root: Path | None = None, stages: tuple[str, ...] | None = None) -
             mark = rig.mark()
             result = rig.stage(stage)
             assert result.exit_code == 0, f"clean {stage}: {result.output[-3000:]}"
-            for method, path, nth in stage_points(stage, rig.requests(mark)):
+            for method, path, nth in write_points(rig.requests(mark)):
                 points += [CrashPoint(stage, method, path, nth, v) for v in VARIANTS]
             states[stage] = rig.state()
         rig.copy(root / "after").stop()
@@ -137,6 +138,15 @@ def open_rig(path: Path) -> Rig:
     return Rig(path, data["env"])
 
 
+def copy_of(snapshot: Path, work: Path) -> Rig:
+    """A rig of its own in ``work``, started from the saved ``snapshot`` (left untouched)."""
+    source = open_rig(snapshot)
+    try:
+        return source.copy(work)
+    finally:
+        source.stop()
+
+
 def answer_operator(rig: Rig, result: Any, point: CrashPoint) -> Any:
     """Where the engine asks (exit 3: a write whose fate it can't know), the operator knows
     what happened: ``error`` wrote nothing (retry), ``error_after`` did (but its evidence is
@@ -160,11 +170,7 @@ def answer_operator(rig: Rig, result: Any, point: CrashPoint) -> Any:
 
 def run_trial(ref: Reference, point: CrashPoint, work: Path) -> str | None:
     """One crash point; None when it converged, else what went wrong."""
-    source = open_rig(ref.before(point.stage))
-    try:
-        rig = source.copy(work)
-    finally:
-        source.stop()
+    rig = copy_of(ref.before(point.stage), work)
     try:
         rig.faults(point.rule())
         mark = rig.mark()

@@ -8,18 +8,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from tests.reliability.crash import Reference, load_reference, open_rig
+from tests.reliability.crash import Reference, copy_of, load_reference
 from tests.reliability.rig import VERSION
 
 
 def run_dry(ref: Reference, stage: str, at: str, work: Path) -> tuple[int, str | None]:
     """(writes, problem): the writes a dry run of ``stage`` made from the copy before
     ``at``; a problem when it raised, crashed or changed the state."""
-    source = open_rig(ref.before(at))
-    try:
-        rig = source.copy(work)
-    finally:
-        source.stop()
+    rig = copy_of(ref.before(at), work)
     try:
         before = rig.state()
         mark = rig.mark()

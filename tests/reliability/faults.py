@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.reliability.crash import Reference, open_rig
+from tests.reliability.crash import Reference, copy_of
 from tests.reliability.rig import VERSION, Rig, discord_links
 
 SHARE = 0.2
@@ -62,11 +62,7 @@ def answer_by_looking(rig: Rig, output: str) -> bool:
 
 
 def run_trial(ref: Reference, stage: str, seed: int, work: Path) -> str | None:
-    source = open_rig(ref.before(stage))
-    try:
-        rig = source.copy(work)
-    finally:
-        source.stop()
+    rig = copy_of(ref.before(stage), work)
     env = {"RELEASER_HTTP_TIMEOUT": TIMEOUT}
     try:
         rig.faults(*mix(seed))

@@ -14,20 +14,16 @@ finishes, and the state equals the clean run's.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from tests.machines import RACE_PRELUDE, ledger_writes, race, visible
-from tests.reliability.crash import Reference, diff, open_rig
+from tests.machines import ledger_writes, race, spawn, visible
+from tests.reliability.crash import Reference, copy_of, diff
 from tests.reliability.rig import TOKEN_ENV, VERSION, Rig
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 WRITTEN = "^/(api|git|_matrix|discourse|reddit|discord|pypi)/"  # every service's paths
 
 
@@ -67,20 +63,7 @@ class Driver:
         }
 
     def spawn(self, *args: str, go: Path | None = None) -> Any:
-        env = {**os.environ, **self.env, "PYTHONPATH": str(REPO_ROOT)}
-        log = self.work.parent / f"out-{time.monotonic_ns()}.log"
-        argv = [sys.executable, "-c", RACE_PRELUDE, str(go or ""), *args]
-        with log.open("w") as out:
-            proc = subprocess.Popen(
-                argv,
-                cwd=self.work,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        proc.log = log  # type: ignore[attr-defined]
-        return proc
+        return spawn(self.work, self.env, args, go, None)
 
     def run(self, *args: str) -> tuple[int, str]:
         proc = self.spawn(*args)
@@ -106,11 +89,7 @@ def user_writes(
 
 
 def _start(ref: Reference, stage: str, work: Path) -> Rig:
-    source = open_rig(ref.before(stage))
-    try:
-        return source.copy(work)
-    finally:
-        source.stop()
+    return copy_of(ref.before(stage), work)
 
 
 def _converged(

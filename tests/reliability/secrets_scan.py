@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from tests.reliability.crash import Reference, load_reference, open_rig
+from tests.reliability.crash import Reference, copy_of, load_reference
 from tests.reliability.rig import VERSION, Rig
 
 SECRET_VARS = (
@@ -83,11 +83,7 @@ def leaks(rig: Rig, outputs: list[str]) -> list[str]:
 
 def run_scan(ref: Reference, work: Path) -> list[str]:
     """The leaks of a whole verbose release, and of a verbose run with a refused token."""
-    source = open_rig(ref.before("start"))
-    try:
-        rig = source.copy(work)
-    finally:
-        source.stop()
+    rig = copy_of(ref.before("start"), work)
     try:
         rig.log_bodies()
         outputs = []
