@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from releaser.errors import (
+    AmbiguousWrite,
     InputNeeded,
     RateLimited,
     ReleaserError,
@@ -236,8 +237,12 @@ class Engine:
         except (UsageError, RateLimited):
             raise  # a refused credential or scope, a rate limit: that request wrote nothing
         except ReleaserError as exc:
-            # An error may come after the write was applied: the check decides.
-            after = self._recheck(step)
+            # An error may come after the write was applied: the check decides. A lost
+            # answer may be a write still being applied: the check is given time to see it.
+            if isinstance(exc, AmbiguousWrite):
+                after = self._settle(step, outcome)
+            else:
+                after = self._recheck(step)
             if after.status is Status.UNKNOWN:
                 return self._ask(step, after)
             if after.status is not Status.DONE:

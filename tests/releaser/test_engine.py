@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import pytest
 
 from releaser.engine import Engine
-from releaser.errors import InputNeeded, StepFailed, StillRunning
+from releaser.errors import AmbiguousWrite, InputNeeded, StepFailed, StillRunning
 from releaser.step import Action, Outcome, Pending, Result, Status, Step
 from tests.releaser.conftest import Harness
 
@@ -326,6 +326,54 @@ def test_exception_before_the_write_then_rerun_converges(harness: Harness) -> No
     Engine(harness.context()).run_stage("prepare", [fixed])
     Engine(harness.context()).run_stage("prepare", [fixed])
     assert remote.runs == ["crashy"]  # exactly one write in the end
+
+
+class Delayed(Make):
+    """Post something whose answer is lost while the service is still applying it.
+
+    Why: a timed-out write may land after the client gave up.
+    By hand: post it.
+    """
+
+    name = "delayed"
+
+    def __init__(self, remote: Remote, lands_after: int | None) -> None:
+        super().__init__(remote)
+        self.lands_after = lands_after  # checks after the send; None: it never lands
+        self.checks_since_send = 0
+
+    def check(self, ctx: Any) -> Outcome:
+        if self.remote.runs:
+            self.checks_since_send += 1
+            if self.lands_after is not None and self.checks_since_send > self.lands_after:
+                self.remote.state[self.key] = True
+        return super().check(ctx)
+
+    def run(self, ctx: Any) -> None:
+        self.remote.runs.append(self.name)
+        raise AmbiguousWrite("the answer was lost (timed out)", "re-run the command")
+
+
+def test_a_lost_answer_is_checked_again_until_the_write_lands(harness: Harness) -> None:
+    remote = Remote()
+    engine = Engine(harness.context())
+    slept: list[float] = []
+    engine.sleep = slept.append
+    results = engine.run_stage("promote", [Delayed(remote, lands_after=3)])
+    assert results[0].status is Status.DONE
+    assert remote.runs == ["delayed"]  # sent once: seen on the fourth check, not sent again
+    assert slept == [0.2, 0.5, 1.0]
+
+
+def test_a_lost_answer_that_never_lands_fails_after_the_rechecks(harness: Harness) -> None:
+    remote = Remote()
+    engine = Engine(harness.context())
+    slept: list[float] = []
+    engine.sleep = slept.append
+    with pytest.raises(StepFailed, match="the answer was lost"):
+        engine.run_stage("promote", [Delayed(remote, lands_after=None)])
+    assert remote.runs == ["delayed"]
+    assert sum(slept) == pytest.approx(7.7)
 
 
 def test_kinds_decide_which_steps_apply(harness: Harness) -> None:
