@@ -65,6 +65,7 @@ from releaser.models import (
     Workflow,
     WorkflowRun,
 )
+from releaser.pages import links_to
 from releaser.stages import STAGE_HELP, STAGES
 from releaser.step import Access, Action, Outcome, Pending, Result, Status, Step, skip_reason
 from releaser.version import Version, VersionError
@@ -128,6 +129,7 @@ __all__ = [
     "announcement",
     "checklist",
     "gpg",
+    "links_to",
     "post_once",
     "read_dist",
     "skip_reason",

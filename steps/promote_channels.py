@@ -11,10 +11,8 @@ operator: the step shows exactly what to post, asks for the post's URL and check
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from releaser.api import (
     Action,
@@ -25,6 +23,7 @@ from releaser.api import (
     Step,
     StepContext,
     announcement,
+    links_to,
     post_once,
 )
 from steps._channels import (
@@ -294,7 +293,7 @@ class LinkDiscourseTopic(Step):
                 f"the forum topic's URL is not known: {DISCOURSE_STEP} posts it, or "
                 f"`releaser confirm {ctx.version} {DISCOURSE_STEP} --evidence URL`"
             )
-        if _links(release.body, topic.url):
+        if links_to(release.body, topic.url):
             return Outcome.done("the release notes link the forum topic", release.html_url)
         return Outcome.todo("the release notes don't link the forum topic yet")
 
@@ -305,17 +304,10 @@ class LinkDiscourseTopic(Step):
 
     def run(self, ctx: StepContext) -> None:
         release, topic = ctx.need(GITHUB_RELEASE), ctx.need(DISCOURSE_TOPIC)
-        if release is None or topic is None or _links(release.body, topic.url):
+        if release is None or topic is None or links_to(release.body, topic.url):
             return
         body = f"{release.body.rstrip()}\n\n{TOPIC_LINK.format(url=topic.url)}\n"
         ctx.forge.update_release(release.id, body=body)
-
-
-def _links(body: str, url: str) -> bool:
-    """Whether ``body`` links ``url``'s page, at whatever address the forum had then (the
-    topic's path is its identity: ``/t/<slug>/<id>``)."""
-    path = urlsplit(url).path.rstrip("/")
-    return bool(path) and re.search(re.escape(path) + r"(?![\w-])", body) is not None
 
 
 # -- Reddit ---------------------------------------------------------------------------------

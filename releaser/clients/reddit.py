@@ -39,6 +39,7 @@ from releaser.errors import (
     Unreachable,
     UsageError,
 )
+from releaser.pages import same_page
 
 if TYPE_CHECKING:
     import praw
@@ -133,7 +134,7 @@ class Reddit:
         def look(r: praw.Reddit) -> Submission | None:
             for post in r.redditor(self.username).submissions.new(limit=limit):
                 same_sub = str(post.subreddit.display_name).lower() == subreddit.lower()
-                if same_sub and _same_url(str(post.url), url):
+                if same_sub and same_page(str(post.url), url):
                     return self._submission(post)
             return None
 
@@ -302,15 +303,6 @@ class Reddit:
             shown = self.ui.redactor.redact(f"{parts.scheme}://{parts.netloc}{parts.path}")
             ms = (time.monotonic() - started) * 1000
             self.ui.debug(f"{method.upper()} {shown} -> {outcome} ({ms:.0f} ms)")
-
-
-def _same_url(a: str, b: str) -> bool:
-    """The same page, whatever the scheme and host say (a forge moved to another address, or
-    http and https): the path and query decide."""
-    from urllib.parse import urlsplit
-
-    one, two = urlsplit(a.strip()), urlsplit(b.strip())
-    return (one.path.rstrip("/"), one.query) == (two.path.rstrip("/"), two.query)
 
 
 def _requestor_class(client: Reddit) -> type:
