@@ -160,14 +160,10 @@ class Registry(HTTPClient):
         :class:`~releaser.errors.CredentialError`), and whether they may push ``image`` when
         the registry's token says so (a JWT's ``access`` claim); None when only a write could
         tell (:meth:`can_push` starts and cancels an upload)."""
-        name = self.repository(image)
         self.tags(image)  # logs in for pull: a refused login is a CredentialError
-        probe = self.request("GET", "/v2/", ok=(401,))
-        challenge = _challenge(probe.headers.get("www-authenticate", ""))
-        if challenge.get("scheme") != "bearer" or not (self.username and self.password):
-            return None
-        granted = _granted_actions(self._token(challenge, f"repository:{name}:pull,push"), name)
-        return None if granted is None else "push" in granted
+        if not (self.username and self.password):
+            return None  # an anonymous token grants no push, which says nothing of a login
+        return self._push_granted(self.repository(image))
 
     def can_push(self, image: str) -> bool | None:
         """Whether the credentials may push to ``image``.
@@ -177,14 +173,9 @@ class Registry(HTTPClient):
         started and at once cancelled (a registry's own test of push access: no blob, tag or
         manifest is created). None when the registry's answer tells neither way."""
         name = self.repository(image)
-        scope = f"repository:{name}:pull,push"
-        probe = self.request("GET", "/v2/", ok=(401,))
-        challenge = _challenge(probe.headers.get("www-authenticate", ""))
-        if challenge.get("scheme") == "bearer":
-            token = self._token(challenge, scope)
-            granted = _granted_actions(token, name)
-            if granted is not None:
-                return "push" in granted
+        granted = self._push_granted(name)
+        if granted is not None:
+            return granted
         try:
             started = self._call(
                 "POST", f"/v2/{name}/blobs/uploads/", name, "pull,push", ok=(401, 403)
@@ -198,6 +189,16 @@ class Registry(HTTPClient):
         location = urljoin(self.url(f"/v2/{name}/blobs/uploads/"), started.headers["location"])
         self._call("DELETE", location, name, "pull,push", ok=(404, 405))
         return True
+
+    def _push_granted(self, name: str) -> bool | None:
+        """Whether the registry's token for pushing to ``name`` grants push, read from the
+        token itself (a JWT's ``access`` claim); None for Basic auth or an opaque token."""
+        probe = self.request("GET", "/v2/", ok=(401,))
+        challenge = _challenge(probe.headers.get("www-authenticate", ""))
+        if challenge.get("scheme") != "bearer":
+            return None
+        granted = _granted_actions(self._token(challenge, f"repository:{name}:pull,push"), name)
+        return None if granted is None else "push" in granted
 
     # -- the one write ---------------------------------------------------------------------
 
