@@ -79,7 +79,11 @@ def probes(ctx: Context, section: str, version: Version | None = None) -> list[P
     if version is not None:
         entries = [e for e in entries if e.applies(version)]
     make = _MAKERS[section]
-    return [p for p in (make(ctx, e) for e in entries) if p is not None]
+    found: dict[tuple[str, tuple[str, ...]], Probe] = {}
+    for probe in (make(ctx, e) for e in entries):
+        if probe is not None:  # entries checking the same thing the same way: one probe
+            found.setdefault((probe.label, probe.variables), probe)
+    return list(found.values())
 
 
 def for_steps(ctx: Context, steps: Iterable[Step]) -> list[tuple[str, Probe]]:

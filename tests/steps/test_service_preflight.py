@@ -171,8 +171,7 @@ def test_a_refused_upload_token_stops_publish_before_any_write(make_project: Any
     project.config_path.write_text(
         project.config_path.read_text() + pypi_config(upload, project.info["pypi_url"])
     )
-    for stage in ("start", "prepare", "tag", "build"):
-        project.run_stage(RC, stage)
+    built(project, RC)
     dist = project.work / "dist"
     make_wheel(dist, "example", "1.2.0rc1")
     make_sdist(dist, "example", "1.2.0rc1")
@@ -225,11 +224,10 @@ def test_the_upload_token_probe_against_pypiserver_stores_nothing(pypiserver: An
 # -- registries: docker-registry and Verdaccio ------------------------------------------------
 
 
-def built_rc(make_project: Any, extra: str) -> Any:
-    """A project whose rc is built, the next stage being ``publish``."""
-    project = make_project(extra=extra)
+def built(project: Any, version: str = RC) -> Any:
+    """``project`` with ``version`` built, the next stage being ``publish``."""
     for stage in ("start", "prepare", "tag", "build"):
-        project.run_stage(RC, stage)
+        project.run_stage(version, stage)
     return project
 
 
@@ -242,12 +240,27 @@ def test_a_refused_registry_login_stops_publish_before_any_write(
 ) -> None:
     registry = request.getfixturevalue(f"oci_registry_{login}")
     name = image()
-    project = built_rc(make_project, docker_config(registry.host, name, credentials=True))
+    project = built(make_project(extra=docker_config(registry.host, name, credentials=True)))
     wrong = "pw-wrong-7f3kq9"
     project.env = {"REGISTRY_USER": registry.username, "REGISTRY_PASSWORD": wrong}
     out = stopped_before_writing(project, ("-v", *PUBLISH), "REGISTRY_PASSWORD")
     assert "docker-images: " in out and wrong not in out
     assert registry.tags(name) == []
+
+
+def test_entries_of_one_image_and_login_are_probed_once(
+    make_project: Any, oci_registry_htpasswd: Any
+) -> None:
+    """A final's two [[publish.docker]] entries (its version tag; latest and release) push
+    one image with one login: one probe, one line for it."""
+    registry = oci_registry_htpasswd
+    name = image()
+    project = make_project(extra=docker_config(registry.host, name, credentials=True))
+    built(project, FINAL)
+    project.env = {"REGISTRY_USER": registry.username, "REGISTRY_PASSWORD": "pw-wrong-7f3kq9"}
+    publish = ("--non-interactive", "publish", FINAL, "--yes")
+    out = stopped_before_writing(project, publish, "REGISTRY_PASSWORD")
+    assert out.count("docker-images: ") == 1, out
 
 
 def test_a_login_that_may_only_pull_stops_publish_before_any_write(
@@ -256,7 +269,7 @@ def test_a_login_that_may_only_pull_stops_publish_before_any_write(
     """The token server's JWT lists what it grants: a reader's lacks push."""
     registry = oci_registry_token
     name = image()
-    project = built_rc(make_project, docker_config(registry.host, name, credentials=True))
+    project = built(make_project(extra=docker_config(registry.host, name, credentials=True)))
     user, password = registry.reader
     project.env = {"REGISTRY_USER": user, "REGISTRY_PASSWORD": password}
     out = stopped_before_writing(project, PUBLISH, "REGISTRY_PASSWORD")
@@ -268,7 +281,7 @@ def test_a_refused_npm_token_stops_publish_before_any_write(
 ) -> None:
     package = verdaccio.unique("example")
     verdaccio.publish(verdaccio.add_user(), package, "1.1.0")
-    project = built_rc(make_project, npm_config(verdaccio.url, package, token=True))
+    project = built(make_project(extra=npm_config(verdaccio.url, package, token=True)))
     project.env = {"NPM_TOKEN": "npm_wrong7f3kq9"}
     out = stopped_before_writing(project, ("-v", *PUBLISH), "NPM_TOKEN")
     assert "npm-package: " in out and "npm_wrong7f3kq9" not in out
